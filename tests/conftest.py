@@ -1,0 +1,42 @@
+"""Fixtures: a LiveKit server per test (embedded dev server, or external via LIVEKIT_* env)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support import EXTERNAL, IN_NETNS, LiveKitServer
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IN_NETNS or EXTERNAL:
+        return
+    skip = pytest.mark.skip(reason="carries WebRTC media: run through scripts/test (private network namespace)")
+    for item in items:
+        if "media" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+async def lk_server() -> AsyncIterator[LiveKitServer]:
+    """LIVEKIT_URL/LIVEKIT_API_KEY/LIVEKIT_API_SECRET set: use that server; else an embedded DevServer."""
+    if EXTERNAL:
+        yield LiveKitServer(
+            os.environ["LIVEKIT_URL"], os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"]
+        )
+        return
+    from compat.devserver import DevServer
+
+    async with DevServer(host="127.0.0.1", port=0) as server:
+        yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[LiveKitServer]:
+    """Always the embedded dev server (for tests of the dev server itself)."""
+    from compat.devserver import DevServer
+
+    async with DevServer(host="127.0.0.1", port=0, empty_timeout=1.0, ping_interval=1, ping_timeout=3) as server:
+        yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)

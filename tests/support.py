@@ -1,0 +1,115 @@
+"""Shared helpers for tests: where the LiveKit server is, tokens, and bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import attrs
+from livekit import api, rtc
+
+T = TypeVar("T")
+
+IN_NETNS = os.environ.get("NETNS_RUN_INSIDE") == "1"
+EXTERNAL = all(os.environ.get(k) for k in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"))
+
+
+@attrs.frozen
+class LiveKitServer:
+    """A LiveKit server the tests may use: the embedded dev server or an external one."""
+
+    url: str
+    api_key: str
+    api_secret: str
+    embedded: Any = None  # the DevServer instance when embedded, else None
+
+    def token(
+        self,
+        identity: str,
+        room: str,
+        *,
+        name: str | None = None,
+        metadata: str | None = None,
+        attributes: dict[str, str] | None = None,
+        ttl: float = 600.0,
+        **grants: Any,
+    ) -> str:
+        """A LiveKit access token; keyword grants override roomJoin=True, room=room."""
+        video = api.VideoGrants(room_join=True, room=room)
+        for key, value in grants.items():
+            setattr(video, key, value)
+        tok = (
+            api.AccessToken(self.api_key, self.api_secret)
+            .with_identity(identity)
+            .with_grants(video)
+            .with_ttl(datetime.timedelta(seconds=ttl))
+        )
+        if name is not None:
+            tok = tok.with_name(name)
+        if metadata is not None:
+            tok = tok.with_metadata(metadata)
+        if attributes is not None:
+            tok = tok.with_attributes(attributes)
+        return tok.to_jwt()
+
+    def http_url(self) -> str:
+        return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+
+    async def connect(
+        self,
+        identity: str,
+        room: str,
+        *,
+        options: rtc.RoomOptions | None = None,
+        **token_kwargs: Any,
+    ) -> rtc.Room:
+        """Connect a real livekit.rtc.Room (connect is never cancelled; its own timeout bounds it)."""
+        r = rtc.Room()
+        opts = options or rtc.RoomOptions()
+        if opts.connect_timeout is None:
+            opts.connect_timeout = 10.0
+        await r.connect(self.url, self.token(identity, room, **token_kwargs), opts)
+        return r
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll until predicate() is true; fail the test with `what` after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def within(aw: Awaitable[T], timeout: float = 10.0) -> T:
+    return await asyncio.wait_for(aw, timeout)
+
+
+class EventLog:
+    """Collects events of an emitter as (name, args) in order, with bounded waits."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self._changed = asyncio.Event()
+
+    def listen(self, emitter: Any, *names: str) -> None:
+        for name in names:
+            emitter.on(name, self._recorder(name))
+
+    def _recorder(self, name: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            self.events.append((name, args))
+            self._changed.set()
+
+        return record
+
+    def names(self) -> list[str]:
+        return [n for n, _ in self.events]
+
+    async def wait(self, name: str, count: int = 1, timeout: float = 10.0) -> list[tuple[Any, ...]]:
+        await wait_for(lambda: self.names().count(name) >= count, timeout, f"{count}x {name!r} (got {self.names()})")
+        return [a for n, a in self.events if n == name]
