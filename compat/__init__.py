@@ -1,0 +1,3 @@
+"""compat: Twilio Video and Vonage Video client models on LiveKit."""
+
+__version__ = "0.1.0"

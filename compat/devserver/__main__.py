@@ -1,0 +1,59 @@
+"""python -m compat.devserver [--host H] [--port P] [--keys KEY:SECRET]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from compat.devserver.server import DevServer
+
+
+def parse_keys(values: list[str] | None) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for value in values or ["devkey:secret"]:
+        key, sep, secret = value.partition(":")
+        if not sep or not key or not secret:
+            raise SystemExit(f"--keys takes KEY:SECRET, got {value!r}")
+        keys[key] = secret
+    return keys
+
+
+async def serve(args: argparse.Namespace) -> None:
+    server = DevServer(
+        args.host,
+        args.port,
+        parse_keys(args.keys),
+        webhooks=args.webhook or (),
+        recordings_dir=args.recordings_dir,
+    )
+    await server.start()
+    print(f"LiveKit-compatible dev server on {server.url}", flush=True)
+    print(f"  LIVEKIT_URL={server.url}", flush=True)
+    print(f"  LIVEKIT_API_KEY={server.api_key}", flush=True)
+    print(f"  LIVEKIT_API_SECRET={server.api_secret}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("shutting down: closing rooms and finishing recordings", flush=True)
+    await server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m compat.devserver", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7880)
+    parser.add_argument("--keys", action="append", metavar="KEY:SECRET", help="API key and secret (repeatable)")
+    parser.add_argument("--webhook", action="append", metavar="URL", help="webhook endpoint (repeatable)")
+    parser.add_argument("--recordings-dir", default="recordings", help="where egress writes files")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,443 @@
+"""Rooms and participants: the state every signalling session reads and changes.
+
+All changes happen on the server's event loop; each change produces the signalling updates
+LiveKit sends, queued in order on each recipient's session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from livekit.protocol import models, rtc
+
+from compat.devserver.auth import VideoGrant
+from compat.devserver.ids import new_id
+from compat.devserver.media import TrackForwarder
+
+if TYPE_CHECKING:
+    from compat.devserver.session import Session
+
+log = logging.getLogger("compat.devserver.room")
+
+
+_QUALITY_SCORES: dict[models.ConnectionQuality, float] = {
+    models.ConnectionQuality.EXCELLENT: 4.5,
+    models.ConnectionQuality.GOOD: 3.5,
+    models.ConnectionQuality.POOR: 2.0,
+}
+
+
+class RoomObserver(Protocol):
+    """Hooks for the control plane (webhooks, recording): called synchronously on the loop."""
+
+    def room_started(self, room: Room) -> None: ...
+    def room_finished(self, room: Room) -> None: ...
+    def participant_joined(self, room: Room, participant: Participant) -> None: ...
+    def participant_left(self, room: Room, participant: Participant) -> None: ...
+    def track_published(self, room: Room, participant: Participant, track: PublishedTrack) -> None: ...
+    def track_unpublished(self, room: Room, participant: Participant, track: PublishedTrack) -> None: ...
+
+
+class PublishedTrack:
+    """A track a participant announced (AddTrack) and, once media arrives, relays."""
+
+    def __init__(self, info: models.TrackInfo, cid: str) -> None:
+        self.info = info
+        self.cid = cid
+        self.forwarder: TrackForwarder | None = None
+        self.media_ready = asyncio.Event()
+
+    @property
+    def sid(self) -> str:
+        return self.info.sid
+
+    @property
+    def kind(self) -> str:
+        return "audio" if self.info.type == models.TrackType.AUDIO else "video"
+
+
+class Participant:
+    def __init__(
+        self,
+        room: Room,
+        identity: str,
+        grant: VideoGrant,
+        *,
+        name: str,
+        metadata: str,
+        attributes: dict[str, str],
+        auto_subscribe: bool,
+    ) -> None:
+        self.room = room
+        self.grant = grant
+        self.info = models.ParticipantInfo(
+            sid=new_id("PA_"),
+            identity=identity,
+            state=models.ParticipantInfo.State.JOINING,
+            name=name,
+            metadata=metadata,
+            attributes=attributes,
+            joined_at=int(time.time()),
+            joined_at_ms=int(time.time() * 1000),
+            version=1,
+            permission=grant.permission(),
+        )
+        self.auto_subscribe = auto_subscribe
+        self.tracks: dict[str, PublishedTrack] = {}
+        self.session: Session | None = None
+        self.last_seen = time.monotonic()
+        self.quality: models.ConnectionQuality = models.ConnectionQuality.EXCELLENT
+        self.disconnect_reason: models.DisconnectReason = models.DisconnectReason.UNKNOWN_REASON
+
+    @property
+    def sid(self) -> str:
+        return self.info.sid
+
+    @property
+    def identity(self) -> str:
+        return self.info.identity
+
+    @property
+    def hidden(self) -> bool:
+        return self.info.permission.hidden
+
+    def snapshot(self) -> models.ParticipantInfo:
+        info = models.ParticipantInfo()
+        info.CopyFrom(self.info)
+        del info.tracks[:]
+        info.tracks.extend(t.info for t in self.tracks.values())
+        info.is_publisher = bool(self.tracks)
+        return info
+
+    def bump(self) -> None:
+        self.info.version += 1
+
+    def send(self, response: rtc.SignalResponse) -> None:
+        if self.session is not None:
+            self.session.send(response)
+
+
+class Room:
+    def __init__(
+        self,
+        manager: RoomManager,
+        name: str,
+        *,
+        empty_timeout: float,
+        departure_timeout: float,
+        max_participants: int = 0,
+        metadata: str = "",
+    ) -> None:
+        self.manager = manager
+        now = time.time()
+        self.info = models.Room(
+            sid=new_id("RM_"),
+            name=name,
+            empty_timeout=int(empty_timeout),
+            departure_timeout=int(departure_timeout),
+            max_participants=max_participants,
+            creation_time=int(now),
+            creation_time_ms=int(now * 1000),
+            metadata=metadata,
+            enabled_codecs=[models.Codec(mime="audio/opus"), models.Codec(mime="video/VP8")],
+        )
+        self.empty_timeout = empty_timeout
+        self.departure_timeout = departure_timeout
+        self.participants: dict[str, Participant] = {}  # by identity
+        self.closed = False
+        self._ever_joined = False
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._active_speakers: dict[str, float] = {}
+        self._arm_close_timer(empty_timeout)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def sid(self) -> str:
+        return self.info.sid
+
+    def snapshot(self) -> models.Room:
+        info = models.Room()
+        info.CopyFrom(self.info)
+        info.num_participants = sum(1 for p in self.participants.values() if not p.hidden)
+        info.num_publishers = sum(1 for p in self.participants.values() if p.tracks and not p.hidden)
+        return info
+
+    # ---- membership -------------------------------------------------------------------------
+
+    def visible_to(self, viewer: Participant) -> list[Participant]:
+        return [p for p in self.participants.values() if p is not viewer and not p.hidden]
+
+    def is_full(self) -> bool:
+        limit = self.info.max_participants
+        return limit > 0 and len(self.participants) >= limit
+
+    def add(self, participant: Participant) -> None:
+        self.participants[participant.identity] = participant
+        self._ever_joined = True
+        self._cancel_close_timer()
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name=f"room {self.name} ticker")
+        self.manager.observer_call("participant_joined", self, participant)
+
+    def announce_joined(self, participant: Participant) -> None:
+        """Tell the others (once the newcomer has its JoinResponse)."""
+        self.broadcast_participant(participant)
+
+    async def remove(self, participant: Participant, reason: models.DisconnectReason) -> None:
+        """Take a participant out: stop its tracks, tell the others, maybe schedule closing."""
+        if self.participants.get(participant.identity) is not participant:
+            return
+        del self.participants[participant.identity]
+        participant.disconnect_reason = reason
+        participant.info.state = models.ParticipantInfo.State.DISCONNECTED
+        participant.info.disconnect_reason = reason
+        for track in list(participant.tracks.values()):
+            await self.unpublish(participant, track, announce=False)
+        participant.bump()
+        self.broadcast_participant(participant)
+        self._active_speakers.pop(participant.sid, None)
+        self.manager.observer_call("participant_left", self, participant)
+        if not self.participants:
+            self._arm_close_timer(self.departure_timeout)
+
+    # ---- tracks -----------------------------------------------------------------------------
+
+    def publish(self, participant: Participant, track: PublishedTrack) -> None:
+        participant.tracks[track.sid] = track
+        participant.bump()
+        self.broadcast_participant(participant)
+
+    def media_arrived(self, participant: Participant, track: PublishedTrack) -> None:
+        """First media of a track: subscribe everyone who auto-subscribes, tell observers."""
+        self.manager.observer_call("track_published", self, participant, track)
+        for other in list(self.participants.values()):
+            if other is participant or other.session is None:
+                continue
+            if other.auto_subscribe and other.info.permission.can_subscribe:
+                other.session.subscribe(participant, track)
+
+    async def unpublish(self, participant: Participant, track: PublishedTrack, *, announce: bool = True) -> None:
+        if participant.tracks.pop(track.sid, None) is None:
+            return
+        for other in list(self.participants.values()):
+            if other.session is not None:
+                other.session.unsubscribe(track.sid, removed=True)
+        if track.forwarder is not None:
+            await track.forwarder.stop()
+        self.manager.observer_call("track_unpublished", self, participant, track)
+        if announce:
+            participant.bump()
+            participant.send(rtc.SignalResponse(track_unpublished=rtc.TrackUnpublishedResponse(track_sid=track.sid)))
+            self.broadcast_participant(participant)
+
+    def set_muted(self, participant: Participant, track: PublishedTrack, muted: bool) -> None:
+        if track.info.muted == muted:
+            return
+        track.info.muted = muted
+        participant.bump()
+        self.broadcast_participant(participant)
+
+    # ---- updates ----------------------------------------------------------------------------
+
+    def broadcast_participant(self, participant: Participant) -> None:
+        """ParticipantUpdate to everyone who may see it (hidden ones only see themselves)."""
+        update = rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=[participant.snapshot()]))
+        for other in self.participants.values():
+            if other is participant or not participant.hidden:
+                other.send(update)
+        if participant.identity not in self.participants:
+            participant.send(update)
+
+    def broadcast(self, response: rtc.SignalResponse, *, exclude: Participant | None = None) -> None:
+        for other in self.participants.values():
+            if other is not exclude:
+                other.send(response)
+
+    def set_metadata(self, metadata: str) -> None:
+        self.info.metadata = metadata
+        self.broadcast_room_update()
+
+    def set_recording(self, active: bool) -> None:
+        if self.info.active_recording != active:
+            self.info.active_recording = active
+            self.broadcast_room_update()
+
+    def broadcast_room_update(self) -> None:
+        self.broadcast(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=self.snapshot())))
+
+    # ---- speakers and quality -----------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        server = self.manager
+        quality_every = server.quality_interval
+        next_quality = 0.0
+        while not self.closed:
+            await asyncio.sleep(server.speaker_interval)
+            now = time.monotonic()
+            self._update_speakers(now)
+            if now >= next_quality:
+                next_quality = now + quality_every
+                self._update_quality(now)
+
+    def speaker_levels(self, now: float) -> dict[str, float]:
+        levels: dict[str, float] = {}
+        for participant in self.participants.values():
+            best = 0.0
+            for track in participant.tracks.values():
+                fwd = track.forwarder
+                if fwd is not None and fwd.kind == "audio" and not track.info.muted:
+                    best = max(best, fwd.current_level(now))
+            if best >= self.manager.speaker_threshold:
+                levels[participant.sid] = best
+        return levels
+
+    def _update_speakers(self, now: float) -> None:
+        levels = self.speaker_levels(now)
+        previous = self._active_speakers
+        if set(levels) == set(previous):
+            self._active_speakers = levels
+            return
+        changed = [models.SpeakerInfo(sid=sid, level=lvl, active=True) for sid, lvl in sorted(levels.items(), key=lambda kv: -kv[1])]
+        changed += [models.SpeakerInfo(sid=sid, level=0.0, active=False) for sid in previous if sid not in levels]
+        self._active_speakers = levels
+        self.broadcast(rtc.SignalResponse(speakers_changed=rtc.SpeakersChanged(speakers=changed)))
+
+    def _update_quality(self, now: float) -> None:
+        updates = []
+        for participant in self.participants.values():
+            session = participant.session
+            quality = session.connection_quality(now) if session is not None else models.ConnectionQuality.LOST
+            participant.quality = quality
+            score = _QUALITY_SCORES.get(quality, 0.0)
+            updates.append(rtc.ConnectionQualityInfo(participant_sid=participant.sid, quality=quality, score=score))
+        if updates:
+            self.broadcast(rtc.SignalResponse(connection_quality=rtc.ConnectionQualityUpdate(updates=updates)))
+
+    # ---- lifetime -----------------------------------------------------------------------------
+
+    def _arm_close_timer(self, delay: float) -> None:
+        self._cancel_close_timer()
+        loop = asyncio.get_running_loop()
+        self._close_timer = loop.call_later(max(delay, 0.0), lambda: self.manager.spawn(self.close_if_empty()))
+
+    def _cancel_close_timer(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+
+    async def close_if_empty(self) -> None:
+        if not self.participants and not self.closed:
+            await self.close(models.DisconnectReason.ROOM_CLOSED)
+
+    async def close(self, reason: models.DisconnectReason) -> None:
+        """Disconnect everyone with `reason`, stop every task, forget the room."""
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_close_timer()
+        for participant in list(self.participants.values()):
+            session = participant.session
+            if session is not None:
+                await session.kick(reason)
+            else:
+                await self.remove(participant, reason)
+        ticker = self._ticker
+        if ticker is not None:
+            ticker.cancel()
+            try:
+                await ticker
+            except asyncio.CancelledError:
+                pass
+        self.manager.forget(self)
+        self.manager.observer_call("room_finished", self)
+
+
+class RoomManager:
+    """Every room of one server, plus the settings rooms share."""
+
+    def __init__(
+        self,
+        *,
+        empty_timeout: float,
+        departure_timeout: float,
+        max_participants: int,
+        speaker_interval: float = 0.3,
+        speaker_threshold: float = 0.01,
+        quality_interval: float = 2.0,
+    ) -> None:
+        self.rooms: dict[str, Room] = {}
+        self.empty_timeout = empty_timeout
+        self.departure_timeout = departure_timeout
+        self.max_participants = max_participants
+        self.speaker_interval = speaker_interval
+        self.speaker_threshold = speaker_threshold
+        self.quality_interval = quality_interval
+        self.observers: list[RoomObserver] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Any, name: str | None = None) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dev server task %s failed", task.get_name(), exc_info=task.exception())
+
+    def observer_call(self, hook: str, *args: Any) -> None:
+        for observer in self.observers:
+            method: Callable[..., None] | None = getattr(observer, hook, None)
+            if method is None:
+                continue
+            try:
+                method(*args)
+            except Exception:
+                log.exception("room observer %s.%s failed", type(observer).__name__, hook)
+
+    def get(self, name: str) -> Room | None:
+        return self.rooms.get(name)
+
+    def get_or_create(
+        self,
+        name: str,
+        *,
+        empty_timeout: float | None = None,
+        departure_timeout: float | None = None,
+        max_participants: int | None = None,
+        metadata: str = "",
+    ) -> Room:
+        room = self.rooms.get(name)
+        if room is None:
+            room = Room(
+                self,
+                name,
+                empty_timeout=self.empty_timeout if empty_timeout is None else empty_timeout,
+                departure_timeout=self.departure_timeout if departure_timeout is None else departure_timeout,
+                max_participants=self.max_participants if max_participants is None else max_participants,
+                metadata=metadata,
+            )
+            self.rooms[name] = room
+            self.observer_call("room_started", room)
+        return room
+
+    def forget(self, room: Room) -> None:
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    def all_participants(self) -> Iterable[Participant]:
+        for room in self.rooms.values():
+            yield from room.participants.values()
+
+    async def close_all(self, reason: models.DisconnectReason) -> None:
+        for room in list(self.rooms.values()):
+            await room.close(reason)

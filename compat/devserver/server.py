@@ -1,0 +1,311 @@
+"""The embedded LiveKit-compatible server: HTTP/WebSocket front, rooms, and their media."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+from aiortc import RTCPeerConnection
+from livekit.protocol import models
+
+from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
+from compat.devserver.ids import new_id
+from compat.devserver.room import Participant, Room, RoomManager
+from compat.devserver.session import LOSSY_LABEL, RELIABLE_LABEL, Session
+
+log = logging.getLogger("compat.devserver")
+
+DEFAULT_KEYS: Mapping[str, str] = {"devkey": "secret"}
+VERSION = "1.9.0"  # the LiveKit server version we answer as (clients parse it as semver)
+MAX_SIGNAL_MESSAGE = 1 << 20
+
+
+def _cors_headers(request: web.Request) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": request.headers.get("Origin", "*"),
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type, Twirp-Version",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    # livekit-client fetches /rtc/v1/validate from the page's origin before falling back to /rtc.
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=_cors_headers(request))
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(_cors_headers(request))
+        raise
+    if not isinstance(response, web.WebSocketResponse):
+        response.headers.update(_cors_headers(request))
+    return response
+
+
+class DevServer:
+    """A LiveKit-compatible server for development and tests (what `livekit-server --dev` is to LiveKit).
+
+    `async with DevServer(port=0) as server:` then connect LiveKit SDKs to `server.url` with tokens
+    signed by `server.api_key` / `server.api_secret`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7880,
+        keys: Mapping[str, str] | None = None,
+        *,
+        empty_timeout: float = 300.0,
+        departure_timeout: float = 20.0,
+        max_participants: int = 0,
+        ping_interval: int = 5,
+        ping_timeout: int = 15,
+        reconnect_grace: float | None = None,
+        webhooks: Sequence[str] = (),
+        recordings_dir: str | None = None,
+    ) -> None:
+        if ping_interval <= 0 or ping_timeout <= 0:
+            raise ValueError("ping_interval and ping_timeout must be positive (LiveKit clients panic on 0)")
+        self.host = host
+        self.port = port
+        self.keys: dict[str, str] = dict(keys or DEFAULT_KEYS)
+        if not self.keys:
+            raise ValueError("at least one API key is needed")
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.reconnect_grace = ping_timeout if reconnect_grace is None else reconnect_grace
+        self.version = VERSION
+        self.node_id = new_id("ND_")
+        self.webhooks = list(webhooks)
+        self.recordings_dir = recordings_dir
+        self.manager = RoomManager(
+            empty_timeout=empty_timeout, departure_timeout=departure_timeout, max_participants=max_participants
+        )
+        self.peer_connections: set[RTCPeerConnection] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.sessions: set[Session] = set()
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application(middlewares=[_cors])
+        self.app.router.add_get("/", self._health)
+        self.app.router.add_get("/rtc", self._rtc)
+        self.app.router.add_get("/rtc/validate", self._validate)
+        self.app.router.add_route("*", "/rtc/v1", self._not_found)
+        self.app.router.add_route("*", "/rtc/v1/validate", self._not_found)
+        self._extensions: list[Any] = []
+
+    # ---- lifetime --------------------------------------------------------------------------------
+
+    @property
+    def api_key(self) -> str:
+        return next(iter(self.keys))
+
+    @property
+    def api_secret(self) -> str:
+        return self.keys[self.api_key]
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return "http" + self.url[2:]
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        if server is not None and self.port == 0:
+            for sock in getattr(server, "sockets", ()):
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    self.port = sock.getsockname()[1]
+                    break
+        log.info("dev server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Close every room (participants get SERVER_SHUTDOWN), then stop serving."""
+        await self.manager.close_all(models.DisconnectReason.SERVER_SHUTDOWN)
+        for extension in reversed(self._extensions):
+            await extension.close()
+        for task in list(self.manager.tasks) + list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.manager.tasks, *self.tasks, return_exceptions=True)
+        for pc in list(self.peer_connections):
+            await pc.close()
+        self.peer_connections.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DevServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def add_extension(self, extension: Any) -> None:
+        """Register a component with an async close(), closed (in reverse order) when the server stops."""
+        self._extensions.append(extension)
+
+    # ---- introspection (tests, benchmarks) -----------------------------------------------------------
+
+    @property
+    def rooms(self) -> Mapping[str, Room]:
+        return self.manager.rooms
+
+    def stats(self) -> dict[str, int]:
+        """What is alive: rooms, participants, open PeerConnections, and running tasks by origin."""
+        counts = {"rooms": len(self.manager.rooms), "participants": 0, "peer_connections": 0,
+                  "devserver_tasks": 0, "aiortc_tasks": 0}
+        counts["participants"] = sum(1 for _ in self.manager.all_participants())
+        counts["peer_connections"] = sum(1 for pc in self.peer_connections if pc.connectionState != "closed")
+        for task in asyncio.all_tasks():
+            coro = task.get_coro()
+            code = getattr(coro, "cr_code", None)
+            filename = code.co_filename if code is not None else ""
+            if "compat/devserver" in filename:
+                counts["devserver_tasks"] += 1
+            elif "/aiortc/" in filename or "/aioice/" in filename:
+                counts["aiortc_tasks"] += 1
+        return counts
+
+    # ---- HTTP ------------------------------------------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        # Single-PC signalling (/rtc/v1) is not offered: clients fall back to /rtc on a 404.
+        return web.Response(status=404, text="not found")
+
+    def _authorize(self, request: web.Request) -> tuple[Claims, str]:
+        token = bearer_token(request.headers.get("Authorization"), request.query.get("access_token"))
+        claims = verify(token, self.keys)
+        room_name = check_join(claims, request.query.get("room"))
+        room = self.manager.get(room_name)
+        if room is not None and room.is_full() and claims.identity not in room.participants:
+            raise AuthError(403, f"room {room_name!r} is full: limit of {room.info.max_participants} participants reached")
+        return claims, room_name
+
+    async def _validate(self, request: web.Request) -> web.Response:
+        try:
+            self._authorize(request)
+        except AuthError as exc:
+            return web.Response(status=exc.status, text=exc.reason)
+        return web.Response(text="success")
+
+    async def _rtc(self, request: web.Request) -> web.StreamResponse:
+        try:
+            claims, room_name = self._authorize(request)
+        except AuthError as exc:
+            return web.Response(status=exc.status, text=exc.reason)
+        ws = web.WebSocketResponse(max_msg_size=MAX_SIGNAL_MESSAGE, heartbeat=None)
+        await ws.prepare(request)
+        if request.query.get("reconnect") in ("1", "true"):
+            # Resuming needs an ICE restart, which aiortc cannot do: ask for a full reconnect instead.
+            await self._refuse_resume(ws)
+            return ws
+        room = self.manager.get_or_create(room_name)
+        existing = room.participants.get(claims.identity)
+        if existing is not None:
+            if existing.session is not None:
+                await existing.session.kick(models.DisconnectReason.DUPLICATE_IDENTITY)
+            else:
+                await room.remove(existing, models.DisconnectReason.DUPLICATE_IDENTITY)
+        if room.closed:  # closed while we were kicking: start afresh
+            room = self.manager.get_or_create(room_name)
+        participant = Participant(
+            room,
+            claims.identity,
+            claims.video,
+            name=claims.name,
+            metadata=claims.metadata,
+            attributes=dict(claims.attributes),
+            auto_subscribe=request.query.get("auto_subscribe", "1") not in ("0", "false"),
+        )
+        session = Session(self, ws, room, participant)
+        participant.session = session
+        room.add(participant)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+        return ws
+
+    async def _refuse_resume(self, ws: web.WebSocketResponse) -> None:
+        from livekit.protocol import rtc
+
+        leave = rtc.LeaveRequest(
+            can_reconnect=True,
+            reason=models.DisconnectReason.STATE_MISMATCH,
+            action=rtc.LeaveRequest.Action.RECONNECT,
+        )
+        await ws.send_bytes(rtc.SignalResponse(leave=leave).SerializeToString())
+        await ws.close()
+
+    # ---- data ---------------------------------------------------------------------------------------
+
+    def relay_data(self, room: Room, sender: Participant, payload: bytes, label: str) -> None:
+        """Forward a client's DataPacket to its destinations on the same reliability."""
+        if not sender.info.permission.can_publish_data:
+            return
+        packet = models.DataPacket()
+        try:
+            packet.ParseFromString(payload)
+        except Exception:
+            log.info("%s sent an undecodable data packet", sender.identity)
+            return
+        packet.participant_identity = sender.identity
+        packet.participant_sid = sender.sid
+        if packet.HasField("user"):
+            packet.user.participant_identity = sender.identity
+            packet.user.participant_sid = sender.sid
+        destinations = set(packet.destination_identities)
+        if packet.HasField("user"):
+            destinations.update(packet.user.destination_identities)
+        self._deliver(room, packet, label, destinations, exclude=sender)
+
+    def send_data(
+        self,
+        room: Room,
+        payload: bytes,
+        *,
+        reliable: bool = True,
+        destination_identities: Iterable[str] = (),
+        topic: str | None = None,
+    ) -> None:
+        """Server-originated data (RoomService.SendData): no sender identity."""
+        packet = models.DataPacket(
+            kind=models.DataPacket.Kind.RELIABLE if reliable else models.DataPacket.Kind.LOSSY,
+            user=models.UserPacket(payload=payload, topic=topic),
+        )
+        self._deliver(room, packet, RELIABLE_LABEL if reliable else LOSSY_LABEL, set(destination_identities), None)
+
+    def _deliver(
+        self, room: Room, packet: models.DataPacket, label: str, destinations: set[str], exclude: Participant | None
+    ) -> None:
+        data = packet.SerializeToString()
+        for participant in room.participants.values():
+            if participant is exclude or participant.session is None:
+                continue
+            if destinations and participant.identity not in destinations:
+                continue
+            participant.session.deliver_data(data, label)

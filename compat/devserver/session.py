@@ -1,0 +1,585 @@
+"""One participant's signalling connection: the WebSocket and its two PeerConnections.
+
+The client publishes on the publisher PeerConnection (it offers, we answer) and receives on the
+subscriber PeerConnection (we offer, it answers). Outgoing signalling goes through one queue so
+its order is the order in which the room produced it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+from google.protobuf.message import DecodeError
+from livekit.protocol import models, rtc
+
+from compat.devserver.ids import new_id
+from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, msid_track_ids
+from compat.devserver.room import Participant, PublishedTrack, Room
+
+if TYPE_CHECKING:
+    from compat.devserver.server import DevServer
+
+log = logging.getLogger("compat.devserver.session")
+
+PUBLISHER = rtc.SignalTarget.PUBLISHER
+SUBSCRIBER = rtc.SignalTarget.SUBSCRIBER
+RELIABLE_LABEL = "_reliable"
+LOSSY_LABEL = "_lossy"
+PENDING_DATA_LIMIT = 256  # reliable packets kept for a subscriber channel that is not open yet
+ANSWER_TIMEOUT = 15.0
+
+
+def _rtc_config() -> RTCConfiguration:
+    # MAX_BUNDLE: with BALANCED, aiortc leaves the 2nd+ transceiver of a kind on a dead transport.
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+class Subscription:
+    __slots__ = ("track_sid", "transceiver", "relay")
+
+    def __init__(self, track_sid: str, transceiver: RTCRtpTransceiver, relay: RelayTrack) -> None:
+        self.track_sid = track_sid
+        self.transceiver = transceiver
+        self.relay = relay
+
+
+class Session:
+    def __init__(self, server: DevServer, ws: web.WebSocketResponse, room: Room, participant: Participant) -> None:
+        self.server = server
+        self.ws = ws
+        self.room = room
+        self.participant = participant
+        self.closed = False
+        self.left_gracefully = False
+        self._out: asyncio.Queue[rtc.SignalResponse | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.publisher = self._new_pc("publisher")
+        self.subscriber = self._new_pc("subscriber")
+        self._pub_lock = asyncio.Lock()
+        self._pub_remote_set = False
+        self._pub_candidates: list[Any] = []
+        self._orphan_tracks: dict[str, MediaStreamTrack] = {}  # by cid, media before AddTrack
+        self._pub_cids: dict[str, str] = {}  # publisher mid → cid
+        self._sub_channels: dict[str, RTCDataChannel] = {}
+        self._sub_pending: dict[str, list[bytes]] = {RELIABLE_LABEL: [], LOSSY_LABEL: []}
+        self._sub_dirty = False
+        self._sub_negotiating = False
+        self._sub_answer: asyncio.Future[rtc.SessionDescription] | None = None
+        self._sub_offer_id = 0
+        self._sub_connected = asyncio.Event()
+        self.subscriptions: dict[str, Subscription] = {}
+        self._rtt_ms = 0
+        self._writer_task: asyncio.Task[Any] | None = None
+        self._wire_publisher()
+        self._wire_subscriber()
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _new_pc(self, role: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(_rtc_config())
+        self.server.peer_connections.add(pc)
+        return pc
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.participant.identity}: {name}")
+        self._tasks.add(task)
+        self.server.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self.server.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed", task.get_name(), exc_info=task.exception())
+
+    def send(self, response: rtc.SignalResponse) -> None:
+        if not self.closed:
+            self._out.put_nowait(response)
+
+    async def _writer(self) -> None:
+        while True:
+            response = await self._out.get()
+            if response is None or self.ws.closed:
+                return
+            try:
+                await self.ws.send_bytes(response.SerializeToString())
+            except (ConnectionError, RuntimeError):
+                return
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def join_response(self) -> rtc.SignalResponse:
+        server = self.server
+        participant = self.participant
+        return rtc.SignalResponse(
+            join=rtc.JoinResponse(
+                room=self.room.snapshot(),
+                participant=participant.snapshot(),
+                other_participants=[p.snapshot() for p in self.room.visible_to(participant)],
+                server_version=server.version,
+                server_info=models.ServerInfo(
+                    edition=models.ServerInfo.Edition.Standard,
+                    version=server.version,
+                    protocol=16,
+                    node_id=server.node_id,
+                    region="local",
+                ),
+                subscriber_primary=True,
+                ping_interval=server.ping_interval,
+                ping_timeout=server.ping_timeout,
+                server_region="local",
+                enabled_publish_codecs=[
+                    models.Codec(mime="audio/opus"),
+                    models.Codec(mime="video/VP8"),
+                    models.Codec(mime="video/H264"),
+                ],
+            )
+        )
+
+    async def run(self) -> None:
+        """Serve the connection until it ends; the participant is then removed (at once or after a grace)."""
+        self._writer_task = self.spawn(self._writer(), "signal writer")
+        self.send(self.join_response())
+        self.room.announce_joined(self.participant)
+        self._sub_channels[RELIABLE_LABEL] = self._open_sub_channel(RELIABLE_LABEL, ordered=True)
+        self._sub_channels[LOSSY_LABEL] = self._open_sub_channel(LOSSY_LABEL, ordered=False, maxRetransmits=0)
+        # Tracks already in the room: subscribe before the first offer so one negotiation carries them.
+        if self.participant.auto_subscribe and self.participant.info.permission.can_subscribe:
+            for other in list(self.room.participants.values()):
+                if other is not self.participant:
+                    for track in list(other.tracks.values()):
+                        self.subscribe(other, track, negotiate=False)
+        self.negotiate_subscriber()
+        watchdog = self.spawn(self._watchdog(), "ping watchdog")
+        try:
+            async for message in self.ws:
+                self.participant.last_seen = time.monotonic()
+                if message.type == WSMsgType.BINARY:
+                    await self._dispatch(message.data)
+                elif message.type == WSMsgType.TEXT:
+                    log.debug("%s sent a text frame; LiveKit signalling is binary", self.participant.identity)
+                elif message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            watchdog.cancel()
+            if not self.closed:
+                if self.left_gracefully:
+                    await self.close(models.DisconnectReason.CLIENT_INITIATED)
+                else:
+                    await self._lost(models.DisconnectReason.SIGNAL_CLOSE)
+
+    async def _watchdog(self) -> None:
+        timeout = self.server.ping_timeout
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 3))
+            if time.monotonic() - self.participant.last_seen > timeout:
+                log.info("%s: no signalling for %ss; dropping", self.participant.identity, timeout)
+                await self._lost(models.DisconnectReason.CONNECTION_TIMEOUT)
+                return
+
+    async def _lost(self, reason: models.DisconnectReason) -> None:
+        """The connection died without leave: release media now, remove the participant after a grace."""
+        if self.closed:
+            return
+        await self._shutdown()
+        participant = self.participant
+        grace = self.server.reconnect_grace
+
+        async def remove_later() -> None:
+            await asyncio.sleep(grace)
+            await self.room.remove(participant, reason)
+
+        self.server.manager.spawn(remove_later(), f"remove {participant.identity} after drop")
+
+    async def kick(self, reason: models.DisconnectReason) -> None:
+        """Server-side disconnect (duplicate identity, removal, room deleted)."""
+        if self.closed:
+            return
+        self.send(
+            rtc.SignalResponse(
+                leave=rtc.LeaveRequest(can_reconnect=False, reason=reason, action=rtc.LeaveRequest.Action.DISCONNECT)
+            )
+        )
+        await self.close(reason)
+
+    async def close(self, reason: models.DisconnectReason) -> None:
+        if self.closed:
+            return
+        await self.room.remove(self.participant, reason)
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self.closed = True
+        self.participant.session = None
+        self._out.put_nowait(None)
+        writer = self._writer_task
+        if writer is not None and writer is not asyncio.current_task():
+            try:  # let queued signalling (a leave, the last updates) reach the client first
+                await asyncio.wait_for(asyncio.shield(writer), 2.0)
+            except asyncio.TimeoutError:
+                writer.cancel()
+        for sub in list(self.subscriptions.values()):
+            sub.relay.stop()
+        self.subscriptions.clear()
+        for pc in (self.publisher, self.subscriber):
+            await pc.close()
+            self.server.peer_connections.discard(pc)
+        for track in self._orphan_tracks.values():
+            track.stop()
+        self._orphan_tracks.clear()
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        if not self.ws.closed:
+            try:
+                await asyncio.wait_for(self.ws.close(), 2.0)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+
+    # ---- incoming signalling ------------------------------------------------------------------
+
+    async def _dispatch(self, data: bytes) -> None:
+        request = rtc.SignalRequest()
+        try:
+            request.ParseFromString(data)
+        except (DecodeError, ValueError) as exc:
+            log.info("%s sent an undecodable frame (%d bytes): %s", self.participant.identity, len(data), exc)
+            return
+        kind = request.WhichOneof("message")
+        if kind is None:
+            return
+        log.debug("%s -> %s", self.participant.identity, kind)
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is None:
+            log.debug("%s: ignoring %s", self.participant.identity, kind)
+            return
+        try:
+            await handler(getattr(request, kind))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: bad %s request: %r", self.participant.identity, kind, exc)
+
+    async def _on_ping(self, timestamp: int) -> None:
+        self.send(rtc.SignalResponse(pong=timestamp))
+
+    async def _on_ping_req(self, ping: rtc.Ping) -> None:
+        self._rtt_ms = max(0, int(ping.rtt))
+        self.send(
+            rtc.SignalResponse(pong_resp=rtc.Pong(last_ping_timestamp=ping.timestamp, timestamp=int(time.time() * 1000)))
+        )
+
+    async def _on_leave(self, leave: rtc.LeaveRequest) -> None:
+        self.left_gracefully = True
+        await self.close(models.DisconnectReason.CLIENT_INITIATED)
+
+    async def _on_trickle(self, trickle: rtc.TrickleRequest) -> None:
+        init = json.loads(trickle.candidateInit)
+        if not isinstance(init, dict):
+            raise ValueError("candidateInit is not a JSON object")
+        text = str(init.get("candidate") or "")
+        if not text:
+            return  # end of candidates
+        candidate = candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:") else text)
+        candidate.sdpMid = init.get("sdpMid")
+        candidate.sdpMLineIndex = init.get("sdpMLineIndex")
+        if trickle.target == SUBSCRIBER:
+            await self.subscriber.addIceCandidate(candidate)
+        elif self._pub_remote_set:
+            await self.publisher.addIceCandidate(candidate)
+        else:
+            self._pub_candidates.append(candidate)
+
+    async def _on_offer(self, offer: rtc.SessionDescription) -> None:
+        async with self._pub_lock:
+            pc = self.publisher
+            self._pub_cids.update(msid_track_ids(offer.sdp))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            if not self._pub_remote_set:
+                self._pub_remote_set = True
+                for candidate in self._pub_candidates:
+                    await pc.addIceCandidate(candidate)
+                self._pub_candidates.clear()
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+            sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
+            self.send(rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id)))
+
+    async def _on_answer(self, answer: rtc.SessionDescription) -> None:
+        waiter = self._sub_answer
+        if waiter is None or waiter.done():
+            raise ValueError("answer without an outstanding subscriber offer")
+        waiter.set_result(answer)
+
+    async def _on_add_track(self, request: rtc.AddTrackRequest) -> None:
+        participant = self.participant
+        permission = participant.info.permission
+        source = request.source
+        allowed = permission.can_publish and (
+            not permission.can_publish_sources or source in permission.can_publish_sources
+        )
+        if not allowed:
+            self.send(
+                rtc.SignalResponse(
+                    request_response=rtc.RequestResponse(
+                        reason=rtc.RequestResponse.Reason.NOT_ALLOWED,
+                        message="does not have permission to publish" + (" this source" if permission.can_publish else ""),
+                    )
+                )
+            )
+            return
+        log.debug("%s: add_track cid=%s", participant.identity, request.cid)
+        if any(t.cid == request.cid for t in participant.tracks.values()):
+            raise ValueError(f"track with cid {request.cid!r} already published")
+        info = models.TrackInfo(
+            sid=new_id("TR_"),
+            type=request.type,
+            name=request.name,
+            muted=request.muted,
+            width=request.width,
+            height=request.height,
+            simulcast=False,  # aiortc receives a single layer
+            source=source,
+            disable_dtx=request.disable_dtx,
+            stereo=request.stereo,
+            stream=request.stream,
+            mime_type="audio/opus" if request.type == models.TrackType.AUDIO else "video/VP8",
+        )
+        track = PublishedTrack(info, request.cid)
+        self.room.publish(participant, track)
+        self.send(rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=request.cid, track=info)))
+        orphan = self._orphan_tracks.pop(request.cid, None)
+        if orphan is not None:
+            self._attach_media(track, orphan)
+
+    async def _on_mute(self, request: rtc.MuteTrackRequest) -> None:
+        track = self.participant.tracks.get(request.sid)
+        if track is None:
+            raise ValueError(f"mute of unknown track {request.sid!r}")
+        self.room.set_muted(self.participant, track, request.muted)
+
+    async def _on_update_metadata(self, request: rtc.UpdateParticipantMetadata) -> None:
+        participant = self.participant
+        if not participant.info.permission.can_update_metadata:
+            self.send(
+                rtc.SignalResponse(
+                    request_response=rtc.RequestResponse(
+                        request_id=request.request_id,
+                        reason=rtc.RequestResponse.Reason.NOT_ALLOWED,
+                        message="does not have permission to update own metadata",
+                    )
+                )
+            )
+            return
+        changed = False
+        if request.name and request.name != participant.info.name:
+            participant.info.name = request.name
+            changed = True
+        if request.metadata and request.metadata != participant.info.metadata:
+            participant.info.metadata = request.metadata
+            changed = True
+        for key, value in request.attributes.items():
+            if value == "":
+                if key in participant.info.attributes:
+                    del participant.info.attributes[key]
+                    changed = True
+            elif participant.info.attributes.get(key) != value:
+                participant.info.attributes[key] = value
+                changed = True
+        self.send(rtc.SignalResponse(request_response=rtc.RequestResponse(request_id=request.request_id)))
+        if changed:
+            participant.bump()
+            self.room.broadcast_participant(participant)
+
+    async def _on_subscription(self, request: rtc.UpdateSubscription) -> None:
+        sids = list(request.track_sids)
+        for pt in request.participant_tracks:
+            sids.extend(pt.track_sids)
+        for sid in sids:
+            if request.subscribe:
+                found = self._find_track(sid)
+                if found is None:
+                    self.send(
+                        rtc.SignalResponse(
+                            subscription_response=rtc.SubscriptionResponse(
+                                track_sid=sid, err=models.SubscriptionError.SE_TRACK_NOTFOUND
+                            )
+                        )
+                    )
+                    continue
+                if self.participant.info.permission.can_subscribe:
+                    self.subscribe(*found)
+            else:
+                self.unsubscribe(sid, removed=False)
+
+    def _find_track(self, sid: str) -> tuple[Participant, PublishedTrack] | None:
+        for other in self.room.participants.values():
+            if other is not self.participant and sid in other.tracks:
+                return other, other.tracks[sid]
+        return None
+
+    # ---- publisher side -------------------------------------------------------------------------
+
+    def _wire_publisher(self) -> None:
+        pc = self.publisher
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), None)
+            cid = self._pub_cids.get(mid or "", track.id)
+            for published in self.participant.tracks.values():
+                if published.cid == cid and published.forwarder is None:
+                    if mid is not None:
+                        published.info.mid = mid
+                    self._attach_media(published, track)
+                    return
+            self._orphan_tracks[cid] = track
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            label = channel.label
+
+            @channel.on("message")
+            def on_message(message: bytes | str) -> None:
+                if isinstance(message, bytes) and label in (RELIABLE_LABEL, LOSSY_LABEL):
+                    self.server.relay_data(self.room, self.participant, message, label)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "failed":
+                log.info("%s: publisher connection failed", self.participant.identity)
+
+    def _attach_media(self, published: PublishedTrack, track: MediaStreamTrack) -> None:
+        forwarder = TrackForwarder(track, f"{self.participant.identity}/{published.info.name or published.sid}")
+        published.forwarder = forwarder
+        forwarder.start()
+        published.media_ready.set()
+        self.room.media_arrived(self.participant, published)
+
+    # ---- subscriber side ------------------------------------------------------------------------
+
+    def _wire_subscriber(self) -> None:
+        pc = self.subscriber
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = pc.connectionState
+            if state == "connected" and not self._sub_connected.is_set():
+                self._sub_connected.set()
+                info = self.participant.info
+                if info.state != models.ParticipantInfo.State.ACTIVE and not self.closed:
+                    info.state = models.ParticipantInfo.State.ACTIVE
+                    self.participant.bump()
+                    self.room.broadcast_participant(self.participant)
+
+    def _open_sub_channel(self, label: str, **options: Any) -> RTCDataChannel:
+        channel = self.subscriber.createDataChannel(label, **options)
+
+        @channel.on("open")
+        def on_open() -> None:
+            pending = self._sub_pending[label]
+            self._sub_pending[label] = []
+            for payload in pending:
+                channel.send(payload)
+
+        return channel
+
+    def deliver_data(self, payload: bytes, label: str) -> None:
+        channel = self._sub_channels.get(label)
+        if channel is not None and channel.readyState == "open":
+            channel.send(payload)
+        elif not self.closed:
+            pending = self._sub_pending[label]
+            if label == RELIABLE_LABEL or len(pending) < PENDING_DATA_LIMIT:
+                if len(pending) >= PENDING_DATA_LIMIT:
+                    log.warning("%s: reliable data waiting for a channel exceeds %d packets",
+                                self.participant.identity, PENDING_DATA_LIMIT)
+                pending.append(payload)
+
+    def subscribe(self, publisher: Participant, track: PublishedTrack, *, negotiate: bool = True) -> None:
+        if self.closed or track.sid in self.subscriptions or track.forwarder is None:
+            return
+        relay = track.forwarder.subscribe()
+        transceiver = self.subscriber.addTransceiver(relay, direction="sendonly")
+        # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".
+        transceiver.sender._stream_id = f"{publisher.sid}|{track.sid}"
+        transceiver.sender._track_id = track.sid
+        self.subscriptions[track.sid] = Subscription(track.sid, transceiver, relay)
+        publisher.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=track.sid)))
+        if negotiate:
+            self.negotiate_subscriber()
+
+    def unsubscribe(self, track_sid: str, *, removed: bool) -> None:
+        sub = self.subscriptions.pop(track_sid, None)
+        if sub is None or self.closed:
+            return
+        sub.relay.stop()
+        sub.transceiver.direction = "inactive"
+        self.negotiate_subscriber()
+
+    def negotiate_subscriber(self) -> None:
+        self._sub_dirty = True
+        if not self._sub_negotiating and not self.closed:
+            self._sub_negotiating = True
+            self.spawn(self._negotiate_loop(), "subscriber negotiation")
+
+    async def _negotiate_loop(self) -> None:
+        pc = self.subscriber
+        try:
+            while self._sub_dirty and not self.closed:
+                self._sub_dirty = False
+                offer = await pc.createOffer()
+                await pc.setLocalDescription(offer)
+                self._sub_offer_id += 1
+                loop = asyncio.get_running_loop()
+                self._sub_answer = loop.create_future()
+                self.send(
+                    rtc.SignalResponse(
+                        offer=rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=self._sub_offer_id)
+                    )
+                )
+                try:
+                    answer = await asyncio.wait_for(self._sub_answer, ANSWER_TIMEOUT)
+                except asyncio.TimeoutError:
+                    log.warning("%s: no subscriber answer in %ss", self.participant.identity, ANSWER_TIMEOUT)
+                    return
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+                # aiortc starts a sender only if DTLS is up when the answer is applied: hold the next
+                # renegotiation until the transport is connected so no sender is stranded.
+                if self._sub_dirty:
+                    try:
+                        await asyncio.wait_for(self._sub_connected.wait(), ANSWER_TIMEOUT)
+                    except asyncio.TimeoutError:
+                        log.warning("%s: subscriber transport not connected", self.participant.identity)
+                        return
+        finally:
+            self._sub_negotiating = False
+
+    # ---- quality ---------------------------------------------------------------------------------
+
+    def connection_quality(self, now: float) -> models.ConnectionQuality:
+        silent_for = now - self.participant.last_seen
+        if self.closed or silent_for > self.server.ping_timeout:
+            return models.ConnectionQuality.LOST
+        if silent_for > 2 * self.server.ping_interval or self._rtt_ms > 600:
+            return models.ConnectionQuality.POOR
+        if self._rtt_ms > 300:
+            return models.ConnectionQuality.GOOD
+        return models.ConnectionQuality.EXCELLENT
