@@ -38,5 +38,7 @@ async def dev_server() -> AsyncIterator[LiveKitServer]:
     """Always the embedded dev server (for tests of the dev server itself)."""
     from compat.devserver import DevServer
 
-    async with DevServer(host="127.0.0.1", port=0, empty_timeout=1.0, ping_interval=1, ping_timeout=3) as server:
+    async with DevServer(
+        host="127.0.0.1", port=0, empty_timeout=1.0, departure_timeout=1.0, ping_interval=1, ping_timeout=3
+    ) as server:
         yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)

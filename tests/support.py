@@ -64,10 +64,13 @@ class LiveKitServer:
         room: str,
         *,
         options: rtc.RoomOptions | None = None,
+        room_object: rtc.Room | None = None,
         **token_kwargs: Any,
     ) -> rtc.Room:
-        """Connect a real livekit.rtc.Room (connect is never cancelled; its own timeout bounds it)."""
-        r = rtc.Room()
+        """Connect a real livekit.rtc.Room (connect is never cancelled; its own timeout bounds it).
+
+        Pass `room_object` to register handlers before connecting."""
+        r = room_object or rtc.Room()
         opts = options or rtc.RoomOptions()
         if opts.connect_timeout is None:
             opts.connect_timeout = 10.0

@@ -71,8 +71,8 @@ class Session:
         self.publisher = self._new_pc("publisher")
         self.subscriber = self._new_pc("subscriber")
         self._pub_lock = asyncio.Lock()
-        self._pub_remote_set = False
-        self._pub_candidates: list[Any] = []
+        # Candidates that arrive before the PeerConnection has a remote description wait here.
+        self._early_candidates: dict[int, list[Any] | None] = {PUBLISHER: [], SUBSCRIBER: []}
         self._orphan_tracks: dict[str, MediaStreamTrack] = {}  # by cid, media before AddTrack
         self._pub_cids: dict[str, str] = {}  # publisher mid → cid
         self._sub_channels: dict[str, RTCDataChannel] = {}
@@ -300,23 +300,29 @@ class Session:
         candidate = candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:") else text)
         candidate.sdpMid = init.get("sdpMid")
         candidate.sdpMLineIndex = init.get("sdpMLineIndex")
-        if trickle.target == SUBSCRIBER:
-            await self.subscriber.addIceCandidate(candidate)
-        elif self._pub_remote_set:
-            await self.publisher.addIceCandidate(candidate)
+        target = SUBSCRIBER if trickle.target == SUBSCRIBER else PUBLISHER
+        early = self._early_candidates[target]
+        if early is not None:
+            early.append(candidate)
         else:
-            self._pub_candidates.append(candidate)
+            await self._pc(target).addIceCandidate(candidate)
+
+    def _pc(self, target: int) -> RTCPeerConnection:
+        return self.subscriber if target == SUBSCRIBER else self.publisher
+
+    async def _remote_description_set(self, target: int) -> None:
+        early = self._early_candidates[target]
+        if early is not None:
+            self._early_candidates[target] = None
+            for candidate in early:
+                await self._pc(target).addIceCandidate(candidate)
 
     async def _on_offer(self, offer: rtc.SessionDescription) -> None:
         async with self._pub_lock:
             pc = self.publisher
             self._pub_cids.update(msid_track_ids(offer.sdp))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
-            if not self._pub_remote_set:
-                self._pub_remote_set = True
-                for candidate in self._pub_candidates:
-                    await pc.addIceCandidate(candidate)
-                self._pub_candidates.clear()
+            await self._remote_description_set(PUBLISHER)
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
             sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
@@ -561,6 +567,7 @@ class Session:
                     log.warning("%s: no subscriber answer in %ss", self.participant.identity, ANSWER_TIMEOUT)
                     return
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+                await self._remote_description_set(SUBSCRIBER)
                 # aiortc starts a sender only if DTLS is up when the answer is applied: hold the next
                 # renegotiation until the transport is connected so no sender is stranded.
                 if self._sub_dirty:
