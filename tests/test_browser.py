@@ -203,7 +203,9 @@ class Browser:
             )
             if important:
                 lines.append(_short(e))
-        rest = [_short(e) for e in self.events[-tail:]]
+        # livekit-client's own console lines repeat its "lk" events: leave them out of the tail.
+        quiet = [e for e in self.events if not (e.get("ev") == "console" and e.get("type") in ("log", "debug", "info"))]
+        rest = [_short(e) for e in quiet[-tail:]]
         last_rtp = {f"{e.get('ev')}:{e.get('track')}": e for e in self.events if e.get("ev") in ("rtp_in", "rtp_out")}
         last_level = {e.get("track"): e for e in self.events if e.get("ev") == "level"}
         return "\n".join(
@@ -336,11 +338,31 @@ async def _exchange(py: PythonSide, browser: Browser, mark: Callable[[str], None
     await b.wait("launched", timeout=40, what="chromium to launch")
     page = await b.wait("page", timeout=20, what="the page to load")
     assert page.get("livekit"), f"livekit-client did not load in the page: {page}"
-    await b.wait("connected", timeout=30, what="room.connect() in the browser")
+    connected = await b.wait("connected", timeout=30, what="room.connect() in the browser")
     mark("browser_connected")
+    # The browser sees the Python participant (already in the room at join).
+    if "python" not in connected.get("remotes", []):
+        await b.wait("participant_connected", lambda e: e.get("identity") == "python", 10, "python in the room")
+    await b.wait("published", timeout=20, what="the browser to publish its microphone")
+    mark("browser_published")
+    await _until(lambda: "browser" in py.room.remote_participants, 10, "the browser participant on the python side")
 
-    # The browser sees the Python participant and its sine track.
-    await b.wait("participant_connected", lambda e: e.get("identity") == "python", 10, "python in the browser's room")
+    # Four independent checks, run together; every failure is reported, not only the first.
+    checks = {
+        "audio python -> browser": _audio_to_browser(py, b, mark),
+        "audio browser -> python": _audio_to_python(py, b, mark),
+        "data python -> browser": _data_to_browser(py, b, mark),
+        "data browser -> python": _data_to_python(py, b, mark),
+    }
+    results = await asyncio.gather(*checks.values(), return_exceptions=True)
+    failures = [f"{name}: FAILED: {r}" for name, r in zip(checks, results) if isinstance(r, BaseException)]
+    if failures:
+        passed = [f"{name}: ok" for name, r in zip(checks, results) if not isinstance(r, BaseException)]
+        raise AssertionError("\n".join([*failures, *passed]))
+
+
+async def _audio_to_browser(py: PythonSide, b: Browser, mark: Callable[[str], None]) -> None:
+    """The browser subscribes to the Python sine and its AnalyserNode hears 440 Hz, loud."""
     await b.wait(
         "track_subscribed",
         lambda e: e.get("from") == "python" and e.get("kind") == "audio",
@@ -348,19 +370,36 @@ async def _exchange(py: PythonSide, browser: Browser, mark: Callable[[str], None
         "the browser to subscribe to python's audio",
     )
     mark("browser_subscribed")
-    await b.wait("published", timeout=20, what="the browser to publish its microphone")
-    mark("browser_published")
+    level = await b.wait(
+        "level",
+        lambda e: e.get("from") == "python" and float(e.get("rms", 0)) > BROWSER_MIN_RMS,
+        15,
+        f"python's audio above RMS {BROWSER_MIN_RMS} in the browser's AnalyserNode",
+    )
+    assert abs(float(level["hz"]) - TONE_HZ) < 50, f"browser heard {level['hz']} Hz, python sends {TONE_HZ} Hz: {level}"
+    mark("audio_to_browser")
+    print(f"browser heard python: rms={float(level['rms']):.3f} at {level['hz']} Hz")
 
-    # The Python side sees the browser participant and its microphone track.
-    await _until(lambda: "browser" in py.room.remote_participants, 10, "the browser participant on the python side")
+
+async def _audio_to_python(py: PythonSide, b: Browser, mark: Callable[[str], None]) -> None:
+    """Python subscribes to the browser's microphone and hears its beep, not silence."""
     await _until(
         lambda: any(i == "browser" and t.kind == rtc.TrackKind.KIND_AUDIO for i, t in py.subscribed),
         15,
         "python to subscribe to the browser's audio",
     )
     mark("python_subscribed")
+    await _until(
+        lambda: max(py.rms, default=0.0) > PY_MIN_RMS,
+        15,
+        f"the browser's audio above RMS {PY_MIN_RMS} on the python side (frames so far: {py.frames})",
+    )
+    mark("audio_to_python")
+    print(f"python heard the browser: max rms={max(py.rms):.0f} (int16) over {py.frames} frames")
 
-    # Data, Python -> browser (reliable; resent until seen, the first may precede open channels).
+
+async def _data_to_browser(py: PythonSide, b: Browser, mark: Callable[[str], None]) -> None:
+    """Reliable data from Python reaches the browser (resent until seen: channels may still be opening)."""
     text = "hello browser from python"
     for _ in range(20):
         await asyncio.wait_for(py.room.local_participant.publish_data(text, reliable=True, topic="e2e"), 5)
@@ -371,37 +410,21 @@ async def _exchange(py: PythonSide, browser: Browser, mark: Callable[[str], None
     assert got.get("from") == "python" and got.get("topic") == "e2e", got
     mark("data_to_browser")
 
-    # Data, browser -> Python.
-    text_back = "hello python from the browser"
+
+async def _data_to_python(py: PythonSide, b: Browser, mark: Callable[[str], None]) -> None:
+    """Reliable data from the browser reaches Python."""
+    text = "hello python from the browser"
+
+    def arrived() -> bool:
+        return any(d.data == text.encode() for d in py.data)
+
     for _ in range(20):
-        await b.command({"cmd": "send", "text": text_back, "topic": "e2e"})
+        await b.command({"cmd": "send", "text": text, "topic": "e2e"})
         with contextlib.suppress(AssertionError):
-            await _until(lambda: any(d.data == text_back.encode() for d in py.data), 0.5, "")
+            await _until(arrived, 0.5, "")
             break
-    await _until(lambda: any(d.data == text_back.encode() for d in py.data), 1, "the browser's data in python")
-    packet = next(d for d in py.data if d.data == text_back.encode())
+    await _until(arrived, 1, "the browser's data in python")
+    packet = next(d for d in py.data if d.data == text.encode())
     assert packet.participant is not None and packet.participant.identity == "browser", packet
     assert packet.topic == "e2e", packet
     mark("data_to_python")
-
-    # Audio, Python -> browser: the sine at 440 Hz, loud.
-    level = await b.wait(
-        "level",
-        lambda e: e.get("from") == "python" and float(e.get("rms", 0)) > BROWSER_MIN_RMS,
-        15,
-        f"python's audio above RMS {BROWSER_MIN_RMS} in the browser's AnalyserNode",
-    )
-    assert abs(float(level["hz"]) - TONE_HZ) < 50, f"browser heard {level['hz']} Hz, python sends {TONE_HZ} Hz: {level}"
-    mark("audio_to_browser")
-
-    # Audio, browser -> Python: the fake microphone's beep, not silence.
-    await _until(
-        lambda: max(py.rms, default=0.0) > PY_MIN_RMS,
-        15,
-        f"the browser's audio above RMS {PY_MIN_RMS} on the python side",
-    )
-    mark("audio_to_python")
-    print(
-        f"browser heard rms={float(level['rms']):.3f} at {level['hz']} Hz; "
-        f"python heard max rms={max(py.rms):.0f} over {py.frames} frames"
-    )
