@@ -172,17 +172,19 @@ def _sections(sdp: str) -> list[list[str]]:
     return sections
 
 
-def msid_track_ids(sdp: str) -> dict[str, str]:
-    """mid → the track id of its a=msid line (the client's AddTrack cid).
+def sending_sections(sdp: str) -> dict[str, str]:
+    """mid → msid track id (the client's AddTrack cid) of every section the offerer sends on.
 
     aiortc only reads msid when the stream id is listed in msid-semantic, which LiveKit clients
-    (stream id "-") do not do.
+    (stream id "-") do not do. A section that stopped sending is how a client unpublishes.
     """
     found: dict[str, str] = {}
     for section in _sections(sdp)[1:]:
         mid = next((line[6:].strip() for line in section if line.startswith("a=mid:")), None)
         msid = next((line[7:].split() for line in section if line.startswith("a=msid:")), None)
-        if mid is not None and msid and len(msid) >= 2:
+        sending = any(line in ("a=sendonly", "a=sendrecv") for line in section)
+        port_zero = section[0].split()[1:2] == ["0"]
+        if mid is not None and msid and len(msid) >= 2 and sending and not port_zero:
             found[mid] = msid[1]
     return found
 

@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from compat.devserver.ids import new_id
-from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, msid_track_ids
+from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
 from compat.devserver.room import Participant, PublishedTrack, Room
 
 if TYPE_CHECKING:
@@ -320,8 +320,13 @@ class Session:
     async def _on_offer(self, offer: rtc.SessionDescription) -> None:
         async with self._pub_lock:
             pc = self.publisher
-            self._pub_cids.update(msid_track_ids(offer.sdp))
+            sending = sending_sections(offer.sdp)
+            self._pub_cids.update(sending)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            live_cids = set(sending.values())
+            for published in list(self.participant.tracks.values()):
+                if published.forwarder is not None and published.cid not in live_cids:
+                    await self.room.unpublish(self.participant, published)
             await self._remote_description_set(PUBLISHER)
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
@@ -536,8 +541,12 @@ class Session:
         sub = self.subscriptions.pop(track_sid, None)
         if sub is None or self.closed:
             return
-        sub.relay.stop()
+        sub.relay.stop()  # ends the sender's RTP loop
         sub.transceiver.direction = "inactive"
+        # The retired m-line keeps its msid; a later subscription to the same track would repeat
+        # it, and libwebrtc rejects an SDP with duplicate msids.
+        sub.transceiver.sender._stream_id = "-"
+        sub.transceiver.sender._track_id = new_id("retired_")
         self.negotiate_subscriber()
 
     def negotiate_subscriber(self) -> None:
