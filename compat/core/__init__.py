@@ -1,0 +1,91 @@
+"""compat.core: the single boundary to LiveKit (``livekit.rtc``).
+
+Vendor models never import ``livekit.rtc``; they consume the ordered fact stream of a
+:class:`Session` and call its commands. :func:`open_session` connects a real room;
+:class:`ScriptedSession` lets tests feed facts without LiveKit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .facts import (
+    ActiveSpeakersChanged,
+    ConnectFailure,
+    ConnectionQualityChanged,
+    ConnectionStats,
+    DataReceived,
+    DisconnectCause,
+    Disconnected,
+    Fact,
+    ParticipantInfo,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantState,
+    PublishFailure,
+    PublishSettings,
+    Quality,
+    Reconnected,
+    Reconnecting,
+    RecordingChanged,
+    RoomSnapshot,
+    RtpStats,
+    TrackInfo,
+    TrackKind,
+    TrackMuted,
+    TrackPublished,
+    TrackStarted,
+    TrackSubscribed,
+    TrackSubscriptionFailed,
+    TrackUnmuted,
+    TrackUnpublished,
+    TrackUnsubscribed,
+)
+from .session import FrameStream, ScriptedSession, Session
+
+if TYPE_CHECKING:
+    from .rtc_session import RtcSession
+
+__all__ = [
+    "ActiveSpeakersChanged",
+    "ConnectFailure",
+    "ConnectionQualityChanged",
+    "ConnectionStats",
+    "DataReceived",
+    "DisconnectCause",
+    "Disconnected",
+    "Fact",
+    "FrameStream",
+    "ParticipantInfo",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantState",
+    "PublishFailure",
+    "PublishSettings",
+    "Quality",
+    "Reconnected",
+    "Reconnecting",
+    "RecordingChanged",
+    "RoomSnapshot",
+    "RtpStats",
+    "ScriptedSession",
+    "Session",
+    "TrackInfo",
+    "TrackKind",
+    "TrackMuted",
+    "TrackPublished",
+    "TrackStarted",
+    "TrackSubscribed",
+    "TrackSubscriptionFailed",
+    "TrackUnmuted",
+    "TrackUnpublished",
+    "TrackUnsubscribed",
+    "open_session",
+]
+
+
+async def open_session(url: str, token: str, **kwargs: Any) -> RtcSession:
+    """Connect to LiveKit (imports livekit.rtc on first use); see rtc_session.open_session."""
+    from .rtc_session import open_session as _open
+
+    return await _open(url, token, **kwargs)

@@ -1,0 +1,239 @@
+"""compat.twilio_video: the twilio-video.js 2.x client object model on LiveKit.
+
+Port a bot by changing its import::
+
+    from compat import twilio_video as Video
+
+    room = await Video.connect(livekit_token, {"name": "my-room", "dominantSpeaker": True})
+    room.on("participantConnected", lambda p: print("joined", p.identity))
+
+Names follow twilio-video.js (camelCase); Python additions use PEP 8 names and are
+marked as additions in their docstrings (``url`` option, ``capture_frame``, ``frames``,
+``wait_closed``, ``AudioSource``/``VideoSource``/``AudioFrame``/``VideoFrame``).
+
+Event semantics follow the reference's section 3.6: state present at connect is in
+``room.participants`` without ``participantConnected``/``trackPublished``;
+``trackPublished`` precedes ``trackSubscribed``; ``trackUnsubscribed`` precedes
+``trackUnpublished``; a participant that leaves gives ``trackUnsubscribed`` for each
+subscribed track then ``participantDisconnected`` and keeps its publications;
+``room.disconnect()`` emits LocalParticipant ``disconnected``, the remote
+``trackUnsubscribed`` events, then Room ``disconnected(room, None)`` before returning;
+Room re-emits append the participant; ``reconnecting``/``reconnected`` and
+LocalParticipant ``trackPublished``/``trackPublicationFailed`` are deferred.
+Handlers may be plain or ``async def`` functions.
+"""
+
+from __future__ import annotations
+
+from compat.core import FrameStream
+from compat.core.media import AudioFrame, AudioSource, VideoBufferType, VideoFrame, VideoSource
+
+from .connect import connect
+from .errors import (
+    RangeError,
+    TwilioError,
+    createTwilioError,
+    AccessTokenInvalidError,
+    AccessTokenHeaderInvalidError,
+    AccessTokenIssuerInvalidError,
+    AccessTokenExpiredError,
+    AccessTokenNotYetValidError,
+    AccessTokenGrantsInvalidError,
+    AccessTokenSignatureInvalidError,
+    SignalingConnectionError,
+    SignalingConnectionDisconnectedError,
+    SignalingConnectionTimeoutError,
+    SignalingIncomingMessageInvalidError,
+    SignalingOutgoingMessageInvalidError,
+    SignalingServerBusyError,
+    RoomNameInvalidError,
+    RoomNameTooLongError,
+    RoomNameCharsInvalidError,
+    RoomCreateFailedError,
+    RoomConnectFailedError,
+    RoomMaxParticipantsExceededError,
+    RoomNotFoundError,
+    RoomMaxParticipantsOutOfRangeError,
+    RoomTypeInvalidError,
+    RoomTimeoutOutOfRangeError,
+    RoomStatusCallbackMethodInvalidError,
+    RoomStatusCallbackInvalidError,
+    RoomStatusInvalidError,
+    RoomRoomExistsError,
+    RoomInvalidParametersError,
+    RoomMediaRegionInvalidError,
+    RoomMediaRegionUnavailableError,
+    RoomSubscriptionOperationNotSupportedError,
+    RoomCompletedError,
+    RoomAudioOnlyFlagNotSupportedError,
+    RoomTrackKindNotSupportedError,
+    ParticipantIdentityInvalidError,
+    ParticipantIdentityTooLongError,
+    ParticipantIdentityCharsInvalidError,
+    ParticipantMaxTracksExceededError,
+    ParticipantNotFoundError,
+    ParticipantDuplicateIdentityError,
+    TrackInvalidError,
+    TrackNameInvalidError,
+    TrackNameTooLongError,
+    TrackNameCharsInvalidError,
+    TrackNameIsDuplicatedError,
+    TrackServerTrackCapacityReachedError,
+    MediaClientLocalDescFailedError,
+    MediaServerLocalDescFailedError,
+    MediaClientRemoteDescFailedError,
+    MediaServerRemoteDescFailedError,
+    MediaNoSupportedCodecError,
+    MediaConnectionError,
+    MediaDTLSTransportFailedError,
+    ConfigurationAcquireFailedError,
+    ConfigurationAcquireTurnFailedError,
+)
+from .localaudiotrack import LocalAudioTrack
+from .localdatatrack import LocalDataTrack, LocalDataTrackOptions
+from .localparticipant import LocalParticipant
+from .localtrackpublication import (
+    LocalAudioTrackPublication,
+    LocalDataTrackPublication,
+    LocalTrackPublication,
+    LocalVideoTrackPublication,
+)
+from .localvideotrack import LocalVideoTrack
+from .networkquality import NetworkQualityMediaStats, NetworkQualityStats
+from .options import (
+    AudioCodecSettings,
+    ConnectOptions,
+    LocalTrackPublishOptions,
+    NetworkQualityConfiguration,
+    VideoCodecSettings,
+)
+from .participant import Participant
+from .remoteaudiotrack import RemoteAudioTrack
+from .remotedatatrack import RemoteDataTrack
+from .remoteparticipant import RemoteParticipant
+from .remotetrackpublication import (
+    RemoteAudioTrackPublication,
+    RemoteDataTrackPublication,
+    RemoteTrackPublication,
+    RemoteVideoTrackPublication,
+)
+from .remotevideotrack import RemoteVideoTrack
+from .room import Room
+from .stats import (
+    LocalAudioTrackStats,
+    LocalVideoTrackStats,
+    RemoteAudioTrackStats,
+    RemoteVideoTrackStats,
+    StatsReport,
+)
+from .track import MediaTrack, Track
+from .trackpublication import TrackPublication
+
+version = "2.35.0"
+"""The twilio-video.js version whose behaviour is reproduced."""
+
+isSupported = True
+
+__all__ = [
+    "AccessTokenExpiredError",
+    "AccessTokenGrantsInvalidError",
+    "AccessTokenHeaderInvalidError",
+    "AccessTokenInvalidError",
+    "AccessTokenIssuerInvalidError",
+    "AccessTokenNotYetValidError",
+    "AccessTokenSignatureInvalidError",
+    "AudioCodecSettings",
+    "AudioFrame",
+    "AudioSource",
+    "ConfigurationAcquireFailedError",
+    "ConfigurationAcquireTurnFailedError",
+    "ConnectOptions",
+    "FrameStream",
+    "LocalAudioTrack",
+    "LocalAudioTrackPublication",
+    "LocalAudioTrackStats",
+    "LocalDataTrack",
+    "LocalDataTrackOptions",
+    "LocalDataTrackPublication",
+    "LocalParticipant",
+    "LocalTrackPublication",
+    "LocalTrackPublishOptions",
+    "LocalVideoTrack",
+    "LocalVideoTrackPublication",
+    "LocalVideoTrackStats",
+    "MediaClientLocalDescFailedError",
+    "MediaClientRemoteDescFailedError",
+    "MediaConnectionError",
+    "MediaDTLSTransportFailedError",
+    "MediaNoSupportedCodecError",
+    "MediaServerLocalDescFailedError",
+    "MediaServerRemoteDescFailedError",
+    "MediaTrack",
+    "NetworkQualityConfiguration",
+    "NetworkQualityMediaStats",
+    "NetworkQualityStats",
+    "Participant",
+    "ParticipantDuplicateIdentityError",
+    "ParticipantIdentityCharsInvalidError",
+    "ParticipantIdentityInvalidError",
+    "ParticipantIdentityTooLongError",
+    "ParticipantMaxTracksExceededError",
+    "ParticipantNotFoundError",
+    "RangeError",
+    "RemoteAudioTrack",
+    "RemoteAudioTrackPublication",
+    "RemoteAudioTrackStats",
+    "RemoteDataTrack",
+    "RemoteDataTrackPublication",
+    "RemoteParticipant",
+    "RemoteTrackPublication",
+    "RemoteVideoTrack",
+    "RemoteVideoTrackPublication",
+    "RemoteVideoTrackStats",
+    "Room",
+    "RoomAudioOnlyFlagNotSupportedError",
+    "RoomCompletedError",
+    "RoomConnectFailedError",
+    "RoomCreateFailedError",
+    "RoomInvalidParametersError",
+    "RoomMaxParticipantsExceededError",
+    "RoomMaxParticipantsOutOfRangeError",
+    "RoomMediaRegionInvalidError",
+    "RoomMediaRegionUnavailableError",
+    "RoomNameCharsInvalidError",
+    "RoomNameInvalidError",
+    "RoomNameTooLongError",
+    "RoomNotFoundError",
+    "RoomRoomExistsError",
+    "RoomStatusCallbackInvalidError",
+    "RoomStatusCallbackMethodInvalidError",
+    "RoomStatusInvalidError",
+    "RoomSubscriptionOperationNotSupportedError",
+    "RoomTimeoutOutOfRangeError",
+    "RoomTrackKindNotSupportedError",
+    "RoomTypeInvalidError",
+    "SignalingConnectionDisconnectedError",
+    "SignalingConnectionError",
+    "SignalingConnectionTimeoutError",
+    "SignalingIncomingMessageInvalidError",
+    "SignalingOutgoingMessageInvalidError",
+    "SignalingServerBusyError",
+    "StatsReport",
+    "Track",
+    "TrackInvalidError",
+    "TrackNameCharsInvalidError",
+    "TrackNameInvalidError",
+    "TrackNameIsDuplicatedError",
+    "TrackNameTooLongError",
+    "TrackPublication",
+    "TrackServerTrackCapacityReachedError",
+    "TwilioError",
+    "VideoBufferType",
+    "VideoCodecSettings",
+    "VideoFrame",
+    "VideoSource",
+    "connect",
+    "createTwilioError",
+    "isSupported",
+    "version",
+]

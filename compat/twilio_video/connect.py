@@ -1,0 +1,84 @@
+"""``connect(token, options)``: join a room and resolve with a :class:`Room`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from compat import core as C
+
+from .errormapping import connect_error
+from .errors import TwilioError
+from .options import ConnectOptions
+from .room import Room
+from .token import inspect_token
+
+START_HOPS = 3
+
+
+async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
+    """Connect to a room, like ``Video.connect(token, options)``.
+
+    ``options`` is a dict with twilio-video.js key names (or keyword arguments, or a
+    :class:`ConnectOptions`). Unknown keys raise TypeError; browser-only keys are accepted
+    and ignored (docs/parity.md). Additions: ``url`` (default: environment
+    ``LIVEKIT_URL``) and ``connectTimeout`` (seconds, default 30). ``token`` must be a
+    LiveKit access token. Without ``tracks`` nothing is published (no microphone or
+    camera capture). Failures raise the TwilioError the original rejects with.
+
+    The Room's events start on a later loop iteration: attach listeners right after
+    ``await connect(...)`` returns, before awaiting anything else.
+    """
+    if not isinstance(token, str):
+        raise TypeError("token must be a string")
+    if options is not None and not isinstance(options, (Mapping, ConnectOptions)):
+        raise TypeError("options must be an object")
+    if kwargs:
+        if isinstance(options, ConnectOptions):
+            raise TypeError("Illegal call to connect: pass options either as ConnectOptions or as keywords")
+        options = {**(options or {}), **kwargs}
+    opts = ConnectOptions.parse(options)
+    inspect_token(token, opts.name)
+    url = opts.url or os.environ.get("LIVEKIT_URL")
+    if not url:
+        raise TypeError("options.url must be specified (or set the LIVEKIT_URL environment variable)")
+    try:
+        session = await C.open_session(
+            url,
+            token,
+            auto_subscribe=opts.automaticSubscription,
+            connect_timeout=min(10.0, opts.connectTimeout),
+            overall_timeout=opts.connectTimeout,
+        )
+    except C.ConnectFailure as failure:
+        raise connect_error(failure) from None
+    return await connect_session(session, opts)
+
+
+async def connect_session(session: C.Session, options: Any = None) -> Room:
+    """Build a Room on an already connected Session (tests use a ScriptedSession)."""
+    opts = ConnectOptions.parse(options)
+    room = Room(session, opts)
+    try:
+        for track in opts.tracks or ():
+            await room.localParticipant._publish(track, None, emit=False)
+    except (TwilioError, RuntimeError):
+        session.disconnect()
+        raise
+    except BaseException:
+        session.disconnect()
+        raise
+    _schedule_start(room, START_HOPS)
+    return room
+
+
+def _schedule_start(room: Room, hops: int) -> None:
+    """Start the fact stream a few loop iterations later, so that code awaiting connect()
+    (even through a wrapper task) attaches its listeners first."""
+    loop = asyncio.get_running_loop()
+    if hops <= 0:
+        room._start()
+    else:
+        loop.call_soon(_schedule_start, room, hops - 1)

@@ -1,0 +1,95 @@
+"""LiveKit failures -> Twilio error codes (the table is in docs/parity.md)."""
+
+from __future__ import annotations
+
+from compat.core import ConnectFailure, DisconnectCause
+
+from .errors import (
+    CodedTwilioError,
+    AccessTokenExpiredError,
+    AccessTokenGrantsInvalidError,
+    AccessTokenHeaderInvalidError,
+    AccessTokenInvalidError,
+    AccessTokenIssuerInvalidError,
+    AccessTokenNotYetValidError,
+    AccessTokenSignatureInvalidError,
+    MediaConnectionError,
+    ParticipantDuplicateIdentityError,
+    RoomCompletedError,
+    RoomConnectFailedError,
+    RoomMaxParticipantsExceededError,
+    SignalingConnectionDisconnectedError,
+    SignalingConnectionError,
+    TrackInvalidError,
+    TwilioError,
+)
+
+# (substring of the server's reason, error class), first match wins.
+_TOKEN_RULES: tuple[tuple[tuple[str, ...], type[CodedTwilioError]], ...] = (
+    (("expired", "exp ", "\"exp\""), AccessTokenExpiredError),
+    (("not valid yet", "not yet valid", "nbf", "immature"), AccessTokenNotYetValidError),
+    (("signature",), AccessTokenSignatureInvalidError),
+    (("header", "alg"), AccessTokenHeaderInvalidError),
+    (("issuer", "api key", "apikey", "api_key", "unknown key", "iss", "subject", "identity"), AccessTokenIssuerInvalidError),
+    (("grant", "permission", "not allowed", "roomjoin", "room join", "cannot join"), AccessTokenGrantsInvalidError),
+)
+
+_FULL = ("room is full", "max participants", "maxparticipants", "too many participants", "participant limit")
+
+
+def connect_error(failure: ConnectFailure) -> TwilioError:
+    """A failed LiveKit connect -> the TwilioError twilio-video.js would reject with."""
+    text = failure.message
+    low = text.lower()
+    if failure.timed_out:
+        return SignalingConnectionError(f"Signaling connection error: {text}")
+    if any(s in low for s in _FULL):
+        return RoomMaxParticipantsExceededError(f"Room contains too many Participants ({text})")
+    if failure.status in (401, 403) or "unauthorized" in low or "invalid token" in low:
+        for needles, cls in _TOKEN_RULES:
+            if any(n in low for n in needles):
+                return cls(f"{cls.default_message} ({text})")
+        return AccessTokenInvalidError(f"Invalid Access Token ({text})")
+    if failure.status is None:
+        return SignalingConnectionError(f"Signaling connection error ({text})")
+    return RoomConnectFailedError(f"Unable to connect to Room ({text})")
+
+
+_DISCONNECT: dict[DisconnectCause, type[CodedTwilioError] | None] = {
+    DisconnectCause.CLIENT_INITIATED: None,
+    DisconnectCause.PARTICIPANT_REMOVED: None,
+    DisconnectCause.DUPLICATE_IDENTITY: ParticipantDuplicateIdentityError,
+    DisconnectCause.ROOM_DELETED: RoomCompletedError,
+    DisconnectCause.ROOM_CLOSED: RoomCompletedError,
+    DisconnectCause.SIGNAL_CLOSE: SignalingConnectionDisconnectedError,
+    DisconnectCause.CONNECTION_TIMEOUT: SignalingConnectionDisconnectedError,
+    DisconnectCause.MEDIA_FAILURE: MediaConnectionError,
+    DisconnectCause.SERVER_SHUTDOWN: SignalingConnectionError,
+    DisconnectCause.STATE_MISMATCH: SignalingConnectionError,
+    DisconnectCause.JOIN_FAILURE: SignalingConnectionError,
+    DisconnectCause.MIGRATION: SignalingConnectionError,
+    DisconnectCause.USER_UNAVAILABLE: SignalingConnectionError,
+    DisconnectCause.USER_REJECTED: SignalingConnectionError,
+    DisconnectCause.SIP_TRUNK_FAILURE: SignalingConnectionError,
+    DisconnectCause.AGENT_ERROR: SignalingConnectionError,
+}
+
+
+def disconnect_error(cause: DisconnectCause, was_reconnecting: bool = False) -> TwilioError | None:
+    """Why LiveKit disconnected us -> the ``error`` of Room ``disconnected(room, error)``.
+
+    A kick (RemoveParticipant) gives None, as a REST kick does in Twilio; an unknown
+    reason gives None, or 53001 when it ends a reconnection attempt."""
+    if cause is DisconnectCause.UNKNOWN:
+        return SignalingConnectionDisconnectedError() if was_reconnecting else None
+    cls = _DISCONNECT.get(cause, SignalingConnectionError)
+    return cls() if cls is not None else None
+
+
+def reconnecting_error() -> TwilioError:
+    """LiveKit does not say whether signaling or media dropped; Twilio's signaling code is used."""
+    return SignalingConnectionDisconnectedError()
+
+
+def subscription_error(message: str) -> TwilioError:
+    return TrackInvalidError(f"Track is invalid: subscription failed ({message})" if message else None)

@@ -1,0 +1,64 @@
+"""EventEmitter base of every twilio-video object (Node's EventEmitter in the original).
+
+Built on pyee's asyncio emitter: ``on/once/off/removeListener/removeAllListeners/emit``
+and ``listeners``; handlers may be plain functions (run synchronously, in registration
+order, inside the emit) or coroutine functions (scheduled as tasks on the loop). An
+exception raised by a handler is logged and does not stop the other handlers or the SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pyee.asyncio import AsyncIOEventEmitter
+
+logger = logging.getLogger("compat.twilio_video")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+class EventEmitter(AsyncIOEventEmitter):
+    """pyee emitter with Node-style aliases and logged (not raised) handler errors."""
+
+    def __init__(self) -> None:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        super().__init__(loop=loop)
+
+    def _emit_handle_potential_error(self, event: str, error: Any) -> None:
+        if event == "error":
+            if isinstance(error, BaseException):
+                logger.error("error in a %s event handler", type(self).__name__, exc_info=error)
+            else:
+                logger.error("error event on %s: %r", type(self).__name__, error)
+
+    def off(self, event: str, f: Callable[..., Any]) -> None:
+        """Node's ``off``: remove a listener (no error if it is not registered)."""
+        try:
+            self.remove_listener(event, f)
+        except KeyError:
+            pass
+
+    def removeListener(self, event: str, f: Callable[..., Any]) -> None:  # noqa: N802 - Node name
+        self.off(event, f)
+
+    def addListener(self, event: str, f: Callable[..., Any]) -> Any:  # noqa: N802 - Node name
+        return self.on(event, f)
+
+    def removeAllListeners(self, event: str | None = None) -> None:  # noqa: N802 - Node name
+        self.remove_all_listeners(event)
+
+    def listenerCount(self, event: str) -> int:  # noqa: N802 - Node name
+        return len(self.listeners(event))
+
+    def _defer(self, event: str, *args: Any) -> None:
+        """Emit on a later loop iteration (the original's ``setTimeout(..., 0)``)."""
+        asyncio.get_running_loop().call_soon(self._emit_later, event, args)
+
+    def _emit_later(self, event: str, args: tuple[Any, ...]) -> None:
+        self.emit(event, *args)

@@ -1,0 +1,278 @@
+"""LocalParticipant: this participant. Publishes and unpublishes local tracks.
+
+Events: ``trackPublished(pub)`` and ``trackPublicationFailed(error, track)`` (both deferred
+to a later loop iteration, after ``publishTrack()`` has settled, as in the original),
+``trackEnabled(track)``, ``trackDisabled(track)``, ``trackStopped(track)``,
+``networkQualityLevelChanged(level, stats)``, ``reconnecting(p)``, ``reconnected()``,
+``disconnected(p)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from compat.core import PublishFailure, PublishSettings
+
+from .errors import (
+    TrackInvalidError,
+    TrackNameCharsInvalidError,
+    TrackNameInvalidError,
+    TrackNameIsDuplicatedError,
+    TrackNameTooLongError,
+    TwilioError,
+)
+from .localaudiotrack import LocalAudioTrack
+from .localdatatrack import LocalDataTrack
+from .localtrackpublication import (
+    LocalAudioTrackPublication,
+    LocalDataTrackPublication,
+    LocalTrackPublication,
+    LocalVideoTrackPublication,
+)
+from .localvideotrack import LocalVideoTrack
+from .options import ConnectOptions, LocalTrackPublishOptions, NetworkQualityConfiguration, _is_number
+from .participant import Participant
+
+if TYPE_CHECKING:
+    from compat.core import Session
+
+    from .room import Room
+
+logger = logging.getLogger("compat.twilio_video")
+
+MAX_TRACK_NAME = 128
+LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
+
+
+def check_track_name(name: str, taken: set[str]) -> TwilioError | None:
+    """Twilio's track-name rules (53301-53304), checked before anything reaches LiveKit."""
+    if not name:
+        return TrackNameInvalidError(f"Track name is invalid: {name!r}")
+    if len(name) > MAX_TRACK_NAME:
+        return TrackNameTooLongError(f"Track name is too long ({len(name)} > {MAX_TRACK_NAME} characters)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return TrackNameCharsInvalidError("Track name contains invalid characters (control characters)")
+    if name in taken:
+        return TrackNameIsDuplicatedError(f"Track name is duplicated: {name!r}")
+    return None
+
+
+class LocalParticipant(Participant):
+    def __init__(self, sid: str, identity: str, session: Session, options: ConnectOptions) -> None:
+        super().__init__(sid, identity, "connected")
+        self.signalingRegion = options.region
+        self._session = session
+        self._options = options
+        self._room: Room | None = None
+        self._by_track: dict[int, LocalTrackPublication] = {}
+        self._listeners: dict[int, list[tuple[str, Any]]] = {}
+        self._pending: dict[int, asyncio.Future[LocalTrackPublication]] = {}
+        self._pending_track_names: dict[int, str] = {}
+        self._encoding: dict[str, int | None] = {
+            "maxAudioBitrate": options.maxAudioBitrate,
+            "maxVideoBitrate": options.maxVideoBitrate,
+        }
+        self._nq: NetworkQualityConfiguration | None = options.networkQuality
+
+    # --- publishing --------------------------------------------------------------------
+
+    async def publishTrack(self, track: Any, options: Any = None) -> LocalTrackPublication:  # noqa: N802
+        """Publish a LocalAudioTrack, LocalVideoTrack or LocalDataTrack.
+
+        Resolves with the existing publication when the track is already published.
+        Rejects with RangeError for a bad ``priority``, TypeError for a non-track, or a
+        TwilioError (53301-53304 name rules, 53300 when LiveKit refuses the track); a
+        failure is then also reported by a deferred ``trackPublicationFailed(error, track)``.
+        """
+        return await self._publish(track, options, emit=True)
+
+    async def publishTracks(self, tracks: Any) -> list[LocalTrackPublication]:  # noqa: N802
+        if not isinstance(tracks, (list, tuple)):
+            raise TypeError("tracks must be an Array of LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
+        return list(await asyncio.gather(*(self.publishTrack(t) for t in tracks)))
+
+    async def _publish(self, track: Any, options: Any, *, emit: bool) -> LocalTrackPublication:
+        if not isinstance(track, (LocalAudioTrack, LocalVideoTrack, LocalDataTrack)):
+            raise TypeError("track must be a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
+        opts = LocalTrackPublishOptions.parse(options)
+        existing = self._by_track.get(id(track))
+        if existing is not None:
+            return existing
+        pending = self._pending.get(id(track))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        if self.state == "disconnected":
+            raise RuntimeError("LocalParticipant is disconnected")
+        taken = {p.trackName for p in self.tracks.values()} | set(self._pending_track_names.values())
+        error = check_track_name(track.name, taken)
+        if error is not None:
+            self._defer("trackPublicationFailed", error, track)
+            raise error
+        future: asyncio.Future[LocalTrackPublication] = asyncio.get_running_loop().create_future()
+        self._pending[id(track)] = future
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._pending_track_names[id(track)] = track.name
+        try:
+            pub = await self._publish_to_session(track, opts.priority)
+        except TwilioError as exc:
+            future.set_exception(exc)
+            self._defer("trackPublicationFailed", exc, track)
+            raise
+        finally:
+            self._pending.pop(id(track), None)
+            self._pending_track_names.pop(id(track), None)
+        future.set_result(pub)
+        if emit:
+            asyncio.get_running_loop().call_soon(self._announce, pub)
+        return pub
+
+    def _announce(self, pub: LocalTrackPublication) -> None:
+        room = self._room
+        if room is not None and room.state == "connected" and self.tracks.get(pub.trackSid) is pub:
+            self.emit("trackPublished", pub)
+
+    async def _publish_to_session(self, track: Any, priority: str) -> LocalTrackPublication:
+        pub: LocalTrackPublication
+        if isinstance(track, LocalDataTrack):
+            sid = f"TR_data_{track.id.replace('-', '')[:16]}"
+            pub = LocalDataTrackPublication(sid, track, self, priority)
+            track._sessions.append(self._session)
+        else:
+            kind = track.kind
+            try:
+                info = await self._session.publish_media(
+                    "audio" if kind == "audio" else "video", track.source, track.name, self._settings(track)
+                )
+            except PublishFailure as exc:
+                raise TrackInvalidError(f"Track is invalid: LiveKit refused it ({exc.message})") from None
+            if self.state == "disconnected":
+                await self._session.unpublish(info.sid)
+                raise RuntimeError(f"The {track.toString()} was unpublished")
+            cls = LocalAudioTrackPublication if kind == "audio" else LocalVideoTrackPublication
+            pub = cls(info.sid, track, self, priority)
+            if not track.isEnabled:
+                self._session.set_muted(info.sid, True)
+        self._put_publication(pub)
+        self._by_track[id(track)] = pub
+        self._watch(track)
+        return pub
+
+    def _settings(self, track: Any) -> PublishSettings:
+        o = self._options
+        if isinstance(track, LocalAudioTrack):
+            dtx = None
+            for c in o.preferredAudioCodecs:
+                if c.codec == "opus":
+                    dtx = c.dtx
+                    break
+            return PublishSettings(source="microphone", max_bitrate=self._encoding["maxAudioBitrate"], dtx=dtx)
+        codec: Any = None
+        simulcast: bool | None = None
+        if o.preferredVideoCodecs == "auto":
+            codec, simulcast = "vp8", True
+        else:
+            for v in o.preferredVideoCodecs:
+                codec = v.codec.lower()
+                simulcast = v.simulcast if v.codec == "VP8" else False
+                break
+        return PublishSettings(
+            source="camera", max_bitrate=self._encoding["maxVideoBitrate"], video_codec=codec, simulcast=simulcast
+        )
+
+    def _watch(self, track: Any) -> None:
+        def on_enabled(t: Any) -> None:
+            self._toggled(t, True)
+
+        def on_disabled(t: Any) -> None:
+            self._toggled(t, False)
+
+        def on_stopped(t: Any) -> None:
+            self.emit("trackStopped", t)
+
+        handlers = [("enabled", on_enabled), ("disabled", on_disabled), ("stopped", on_stopped)]
+        for name, handler in handlers:
+            track.on(name, handler)
+        self._listeners[id(track)] = handlers
+
+    def _unwatch(self, track: Any) -> None:
+        for name, handler in self._listeners.pop(id(track), []):
+            track.off(name, handler)
+
+    def _toggled(self, track: Any, enabled: bool) -> None:
+        self.emit("trackEnabled" if enabled else "trackDisabled", track)
+        pub = self._by_track.get(id(track))
+        if pub is not None:
+            if track.kind != "data" and self.state != "disconnected":
+                self._session.set_muted(pub.trackSid, not enabled)
+            pub.emit("trackEnabled" if enabled else "trackDisabled")
+
+    # --- unpublishing ------------------------------------------------------------------
+
+    def unpublishTrack(self, track: Any) -> LocalTrackPublication | None:  # noqa: N802
+        """Stop publishing ``track`` (it is not stopped). Returns the publication or None."""
+        if not isinstance(track, (LocalAudioTrack, LocalVideoTrack, LocalDataTrack)):
+            raise TypeError("track must be a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
+        pub = self._by_track.pop(id(track), None)
+        if pub is None:
+            return None
+        self._drop_publication(pub.trackSid)
+        self._unwatch(track)
+        if isinstance(track, LocalDataTrack):
+            if self._session in track._sessions:
+                track._sessions.remove(self._session)
+        elif self._room is not None:
+            self._room._spawn(self._session.unpublish(pub.trackSid))
+        return pub
+
+    def unpublishTracks(self, tracks: Any) -> list[LocalTrackPublication]:  # noqa: N802
+        if not isinstance(tracks, (list, tuple)):
+            raise TypeError("tracks must be an Array of LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
+        out = []
+        for t in tracks:
+            pub = self.unpublishTrack(t)
+            if pub is not None:
+                out.append(pub)
+        return out
+
+    def _unpublish_all_silently(self) -> None:
+        for pub in list(self._by_track.values()):
+            track = pub.track
+            self._unwatch(track)
+            if isinstance(track, LocalDataTrack) and self._session in track._sessions:
+                track._sessions.remove(self._session)
+        self._by_track.clear()
+        for sid in list(self.tracks):
+            self._drop_publication(sid)
+
+    # --- parameters --------------------------------------------------------------------
+
+    def setParameters(self, encodingParameters: Any = None) -> LocalParticipant:  # noqa: N802,N803
+        """Bitrate caps ``{maxAudioBitrate?, maxVideoBitrate?}``: None clears both, a field
+        set to None/0 clears that cap. LiveKit cannot change the encoding of a published
+        track, so new caps apply to tracks published afterwards."""
+        if encodingParameters is None:
+            self._encoding = {"maxAudioBitrate": None, "maxVideoBitrate": None}
+            return self
+        if not isinstance(encodingParameters, Mapping):
+            raise TypeError("encodingParameters must be an object")
+        for key in ("maxAudioBitrate", "maxVideoBitrate"):
+            if key in encodingParameters:
+                value = encodingParameters[key]
+                if value is not None and (not _is_number(value) or value < 0):
+                    raise TypeError(f"encodingParameters.{key} must be a number")
+                self._encoding[key] = int(value) if value else None
+        return self
+
+    def setNetworkQualityConfiguration(self, networkQualityConfiguration: Any) -> LocalParticipant:  # noqa: N802,N803
+        """Change verbosities; values not given keep their setting. No-op when NQ is off."""
+        if not isinstance(networkQualityConfiguration, (Mapping, NetworkQualityConfiguration)):
+            raise TypeError("networkQualityConfiguration must be an object")
+        if self._nq is not None:
+            self._nq = NetworkQualityConfiguration.parse(networkQualityConfiguration, self._nq)
+        return self
+
+    def setBandwidthProfile(self, *args: Any) -> None:  # noqa: N802
+        logger.warning("setBandwidthProfile is not implemented (as in twilio-video.js)")

@@ -1,0 +1,71 @@
+"""Participant: base of LocalParticipant and RemoteParticipant.
+
+Maps hold **publications** keyed by track SID: ``tracks``, ``audioTracks``,
+``videoTracks``, ``dataTracks``. ``state`` is ``'connecting'``, ``'connected'``,
+``'reconnecting'`` or ``'disconnected'``; every state change is also emitted under the
+state's name (as the original does). ``networkQualityLevel`` is None until the first
+report (and always None with ``networkQuality`` off).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .eventemitter import EventEmitter
+from .networkquality import NetworkQualityStats
+
+_counter = itertools.count(1)
+
+
+class Participant(EventEmitter):
+    def __init__(self, sid: str, identity: str, state: str = "connected") -> None:
+        super().__init__()
+        self.sid = sid
+        self.identity = identity
+        self.state = state
+        self.tracks: dict[str, Any] = {}
+        self.audioTracks: dict[str, Any] = {}
+        self.videoTracks: dict[str, Any] = {}
+        self.dataTracks: dict[str, Any] = {}
+        self.networkQualityLevel: int | None = None
+        self.networkQualityStats: NetworkQualityStats | None = None
+        self._instance = next(_counter)
+
+    def _kind_map(self, kind: str) -> dict[str, Any]:
+        return {"audio": self.audioTracks, "video": self.videoTracks}.get(kind, self.dataTracks)
+
+    def _put_publication(self, pub: Any) -> None:
+        self.tracks[pub.trackSid] = pub
+        self._kind_map(pub.kind)[pub.trackSid] = pub
+
+    def _drop_publication(self, sid: str) -> Any:
+        pub = self.tracks.pop(sid, None)
+        if pub is not None:
+            self._kind_map(pub.kind).pop(sid, None)
+        return pub
+
+    def _set_state(self, state: str) -> None:
+        """Change state and emit the state's name (``disconnected``, ``reconnecting``, ...).
+        ``reconnected`` is emitted later, with no arguments, by the caller."""
+        if state == self.state:
+            return
+        self.state = state
+        self.emit(state, self)
+
+    def _set_network_quality(self, level: int, verbosity: int) -> None:
+        if level == self.networkQualityLevel:
+            return
+        self.networkQualityLevel = level
+        stats = NetworkQualityStats(level) if verbosity >= 2 else None
+        self.networkQualityStats = stats
+        self.emit("networkQualityLevelChanged", level, stats)
+
+    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+        return f"[{type(self).__name__} #{self._instance}: {self.sid}]"
+
+    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+        return {"sid": self.sid, "identity": self.identity, "state": self.state, "tracks": list(self.tracks)}
+
+    def __repr__(self) -> str:
+        return self.toString()

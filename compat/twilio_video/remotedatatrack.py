@@ -1,0 +1,32 @@
+"""RemoteDataTrack: messages a remote participant sends on one named data track.
+
+LiveKit has data packets, not data tracks: a remote data track is synthesised the first
+time a participant sends a packet on a topic (its ``name``). ``message`` gets a ``str``
+when the payload is valid UTF-8, else ``bytes`` (LiveKit does not carry the type).
+"""
+
+from __future__ import annotations
+
+from .track import RemoteTrackMixin, Track
+
+
+class RemoteDataTrack(RemoteTrackMixin, Track):
+    def __init__(self, sid: str, name: str, *, reliable: bool = True) -> None:
+        Track.__init__(self, "data", name)
+        self.sid = sid
+        self.isEnabled = True
+        self.isSubscribed = True
+        self.isSwitchedOff = False
+        self.priority: str | None = None
+        self.maxPacketLifeTime: int | None = None
+        self.maxRetransmits: int | None = None if reliable else 0
+        self.ordered = reliable
+        self.reliable = reliable
+
+    def _message(self, data: bytes) -> None:
+        payload: str | bytes
+        try:
+            payload = data.decode("utf-8")
+        except UnicodeDecodeError:
+            payload = data
+        self.emit("message", payload, self)

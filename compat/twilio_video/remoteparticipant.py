@@ -1,0 +1,103 @@
+"""RemoteParticipant: another participant in the room (no public methods).
+
+Events: ``trackPublished(pub)``, ``trackUnpublished(pub)``, ``trackSubscribed(track, pub)``,
+``trackUnsubscribed(track, pub)``, ``trackSubscriptionFailed(error, pub)``,
+``trackEnabled(pub)``, ``trackDisabled(pub)``, ``trackStarted(track)``,
+``trackDimensionsChanged(track)``, ``trackMessage(data, track)``,
+``trackPublishPriorityChanged(priority, pub)``, ``trackSwitchedOff/On(track, pub)``,
+``networkQualityLevelChanged(level, stats)``, ``reconnecting(p)``, ``reconnected()``,
+``disconnected(p)``. A participant that leaves keeps its publications in ``tracks``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .participant import Participant
+from .remoteaudiotrack import RemoteAudioTrack
+from .remotedatatrack import RemoteDataTrack
+from .remotetrackpublication import (
+    RemoteAudioTrackPublication,
+    RemoteDataTrackPublication,
+    RemoteTrackPublication,
+    RemoteVideoTrackPublication,
+)
+from .remotevideotrack import RemoteVideoTrack
+
+if TYPE_CHECKING:
+    from compat.core import Session, TrackInfo
+
+_PUB_CLASSES: dict[str, type[RemoteTrackPublication]] = {
+    "audio": RemoteAudioTrackPublication,
+    "video": RemoteVideoTrackPublication,
+    "data": RemoteDataTrackPublication,
+}
+
+
+class RemoteParticipant(Participant):
+    def __init__(self, sid: str, identity: str, session: Session) -> None:
+        super().__init__(sid, identity, "connected")
+        self._session = session
+
+    # --- publications ------------------------------------------------------------------
+
+    def _add_publication(self, info: TrackInfo, *, emit: bool) -> RemoteTrackPublication:
+        pub = _PUB_CLASSES[info.kind](info.sid, info.name, info.kind, enabled=not info.muted)
+        pub.on("trackEnabled", lambda: self.emit("trackEnabled", pub))
+        pub.on("trackDisabled", lambda: self.emit("trackDisabled", pub))
+        pub.on("subscriptionFailed", lambda error: self.emit("trackSubscriptionFailed", error, pub))
+        pub.on("publishPriorityChanged", lambda priority: self.emit("trackPublishPriorityChanged", priority, pub))
+        pub.on("trackSwitchedOff", lambda track: self.emit("trackSwitchedOff", track, pub))
+        pub.on("trackSwitchedOn", lambda track: self.emit("trackSwitchedOn", track, pub))
+        self._put_publication(pub)
+        if emit:
+            self.emit("trackPublished", pub)
+        return pub
+
+    def _remove_publication(self, sid: str) -> None:
+        pub = self.tracks.get(sid)
+        if pub is None:
+            return
+        if pub.track is not None:
+            self._unsubscribe(pub)
+        self._drop_publication(sid)
+        self.emit("trackUnpublished", pub)
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    def _subscribe(self, pub: RemoteTrackPublication, *, reliable: bool = True) -> None:
+        if pub.track is not None:
+            return
+        track: Any
+        if pub.kind == "audio":
+            track = RemoteAudioTrack(pub.trackSid, pub.trackName, self._session, enabled=pub.isTrackEnabled)
+        elif pub.kind == "video":
+            track = RemoteVideoTrack(pub.trackSid, pub.trackName, self._session, enabled=pub.isTrackEnabled)
+        else:
+            track = RemoteDataTrack(pub.trackSid, pub.trackName, reliable=reliable)
+            track.on("message", lambda data, t: self.emit("trackMessage", data, t))
+        if pub.kind != "data":
+            track.on("dimensionsChanged", lambda t: self.emit("trackDimensionsChanged", t))
+            track.on("started", lambda t: self.emit("trackStarted", t))
+        pub._set_track(track)
+        self.emit("trackSubscribed", track, pub)
+
+    def _unsubscribe(self, pub: RemoteTrackPublication) -> None:
+        track = pub.track
+        if track is None:
+            return
+        pub._set_track(None)
+        self.emit("trackUnsubscribed", track, pub)
+
+    def _unsubscribe_all(self) -> None:
+        for pub in list(self.tracks.values()):
+            if pub.track is not None:
+                self._unsubscribe(pub)
+
+    def _disconnect(self) -> None:
+        """State ``disconnected``: unsubscribe every track, then emit ``disconnected``."""
+        if self.state == "disconnected":
+            return
+        self.state = "disconnected"
+        self._unsubscribe_all()
+        self.emit("disconnected", self)

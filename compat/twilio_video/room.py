@@ -1,0 +1,347 @@
+"""Room: the connected room, built by :func:`compat.twilio_video.connect`.
+
+Properties: ``sid``, ``name``, ``state`` (``'connected'``, ``'reconnecting'``,
+``'disconnected'``), ``localParticipant``, ``participants`` (RemoteParticipants by SID),
+``dominantSpeaker``, ``isRecording``, ``mediaRegion``. Methods: ``disconnect()``,
+``getStats()``, ``refreshInactiveMedia()``.
+
+Event order follows twilio-video.js (reference section 3.6): see the module
+``compat.twilio_video`` docstring and docs/parity.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from compat import core as C
+
+from .errormapping import disconnect_error, reconnecting_error, subscription_error
+from .localparticipant import LocalParticipant
+from .networkquality import LEVELS
+from .options import ConnectOptions
+from .remoteparticipant import RemoteParticipant
+from .remotetrackpublication import RemoteTrackPublication
+from .eventemitter import EventEmitter
+from .stats import StatsReport, build_reports
+
+logger = logging.getLogger("compat.twilio_video")
+_counter = itertools.count(1)
+
+# RemoteParticipant events the Room re-emits with the participant appended.
+REEMITTED = (
+    "trackDimensionsChanged",
+    "trackDisabled",
+    "trackEnabled",
+    "trackMessage",
+    "trackPublished",
+    "trackPublishPriorityChanged",
+    "trackStarted",
+    "trackSubscribed",
+    "trackSubscriptionFailed",
+    "trackSwitchedOff",
+    "trackSwitchedOn",
+    "trackUnpublished",
+    "trackUnsubscribed",
+)
+
+
+def data_track_sid(participant_sid: str, topic: str) -> str:
+    """A stable SID for the data track a participant sends on ``topic``."""
+    digest = hashlib.sha1(f"{participant_sid}\0{topic}".encode()).hexdigest()[:20]
+    return f"TR_data_{digest}"
+
+
+class Room(EventEmitter):
+    def __init__(self, session: C.Session, options: ConnectOptions) -> None:
+        super().__init__()
+        snap = session.snapshot
+        self._session = session
+        self._options = options
+        self._instance = next(_counter)
+        self.sid = snap.room_sid
+        self.name = snap.room_name
+        self.mediaRegion: str | None = None
+        self.state = "connected"
+        self.isRecording = snap.is_recording
+        self.localParticipant = LocalParticipant(snap.local.sid, snap.local.identity, session, options)
+        self.localParticipant._room = self
+        self.participants: dict[str, RemoteParticipant] = {}
+        self._by_identity: dict[str, RemoteParticipant] = {}
+        self._reemitters: dict[int, list[tuple[str, Any]]] = {}
+        self._speaker: str | None = None
+        self._dominant: RemoteParticipant | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        for state in snap.participants:
+            p = self._make_participant(state.info)
+            for t in state.tracks:
+                p._add_publication(t, emit=False)
+            self._attach(p)
+
+    # --- properties --------------------------------------------------------------------
+
+    @property
+    def dominantSpeaker(self) -> RemoteParticipant | None:  # noqa: N802 - twilio-video.js name
+        return self._dominant
+
+    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+        return f"[Room #{self._instance}: {self.sid}]"
+
+    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+        return {"sid": self.sid, "name": self.name, "state": self.state, "participants": list(self.participants)}
+
+    def __repr__(self) -> str:
+        return self.toString()
+
+    # --- methods -----------------------------------------------------------------------
+
+    def disconnect(self) -> Room:
+        """Leave the room. Synchronously emits LocalParticipant ``disconnected``, then
+        ``trackUnsubscribed`` for every subscribed remote track, then Room
+        ``disconnected(room, None)``; remote participants stay ``connected``. Idempotent.
+        LiveKit teardown continues in the background: ``await room.wait_closed()`` (an
+        addition) to wait until every stream and source is closed."""
+        if self.state == "disconnected":
+            return self
+        self._session.disconnect()
+        self._disconnect(None)
+        return self
+
+    async def wait_closed(self, timeout: float = 10.0) -> None:
+        """Addition: wait (bounded) until the LiveKit connection and all media are closed."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._session.wait_closed(timeout)
+
+    async def getStats(self) -> list[StatsReport]:  # noqa: N802 - twilio-video.js name
+        """One StatsReport per peer connection (LiveKit: publisher and subscriber)."""
+        if self.state == "disconnected":
+            return []
+        return build_reports(await self._session.get_stats(), self)
+
+    def refreshInactiveMedia(self) -> Room:  # noqa: N802 - twilio-video.js name
+        """Browser/mobile workaround in the original; nothing to do here."""
+        return self
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _spawn(self, aw: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(aw)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("background operation failed: %r", task.exception())
+
+    def _make_participant(self, info: C.ParticipantInfo) -> RemoteParticipant:
+        p = RemoteParticipant(info.sid, info.identity, self._session)
+        self.participants[p.sid] = p
+        self._by_identity[p.identity] = p
+        return p
+
+    def _attach(self, p: RemoteParticipant) -> None:
+        """Room re-emitters on a participant (the original's connectParticipant.reemit)."""
+        handlers: list[tuple[str, Any]] = []
+        for name in REEMITTED:
+            handlers.append((name, self._reemitter(name, p)))
+        handlers.append(("reconnecting", lambda _p: self.emit("participantReconnecting", p, p)))
+        handlers.append(("reconnected", lambda: self.emit("participantReconnected", p)))
+        for name, handler in handlers:
+            p.on(name, handler)
+        self._reemitters[id(p)] = handlers
+
+    def _reemitter(self, name: str, p: RemoteParticipant) -> Any:
+        def reemit(*args: Any) -> None:
+            self.emit(name, *args, p)
+
+        return reemit
+
+    def _detach(self, p: RemoteParticipant) -> None:
+        for name, handler in self._reemitters.pop(id(p), []):
+            p.off(name, handler)
+
+    def _start(self) -> None:
+        self._session.start(self._on_fact)
+
+    def _on_fact(self, fact: C.Fact) -> None:
+        if self.state == "disconnected":
+            return
+        handler = _HANDLERS.get(type(fact))
+        if handler is not None:
+            handler(self, fact)
+
+    # --- fact handlers -----------------------------------------------------------------
+
+    def _participant_joined(self, fact: C.ParticipantJoined) -> None:
+        old = self._by_identity.get(fact.participant.identity)
+        if old is not None and old.state != "disconnected":
+            self._participant_left(C.ParticipantLeft(old.identity))
+        p = self._make_participant(fact.participant)
+        for t in fact.tracks:
+            p._add_publication(t, emit=False)
+        self.emit("participantConnected", p)
+        self._attach(p)
+
+    def _participant_left(self, fact: C.ParticipantLeft) -> None:
+        p = self._by_identity.get(fact.identity)
+        if p is None or p.state == "disconnected":
+            return
+        p._disconnect()
+        self.participants.pop(p.sid, None)
+        if self._by_identity.get(p.identity) is p:
+            del self._by_identity[p.identity]
+        self._detach(p)
+        self.emit("participantDisconnected", p)
+        if self._dominant is p:
+            self._dominant = None
+            self._speaker = None
+            self.emit("dominantSpeakerChanged", None)
+
+    def _pub(self, identity: str, sid: str) -> tuple[RemoteParticipant, RemoteTrackPublication] | None:
+        p = self._by_identity.get(identity)
+        if p is None or p.state == "disconnected":
+            return None
+        pub = p.tracks.get(sid)
+        if pub is None:
+            return None
+        return p, pub
+
+    def _track_published(self, fact: C.TrackPublished) -> None:
+        p = self._by_identity.get(fact.identity)
+        if p is None or p.state == "disconnected" or fact.track.sid in p.tracks:
+            return
+        p._add_publication(fact.track, emit=True)
+
+    def _track_unpublished(self, fact: C.TrackUnpublished) -> None:
+        p = self._by_identity.get(fact.identity)
+        if p is not None and p.state != "disconnected":
+            p._remove_publication(fact.track_sid)
+
+    def _track_subscribed(self, fact: C.TrackSubscribed) -> None:
+        found = self._pub(fact.identity, fact.track_sid)
+        if found is not None:
+            found[0]._subscribe(found[1])
+
+    def _track_unsubscribed(self, fact: C.TrackUnsubscribed) -> None:
+        found = self._pub(fact.identity, fact.track_sid)
+        if found is not None:
+            found[0]._unsubscribe(found[1])
+
+    def _track_subscription_failed(self, fact: C.TrackSubscriptionFailed) -> None:
+        found = self._pub(fact.identity, fact.track_sid)
+        if found is not None:
+            found[1]._fail(subscription_error(fact.message))
+
+    def _track_muted(self, fact: C.TrackMuted | C.TrackUnmuted) -> None:
+        found = self._pub(fact.identity, fact.track_sid)
+        if found is not None:
+            found[1]._set_enabled(isinstance(fact, C.TrackUnmuted))
+
+    def _track_started(self, fact: C.TrackStarted) -> None:
+        found = self._pub(fact.identity, fact.track_sid)
+        if found is not None and found[1].track is not None:
+            found[1].track._start(fact.width, fact.height)
+
+    def _data_received(self, fact: C.DataReceived) -> None:
+        if fact.identity is None:
+            logger.debug("data packet from the server API (no participant) ignored")
+            return
+        p = self._by_identity.get(fact.identity)
+        if p is None or p.state == "disconnected":
+            return
+        sid = data_track_sid(p.sid, fact.topic)
+        pub = p.tracks.get(sid)
+        if pub is None:
+            pub = p._add_publication(C.TrackInfo(sid=sid, name=fact.topic, kind="data"), emit=True)
+            if self._options.automaticSubscription:
+                p._subscribe(pub, reliable=fact.reliable)
+        track = pub.track
+        if track is not None:
+            track._message(fact.data)
+
+    def _active_speakers(self, fact: C.ActiveSpeakersChanged) -> None:
+        if not self._options.dominantSpeaker:
+            return
+        loudest = fact.identities[0] if fact.identities else None
+        if loudest == self._speaker:
+            return
+        self._speaker = loudest
+        p = self._by_identity.get(loudest) if loudest is not None else None
+        self._dominant = p
+        self.emit("dominantSpeakerChanged", p)
+
+    def _connection_quality(self, fact: C.ConnectionQualityChanged) -> None:
+        nq = self.localParticipant._nq
+        if nq is None:
+            return
+        level = LEVELS[fact.quality]
+        if fact.is_local or fact.identity == self.localParticipant.identity:
+            self.localParticipant._set_network_quality(level, nq.local)
+            return
+        if nq.remote < 1:
+            return
+        p = self._by_identity.get(fact.identity)
+        if p is not None and p.state != "disconnected":
+            p._set_network_quality(level, nq.remote)
+
+    def _recording(self, fact: C.RecordingChanged) -> None:
+        if fact.recording == self.isRecording:
+            return
+        self.isRecording = fact.recording
+        self.emit("recordingStarted" if fact.recording else "recordingStopped")
+
+    def _reconnecting(self, fact: C.Reconnecting) -> None:
+        if self.state != "connected":
+            return
+        self.state = "reconnecting"
+        self.localParticipant._set_state("reconnecting")
+        self._defer("reconnecting", reconnecting_error())
+
+    def _reconnected(self, fact: C.Reconnected) -> None:
+        if self.state != "reconnecting":
+            return
+        self.state = "connected"
+        self._defer("reconnected")
+        lp = self.localParticipant
+        lp._set_state("connected")
+        lp._defer("reconnected")
+
+    def _disconnected(self, fact: C.Disconnected) -> None:
+        self._disconnect(disconnect_error(fact.reason, fact.was_reconnecting))
+        self._spawn(self._session.wait_closed())
+
+    def _disconnect(self, error: Any) -> None:
+        self.state = "disconnected"
+        lp = self.localParticipant
+        lp._set_state("disconnected")
+        for p in list(self.participants.values()):
+            p._unsubscribe_all()
+        self.emit("disconnected", self, error)
+        lp._unpublish_all_silently()
+
+
+_HANDLERS: dict[type, Any] = {
+    C.ParticipantJoined: Room._participant_joined,
+    C.ParticipantLeft: Room._participant_left,
+    C.TrackPublished: Room._track_published,
+    C.TrackUnpublished: Room._track_unpublished,
+    C.TrackSubscribed: Room._track_subscribed,
+    C.TrackUnsubscribed: Room._track_unsubscribed,
+    C.TrackSubscriptionFailed: Room._track_subscription_failed,
+    C.TrackMuted: Room._track_muted,
+    C.TrackUnmuted: Room._track_muted,
+    C.TrackStarted: Room._track_started,
+    C.DataReceived: Room._data_received,
+    C.ActiveSpeakersChanged: Room._active_speakers,
+    C.ConnectionQualityChanged: Room._connection_quality,
+    C.RecordingChanged: Room._recording,
+    C.Reconnecting: Room._reconnecting,
+    C.Reconnected: Room._reconnected,
+    C.Disconnected: Room._disconnected,
+}

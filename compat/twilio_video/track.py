@@ -1,0 +1,74 @@
+"""Track base classes: ``Track`` (kind, name) and ``MediaTrack`` (isStarted, isEnabled).
+
+Browser-only members (``mediaStreamTrack``, ``processedTrack``, ``attach``/``detach``)
+exist for signature parity: the first two are always None, the methods raise
+NotImplementedError (there is no DOM; read frames with ``frames()`` instead).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .eventemitter import EventEmitter
+from .errors import RangeError
+from .options import PRIORITIES
+
+_counter = itertools.count(1)
+
+
+class Track(EventEmitter):
+    """A track: ``kind`` is ``'audio'``, ``'video'`` or ``'data'``; ``name`` a string."""
+
+    kind: str
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.name = name
+        self._instance = next(_counter)
+
+    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+        return f"[{type(self).__name__} #{self._instance}: {self._label()}]"
+
+    def _label(self) -> str:
+        label = getattr(self, "sid", None) or getattr(self, "id", "")
+        return str(label)
+
+    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and isinstance(v, (str, int, float, bool, type(None)))}
+
+    def __repr__(self) -> str:
+        return self.toString()
+
+
+class MediaTrack(Track):
+    """An audio or video track. ``isStarted`` becomes True at the first frame (emits ``started``)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(kind, name)
+        self.isStarted = False
+        self.isEnabled = True
+        self.mediaStreamTrack: Any = None
+        self.processedTrack: Any = None
+
+    def attach(self, element: Any = None) -> Any:
+        raise NotImplementedError("attach() needs a browser DOM; read media with frames() instead")
+
+    def detach(self, element: Any = None) -> Any:
+        raise NotImplementedError("detach() needs a browser DOM; read media with frames() instead")
+
+
+class RemoteTrackMixin:
+    """Subscriber-side members shared by the remote tracks."""
+
+    sid: str
+    isSwitchedOff: bool
+    priority: str | None
+
+    def setPriority(self, priority: str | None) -> Any:  # noqa: N802 - twilio-video.js name
+        """Subscriber priority (kept for parity; LiveKit has no per-track subscribe priority)."""
+        if priority is not None and priority not in PRIORITIES:
+            raise RangeError(f"priority must be one of {', '.join(PRIORITIES)}")
+        self.priority = priority
+        return self
