@@ -570,13 +570,8 @@ class Session:
                         offer=rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=self._sub_offer_id)
                     )
                 )
-                try:
-                    answer = await asyncio.wait_for(self._sub_answer, ANSWER_TIMEOUT)
-                except asyncio.TimeoutError:
-                    log.warning("%s: no subscriber answer in %ss", self.participant.identity, ANSWER_TIMEOUT)
+                if not await self._apply_subscriber_answer(loop.time() + ANSWER_TIMEOUT):
                     return
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
-                await self._remote_description_set(SUBSCRIBER)
                 # aiortc starts a sender only if DTLS is up when the answer is applied: hold the next
                 # renegotiation until the transport is connected so no sender is stranded.
                 if self._sub_dirty:
@@ -587,6 +582,25 @@ class Session:
                         return
         finally:
             self._sub_negotiating = False
+
+    async def _apply_subscriber_answer(self, deadline: float) -> bool:
+        """Wait for an answer that applies; an unusable one is logged and the next awaited."""
+        loop = asyncio.get_running_loop()
+        while True:
+            assert self._sub_answer is not None
+            try:
+                answer = await asyncio.wait_for(self._sub_answer, max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                log.warning("%s: no usable subscriber answer in %ss", self.participant.identity, ANSWER_TIMEOUT)
+                return False
+            try:
+                await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+            except ValueError as exc:
+                log.warning("%s: unusable subscriber answer: %s", self.participant.identity, exc)
+                self._sub_answer = loop.create_future()
+                continue
+            await self._remote_description_set(SUBSCRIBER)
+            return True
 
     # ---- quality ---------------------------------------------------------------------------------
 

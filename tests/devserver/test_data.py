@@ -11,7 +11,7 @@ from tests.support import LiveKitServer, wait_for
 
 pytestmark = pytest.mark.media
 
-Received = list[tuple[str, bytes, str | None, rtc.DataPacketKind]]
+Received = list[tuple[str, bytes, str | None, int]]
 
 
 def record(room: rtc.Room, into: Received) -> None:

@@ -77,6 +77,7 @@ async def test_mute_and_unmute_are_seen_by_others(dev_server: LiveKitServer) -> 
     try:
         async with publish_tone(a, 440) as publication:
             await log_b.wait("track_subscribed")
+            assert publication.track is not None
             publication.track.mute()
             ((participant, remote_pub),) = await log_b.wait("track_muted")
             assert participant.identity == "a" and remote_pub.muted

@@ -29,7 +29,10 @@ def _claims(server: LiveKitServer, **overrides: object) -> dict[str, object]:
 def _bad_tokens(server: LiveKitServer) -> dict[str, tuple[str, int, str]]:
     """name → (token, expected HTTP status, text the reason must contain)."""
     now = int(time.time())
-    sign = lambda claims, secret=server.api_secret: jwt.encode(claims, secret, algorithm="HS256")  # noqa: E731
+
+    def sign(claims: dict[str, object], secret: str = server.api_secret) -> str:
+        return jwt.encode(claims, secret, algorithm="HS256")
+
     return {
         "expired": (sign(_claims(server, exp=now - 3600, nbf=now - 7200)), 401, "expired"),
         "not yet valid": (sign(_claims(server, nbf=now + 3600, exp=now + 7200)), 401, "not valid yet"),
