@@ -58,7 +58,8 @@ class EventEmitter(AsyncIOEventEmitter):
 
     def _defer(self, event: str, *args: Any) -> None:
         """Emit on a later loop iteration (the original's ``setTimeout(..., 0)``)."""
-        asyncio.get_running_loop().call_soon(self._emit_later, event, args)
+        loop = self._loop or asyncio.get_running_loop()
+        loop.call_soon(self._emit_later, event, args)
 
     def _emit_later(self, event: str, args: tuple[Any, ...]) -> None:
         self.emit(event, *args)
