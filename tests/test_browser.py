@@ -33,8 +33,8 @@ PLAYWRIGHT = BROWSER_DIR / "node_modules" / "playwright-core" / "package.json"
 
 SAMPLE_RATE = 48000
 TONE_HZ = 440.0
-# Python side: int16 RMS of 10 ms frames from the browser; silence decodes to ~0.
-PY_MIN_RMS = 200.0
+# Python side: int16 RMS of 10 ms frames from the browser; silence decodes to ~0, the beep to ~14000.
+PY_MIN_RMS = 1000.0
 # Browser side: AnalyserNode RMS (full scale 1.0) of the Python sine (amplitude 0.5, RMS ~0.35).
 BROWSER_MIN_RMS = 0.05
 
@@ -290,7 +290,11 @@ async def _until(pred: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @pytest.mark.timeout(120)
-async def test_browser_and_python_exchange_audio_and_data(lk_server: LiveKitServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("python_first", [True, False], ids=["python-joins-first", "browser-joins-first"])
+async def test_browser_and_python_exchange_audio_and_data(
+    lk_server: LiveKitServer, tmp_path: Path, python_first: bool
+) -> None:
+    """Whoever joins second finds the other's track already published (the late-joiner path)."""
     room_name = "browser-e2e"
     started = time.monotonic()
     timings: dict[str, float] = {}
@@ -298,12 +302,19 @@ async def test_browser_and_python_exchange_audio_and_data(lk_server: LiveKitServ
     def mark(step: str) -> None:
         timings[step] = round(time.monotonic() - started, 2)
 
-    py = PythonSide(await lk_server.connect("python", room_name))
+    py: PythonSide | None = None
     browser: Browser | None = None
-    try:
+
+    async def join_python() -> PythonSide:
+        side = PythonSide(await lk_server.connect("python", room_name))
         mark("python_connected")
-        await py.publish_sine()
+        await side.publish_sine()
         mark("python_published")
+        return side
+
+    try:
+        if python_first:
+            py = await join_python()
         async with page_server() as page_url:
             config = {
                 "page": page_url,
@@ -317,34 +328,45 @@ async def test_browser_and_python_exchange_audio_and_data(lk_server: LiveKitServ
             }
             browser = await Browser.start(config, tmp_path / "browser.jsonl")
             try:
-                await _exchange(py, browser, mark)
+                connected = await _browser_joins(browser, mark)
+                if py is None:
+                    await asyncio.sleep(0.5)  # let the browser's media reach the server first
+                    py = await join_python()
+                await _exchange(py, browser, connected, mark)
             except AssertionError as e:
-                py_state = (
-                    f"python side: subscribed={[(i, t.kind) for i, t in py.subscribed]} frames={py.frames} "
-                    f"max_rms={max(py.rms, default=0.0):.1f} data={[(d.topic, d.data[:60]) for d in py.data]} "
-                    f"remotes={list(py.room.remote_participants)} timings={timings}"
-                )
-                raise AssertionError(f"{e}\n{py_state}\n{browser.diagnostics()}") from None
+                py_state = "python side: not joined"
+                if py is not None:
+                    py_state = (
+                        f"python side: subscribed={[(i, t.kind) for i, t in py.subscribed]} frames={py.frames} "
+                        f"max_rms={max(py.rms, default=0.0):.1f} data={[(d.topic, d.data[:60]) for d in py.data]} "
+                        f"remotes={list(py.room.remote_participants)}"
+                    )
+                raise AssertionError(f"{e}\n{py_state} timings={timings}\n{browser.diagnostics()}") from None
     finally:
         if browser is not None:
             await browser.close()
-        await py.close()
+        if py is not None:
+            await py.close()
     mark("closed")
     print(f"browser e2e timings (s since start): {timings}")
 
 
-async def _exchange(py: PythonSide, browser: Browser, mark: Callable[[str], None]) -> None:
-    b = browser
+async def _browser_joins(b: Browser, mark: Callable[[str], None]) -> dict[str, Any]:
+    """Chromium starts, the page loads livekit-client, joins and publishes its microphone."""
     await b.wait("launched", timeout=40, what="chromium to launch")
     page = await b.wait("page", timeout=20, what="the page to load")
     assert page.get("livekit"), f"livekit-client did not load in the page: {page}"
     connected = await b.wait("connected", timeout=30, what="room.connect() in the browser")
     mark("browser_connected")
-    # The browser sees the Python participant (already in the room at join).
-    if "python" not in connected.get("remotes", []):
-        await b.wait("participant_connected", lambda e: e.get("identity") == "python", 10, "python in the room")
     await b.wait("published", timeout=20, what="the browser to publish its microphone")
     mark("browser_published")
+    return connected
+
+
+async def _exchange(py: PythonSide, b: Browser, connected: dict[str, Any], mark: Callable[[str], None]) -> None:
+    # Each side sees the other participant.
+    if "python" not in connected.get("remotes", []):
+        await b.wait("participant_connected", lambda e: e.get("identity") == "python", 10, "python in the room")
     await _until(lambda: "browser" in py.room.remote_participants, 10, "the browser participant on the python side")
 
     # Four independent checks, run together; every failure is reported, not only the first.
