@@ -20,6 +20,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 log = logging.getLogger("compat.devserver.media")
 
 FrameSink = Callable[[Any], None]
+LEVEL_EVERY_N_FRAMES = 3  # speaker levels need ~300 ms resolution, not every 20 ms frame
 
 
 class RelayTrack(MediaStreamTrack):
@@ -66,6 +67,9 @@ class TrackForwarder:
         self.name = name
         self._relays: set[RelayTrack] = set()
         self._sinks: list[FrameSink] = []
+        # Snapshots iterated per frame; rebuilt only when subscribers come or go.
+        self._relay_snapshot: tuple[RelayTrack, ...] = ()
+        self._sink_snapshot: tuple[FrameSink, ...] = ()
         self._task: asyncio.Task[None] | None = None
         self.level = 0.0  # peak RMS (0..1) over the last level window, audio only
         self.level_at = 0.0
@@ -79,17 +83,21 @@ class TrackForwarder:
     def subscribe(self) -> RelayTrack:
         relay = RelayTrack(self.kind, self, maxsize=50 if self.kind == "audio" else 4)
         self._relays.add(relay)
+        self._relay_snapshot = tuple(self._relays)
         return relay
 
     def remove(self, relay: RelayTrack) -> None:
         self._relays.discard(relay)
+        self._relay_snapshot = tuple(self._relays)
 
     def add_sink(self, sink: FrameSink) -> None:
         self._sinks.append(sink)
+        self._sink_snapshot = tuple(self._sinks)
 
     def remove_sink(self, sink: FrameSink) -> None:
         if sink in self._sinks:
             self._sinks.remove(sink)
+            self._sink_snapshot = tuple(self._sinks)
 
     @property
     def relays(self) -> frozenset[RelayTrack]:
@@ -107,11 +115,11 @@ class TrackForwarder:
                 except MediaStreamError:
                     break
                 self.frames += 1
-                if audio:
+                if audio and self.frames % LEVEL_EVERY_N_FRAMES == 0:
                     self._measure(frame)
-                for relay in tuple(self._relays):
+                for relay in self._relay_snapshot:
                     relay.put(frame)
-                for sink in tuple(self._sinks):
+                for sink in self._sink_snapshot:
                     try:
                         sink(frame)
                     except Exception:  # a broken sink must not stop the relay for everyone
@@ -151,6 +159,7 @@ class TrackForwarder:
         for relay in tuple(self._relays):
             relay.stop()
         self._sinks.clear()
+        self._sink_snapshot = ()
 
     @property
     def running(self) -> bool:
