@@ -84,7 +84,7 @@ def participant_info(p: rtc.Participant) -> F.ParticipantInfo:
     return F.ParticipantInfo(sid=p.sid, identity=p.identity, name=p.name, metadata=p.metadata)
 
 
-_STATUS = re.compile(r"\b([1-5]\d\d)\b")
+_STATUS = re.compile(r"\b([45]\d\d) [A-Z][A-Za-z]")  # "401 Unauthorized", "403 Forbidden"
 
 
 def connect_failure(message: str) -> F.ConnectFailure:

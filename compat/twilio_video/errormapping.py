@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from compat.core import ConnectFailure, DisconnectCause
 
 from .errors import (
@@ -24,17 +26,17 @@ from .errors import (
     TwilioError,
 )
 
-# (substring of the server's reason, error class), first match wins.
-_TOKEN_RULES: tuple[tuple[tuple[str, ...], type[CodedTwilioError]], ...] = (
-    (("expired", "exp ", "\"exp\""), AccessTokenExpiredError),
-    (("not valid yet", "not yet valid", "nbf", "immature"), AccessTokenNotYetValidError),
-    (("signature",), AccessTokenSignatureInvalidError),
-    (("header", "alg"), AccessTokenHeaderInvalidError),
-    (("issuer", "api key", "apikey", "api_key", "unknown key", "iss", "subject", "identity"), AccessTokenIssuerInvalidError),
-    (("grant", "permission", "not allowed", "roomjoin", "room join", "cannot join"), AccessTokenGrantsInvalidError),
+# (pattern in the server's reason, error class), first match wins.
+_TOKEN_RULES: tuple[tuple[re.Pattern[str], type[CodedTwilioError]], ...] = (
+    (re.compile(r"\bexpired?\b"), AccessTokenExpiredError),
+    (re.compile(r"not (yet )?valid( yet)?|\bnbf\b|immature"), AccessTokenNotYetValidError),
+    (re.compile(r"\bsignature\b"), AccessTokenSignatureInvalidError),
+    (re.compile(r"\balg(orithm)?\b|\bheader\b"), AccessTokenHeaderInvalidError),
+    (re.compile(r"\bissuer\b|\bapi ?key\b|\biss\b|\bsub\b|\bsubject\b|\bidentity\b"), AccessTokenIssuerInvalidError),
+    (re.compile(r"\bgrants?\b|\bpermissions?\b|roomjoin|\bno room\b|not allowed"), AccessTokenGrantsInvalidError),
 )
 
-_FULL = ("room is full", "max participants", "maxparticipants", "too many participants", "participant limit")
+_FULL = re.compile(r"\bis full\b|max(imum)? ?participants|too many participants|participant limit")
 
 
 def connect_error(failure: ConnectFailure) -> TwilioError:
@@ -43,11 +45,11 @@ def connect_error(failure: ConnectFailure) -> TwilioError:
     low = text.lower()
     if failure.timed_out:
         return SignalingConnectionError(f"Signaling connection error: {text}")
-    if any(s in low for s in _FULL):
+    if _FULL.search(low):
         return RoomMaxParticipantsExceededError(f"Room contains too many Participants ({text})")
-    if failure.status in (401, 403) or "unauthorized" in low or "invalid token" in low:
-        for needles, cls in _TOKEN_RULES:
-            if any(n in low for n in needles):
+    if failure.status in (400, 401, 403) or "unauthorized" in low or "invalid token" in low:
+        for pattern, cls in _TOKEN_RULES:
+            if pattern.search(low):
                 return cls(f"{cls.default_message} ({text})")
         return AccessTokenInvalidError(f"Invalid Access Token ({text})")
     if failure.status is None:
