@@ -199,7 +199,7 @@ class Browser:
         for e in self.events:
             ev = e.get("ev")
             important = ev in keep or (ev == "lk" and e.get("level", 0) >= 3) or (
-                ev == "console" and e.get("type") in ("error", "warning")
+                ev == "console" and e.get("type") == "error"
             )
             if important:
                 lines.append(_short(e))
@@ -333,7 +333,8 @@ async def test_browser_and_python_exchange_audio_and_data(
                     await asyncio.sleep(0.5)  # let the browser's media reach the server first
                     py = await join_python()
                 await _exchange(py, browser, connected, mark)
-            except AssertionError as e:
+            except Exception as e:  # ConnectError of a late python join too: report what the browser saw
+                what = str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}"
                 py_state = "python side: not joined"
                 if py is not None:
                     py_state = (
@@ -341,7 +342,7 @@ async def test_browser_and_python_exchange_audio_and_data(
                         f"max_rms={max(py.rms, default=0.0):.1f} data={[(d.topic, d.data[:60]) for d in py.data]} "
                         f"remotes={list(py.room.remote_participants)}"
                     )
-                raise AssertionError(f"{e}\n{py_state} timings={timings}\n{browser.diagnostics()}") from None
+                raise AssertionError(f"{what}\n{py_state} timings={timings}\n{browser.diagnostics()}") from None
     finally:
         if browser is not None:
             await browser.close()
