@@ -101,6 +101,7 @@ class DevServer:
         self.app.router.add_route("*", "/rtc/v1", self._not_found)
         self.app.router.add_route("*", "/rtc/v1/validate", self._not_found)
         self._extensions: list[Any] = []
+        self._install_control_plane()
 
     # ---- lifetime --------------------------------------------------------------------------------
 
@@ -159,6 +160,24 @@ class DevServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+    def _install_control_plane(self) -> None:
+        """Twirp RoomService and Egress, webhooks, recordings (issue 4)."""
+        from compat.devserver.egress import EgressManager
+        from compat.devserver.twirp import RoomService, TwirpRouter
+        from compat.devserver.webhooks import WebhookNotifier
+
+        self.twirp = TwirpRouter(self.keys)
+        self.room_service = RoomService(self)
+        self.room_service.register(self.twirp)
+        self.notifier = WebhookNotifier(self.webhooks, self.api_key, self.api_secret)
+        self.manager.observers.append(self.notifier)
+        self.add_extension(self.notifier)  # closed last: flushes what the others reported
+        self.egress = EgressManager(self, self.recordings_dir, self.notifier.egress_event)
+        self.egress.register(self.twirp)
+        self.manager.observers.append(self.egress)
+        self.add_extension(self.egress)
+        self.twirp.install(self.app)
 
     def add_extension(self, extension: Any) -> None:
         """Register a component with an async close(), closed (in reverse order) when the server stops."""

@@ -209,7 +209,7 @@ class TwirpRouter:
             return verify(token, self.keys)
         except AuthError as exc:
             if exc.reason.startswith("invalid API key"):
-                raise
+                raise AuthError(401, "invalid API key") from None
             raise AuthError(401, "invalid authorization token: " + exc.reason.removeprefix("invalid token: ")) from None
 
 
