@@ -1,0 +1,279 @@
+"""End-to-end media and room signals: data both ways, audio and video both ways,
+dominant speaker, network quality, recording."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from livekit import api, rtc
+
+from compat import twilio_video as Video
+from tests.media import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    dominant_frequency,
+    first_video_frame,
+    publish_tone,
+    publish_video,
+    read_audio,
+    sine,
+)
+from tests.support import EXTERNAL, EventLog, LiveKitServer, wait_for
+from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, Trace, close, twilio_connect
+
+pytestmark = pytest.mark.media
+
+
+@contextlib.asynccontextmanager
+async def bot_tone(track: Video.LocalAudioTrack, freq: float) -> AsyncIterator[None]:
+    async def feed() -> None:
+        n = 0
+        while True:
+            data = sine(freq, n, FRAME_SAMPLES)
+            n += FRAME_SAMPLES
+            await track.capture_frame(Video.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
+
+    task = asyncio.create_task(feed())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def bot_video(track: Video.LocalVideoTrack, fps: float = 15) -> AsyncIterator[None]:
+    w, h = track.source.width, track.source.height
+    pixels = np.zeros((h, w, 4), dtype=np.uint8)
+    pixels[:, :, 1] = 200
+    pixels[:, :, 3] = 255
+    frame = Video.VideoFrame(w, h, Video.VideoBufferType.RGBA, pixels.tobytes())
+
+    async def feed() -> None:
+        while True:
+            track.capture_frame(frame)
+            await asyncio.sleep(1 / fps)
+
+    task = asyncio.create_task(feed())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_data_both_ways(lk_server: LiveKitServer) -> None:
+    remote = await lk_server.connect("alice", "m1")
+    chat = Video.LocalDataTrack(name="chat")
+    room = await twilio_connect(lk_server, "bot", "m1", tracks=[chat])
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    log = EventLog()
+    log.listen(remote, "data_received")
+    try:
+        # bot -> remote: a LiveKit data packet with the track name as topic, reliable
+        chat.send("hello")
+        chat.send(b"\x00\x01bin")
+        received = await log.wait("data_received", 2)
+        packets = [a[0] for a in received]
+        assert [(p.data, p.topic, p.kind) for p in packets] == [
+            (b"hello", "chat", rtc.DataPacketKind.KIND_RELIABLE),
+            (b"\x00\x01bin", "chat", rtc.DataPacketKind.KIND_RELIABLE),
+        ]
+        assert packets[0].participant is not None and packets[0].participant.identity == "bot"
+
+        # remote -> bot: a synthesised RemoteDataTrack named after the topic
+        await remote.local_participant.publish_data("hi bot", topic="notes")
+        await remote.local_participant.publish_data(b"\xff\xfe", topic="notes")
+        messages = await trace.wait("trackMessage", 2)
+        (alice,) = room.participants.values()
+        (data, track, who), (data2, track2, _) = messages
+        assert (data, data2) == ("hi bot", b"\xff\xfe") and who is alice and track2 is track
+        assert isinstance(track, Video.RemoteDataTrack) and track.name == "notes" and track.reliable
+        names = trace.names("room")
+        assert names.index("trackPublished") < names.index("trackSubscribed") < names.index("trackMessage")
+        assert alice.dataTracks[track.sid].track is track
+
+        # lossy data track
+        cursor = Video.LocalDataTrack({"name": "cursor", "maxRetransmits": 0})
+        await room.localParticipant.publishTrack(cursor)
+        cursor.send("x=1")
+        (*_, (last,)) = await log.wait("data_received", 3)
+        assert (last.topic, last.kind) == ("cursor", rtc.DataPacketKind.KIND_LOSSY)
+    finally:
+        await remote.disconnect()
+        await close(room)
+
+
+async def test_audio_both_ways(lk_server: LiveKitServer) -> None:
+    remote = await lk_server.connect("alice", "m2")
+    mic = Video.LocalAudioTrack(name="bot-mic")
+    room = await twilio_connect(lk_server, "bot", "m2", tracks=[mic])
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    log = EventLog()
+    log.listen(remote, "track_subscribed")
+    try:
+        async with bot_tone(mic, 440), publish_tone(remote, 1000):
+            ((lk_track, _, _),) = await log.wait("track_subscribed")
+            ((track, pub, _),) = await trace.wait("trackSubscribed")
+            ((started, _),) = await trace.wait("trackStarted")
+            assert started is track and track.isStarted
+            stream = track.frames(capacity=200)
+            chunks = []
+            async for frame in stream:
+                assert frame.sample_rate == SAMPLE_RATE and frame.num_channels == 1
+                chunks.append(np.frombuffer(frame.data, dtype=np.int16).copy())
+                if len(chunks) >= 120:
+                    break
+            await stream.aclose()
+            assert stream.dropped == 0
+            heard_by_bot = np.concatenate(chunks[20:])
+            assert abs(dominant_frequency(heard_by_bot) - 1000) < 15
+            heard_by_remote = await read_audio(lk_track, 100)
+            assert abs(dominant_frequency(heard_by_remote) - 440) < 15
+    finally:
+        await remote.disconnect()
+        await close(room)
+    assert room._session.open_resources() == 0
+
+
+async def test_slow_consumer_drops_are_counted(lk_server: LiveKitServer) -> None:
+    remote = await lk_server.connect("alice", "m3")
+    room = await twilio_connect(lk_server, "bot", "m3")
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    try:
+        async with publish_tone(remote, 500):
+            ((track, _, _),) = await trace.wait("trackSubscribed")
+            stream = track.frames(capacity=5)
+            await stream.__anext__()
+            await asyncio.sleep(0.5)  # ~50 frames arrive into a 5-frame buffer
+            assert stream.dropped > 0 and stream.received > stream.dropped
+            await stream.aclose()
+    finally:
+        await remote.disconnect()
+        await close(room)
+
+
+async def test_video_both_ways(lk_server: LiveKitServer) -> None:
+    remote = await lk_server.connect("alice", "m4")
+    cam = Video.LocalVideoTrack(name="bot-cam", width=320, height=240)
+    room = await twilio_connect(lk_server, "bot", "m4", tracks=[cam])
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    log = EventLog()
+    log.listen(remote, "track_subscribed")
+    try:
+        async with bot_video(cam), publish_video(remote, 640, 360):
+            ((lk_track, _, _),) = await log.wait("track_subscribed")
+            ((track, pub, alice),) = await trace.wait("trackSubscribed")
+            assert isinstance(track, Video.RemoteVideoTrack) and pub.kind == "video"
+            await trace.wait("trackStarted")
+            names = trace.names("room")
+            assert names.index("trackDimensionsChanged") < names.index("trackStarted")
+            assert track.dimensions == {"width": 640, "height": 360}
+            stream = track.frames(rgba=True)
+            frame = await asyncio.wait_for(stream.__anext__(), 10)
+            assert (frame.width, frame.height, frame.type) == (640, 360, Video.VideoBufferType.RGBA)
+            await stream.aclose()
+            seen = await first_video_frame(lk_track)
+            assert (seen.width, seen.height) == (320, 240)
+    finally:
+        await remote.disconnect()
+        await close(room)
+    assert room._session.open_resources() == 0
+
+
+async def test_dominant_speaker_follows_the_loudest_remote(lk_server: LiveKitServer) -> None:
+    quiet = await lk_server.connect("quiet", "m5")
+    loud = await lk_server.connect("loud", "m5")
+    room = await twilio_connect(lk_server, "bot", "m5", dominantSpeaker=True)
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    try:
+        async with publish_tone(loud, 300, amplitude=0.6):
+            await wait_for(
+                lambda: room.dominantSpeaker is not None and room.dominantSpeaker.identity == "loud",
+                15,
+                "loud to be the dominant speaker",
+            )
+            ((speaker,), *_) = trace.of("dominantSpeakerChanged")
+            assert speaker is room.dominantSpeaker
+            loud_p = room.dominantSpeaker
+            await loud.disconnect()
+            await trace.wait("participantDisconnected")
+            await wait_for(lambda: room.dominantSpeaker is None, what="dominant speaker cleared")
+            names = trace.names("room")
+            assert names.index("participantDisconnected") < len(names) - 1 - names[::-1].index("dominantSpeakerChanged")
+            assert loud_p is not None and loud_p.state == "disconnected"
+    finally:
+        await loud.disconnect()
+        await quiet.disconnect()
+        await close(room)
+
+
+async def test_network_quality_levels(lk_server: LiveKitServer) -> None:
+    remote = await lk_server.connect("alice", "m6")
+    room = await twilio_connect(lk_server, "bot", "m6", networkQuality={"local": 1, "remote": 1})
+    levels: list[tuple[int, object]] = []
+    room.localParticipant.on("networkQualityLevelChanged", lambda level, stats: levels.append((level, stats)))
+    try:
+        (alice,) = room.participants.values()
+        await wait_for(lambda: bool(levels), 20, "a local network quality report")
+        assert levels[0][0] in range(6) and levels[0][1] is None
+        assert room.localParticipant.networkQualityLevel == levels[-1][0]
+        await wait_for(lambda: alice.networkQualityLevel is not None, 20, "a remote network quality report")
+    finally:
+        await remote.disconnect()
+        await close(room)
+
+
+async def test_network_quality_off_by_default(lk_server: LiveKitServer) -> None:
+    room = await twilio_connect(lk_server, "bot", "m7")
+    try:
+        await asyncio.sleep(1.0)
+        assert room.localParticipant.networkQualityLevel is None
+    finally:
+        await close(room)
+
+
+@pytest.mark.skipif(EXTERNAL, reason="needs the embedded dev server's egress")
+async def test_recording_started_and_stopped(tmp_path: Path) -> None:
+    from compat.devserver import DevServer
+
+    async with DevServer(host="127.0.0.1", port=0, recordings_dir=str(tmp_path)) as server:
+        srv = LiveKitServer(server.url, server.api_key, server.api_secret, server)
+        room = await twilio_connect(srv, "bot", "rec")
+        trace = Trace()
+        trace.watch(room, "room", ROOM_EVENTS)
+        lkapi = api.LiveKitAPI(srv.http_url(), srv.api_key, srv.api_secret)
+        try:
+            assert room.isRecording is False
+            info = await lkapi.egress.start_room_composite_egress(
+                api.RoomCompositeEgressRequest(
+                    room_name="rec", audio_only=True, file_outputs=[api.EncodedFileOutput(filepath="rec.ogg")]
+                )
+            )
+            await trace.wait("recordingStarted")
+            assert room.isRecording is True
+            late = await twilio_connect(srv, "late", "rec")
+            late_trace = Trace()
+            late_trace.watch(late, "room", ROOM_EVENTS)
+            assert late.isRecording is True  # state at connect: no recordingStarted
+            await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
+            await trace.wait("recordingStopped")
+            await late_trace.wait("recordingStopped")
+            assert "recordingStarted" not in late_trace.names()
+            assert room.isRecording is False
+            await close(late)
+        finally:
+            await lkapi.aclose()
+            await close(room)
