@@ -22,6 +22,7 @@ const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 // Only loopback and the private test namespace (10.253.0.0/24 of scripts/netns-run) are reachable.
 const LOCAL_HOST = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|10\.253\.0\.\d+)$/;
 
+const allowedHosts = new Set();
 let context = null;
 let userDataDir = null;
 let finishing = null;
@@ -52,17 +53,18 @@ const withTimeout = (promise, ms, what) => Promise.race([
 
 async function main() {
   userDataDir = mkdtempSync(join(tmpdir(), 'compat-chromium-'));
+  // The LiveKit server the test names (an external LIVEKIT_URL) is reachable too.
+  const lkHost = cfg.url ? new URL(cfg.url.replace(/^ws/, 'http')).hostname : null;
+  if (lkHost && !LOCAL_HOST.test(lkHost)) allowedHosts.add(lkHost);
   const args = [
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--disable-default-apps', '--disable-extensions', '--disable-domain-reliability',
     '--no-pings', '--metrics-recording-only', '--disable-breakpad',
-    // No name resolution except loopback and the test namespace's own addresses.
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost, EXCLUDE 10.253.0.*',
+    // No name resolution except loopback, the test namespace's addresses and the LiveKit host.
+    `--host-resolver-rules=MAP * ~NOTFOUND, ${['127.0.0.1', 'localhost', '10.253.0.*', ...allowedHosts].map((h) => `EXCLUDE ${h}`).join(', ')}`,
     '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
     '--autoplay-policy=no-user-gesture-required',
-    // Plain host candidates instead of mDNS names (nothing resolves .local in the namespace).
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
   ];
   const t0 = Date.now();
   context = await withTimeout(chromium.launchPersistentContext(userDataDir, {
@@ -76,7 +78,7 @@ async function main() {
 
   await context.route('**/*', (route) => {
     const host = new URL(route.request().url()).hostname;
-    if (LOCAL_HOST.test(host) || host === '::1') return route.continue();
+    if (LOCAL_HOST.test(host) || host === '::1' || allowedHosts.has(host)) return route.continue();
     emit({ ev: 'blocked', url: route.request().url() });
     return route.abort('blockedbyclient');
   });
