@@ -502,3 +502,51 @@ async def test_stopping_the_server_mid_recording_leaves_a_complete_file(
     assert [e.egress_info.egress_id for e in ended] == [info.egress_id]
     assert ended[0].egress_info.status == Status.EGRESS_COMPLETE
     assert ended[0].egress_info.file_results[0].size == path.stat().st_size
+
+
+@pytest.mark.media
+async def test_sigterm_to_the_dev_server_process_finishes_the_recording(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with (tmp_path / "server.log").open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "compat.devserver", "--port", str(port), "--recordings-dir", str(tmp_path),
+            stdout=asyncio.subprocess.PIPE, stderr=log_file,
+        )
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 20.0)
+        assert b"dev server on" in line, line
+        lk = LiveKitServer(f"ws://127.0.0.1:{port}", "devkey", "secret")
+        a = await lk.connect("a", "r")
+        lkapi = api.LiveKitAPI(lk.url, lk.api_key, lk.api_secret)
+        try:
+            async with TonePublisher(a, 440):
+                await asyncio.sleep(1.0)
+                await lkapi.egress.start_room_composite_egress(
+                    api.RoomCompositeEgressRequest(room_name="r", audio_only=True,
+                                                   file_outputs=[api.EncodedFileOutput(filepath="term")])
+                )
+                await asyncio.sleep(2.0)
+                proc.send_signal(signal.SIGTERM)
+                code = await asyncio.wait_for(proc.wait(), 30.0)
+                assert code == 0
+        finally:
+            await lkapi.aclose()
+            await a.disconnect()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log
+    path = tmp_path / "term.ogg"
+    assert path.exists() and not (tmp_path / "term.ogg.part").exists()
+    samples = decode_audio(str(path))
+    assert 1.8 < len(samples) / SAMPLE_RATE < 3.5
+    assert abs(dominant_frequency((samples * 32767).astype(np.int16)) - 440) < 10
