@@ -426,6 +426,11 @@ async def test_room_composite_with_video_and_participant_egress(recorder: LiveKi
             grid = await lkapi.egress.start_room_composite_egress(
                 api.RoomCompositeEgressRequest(room_name="r", layout="grid", file_outputs=[api.EncodedFileOutput()])
             )
+            video_sid = next(p.sid for p in a.local_participant.track_publications.values()
+                             if p.kind == rtc.TrackKind.KIND_VIDEO)
+            video_track = await lkapi.egress.start_track_egress(
+                api.TrackEgressRequest(room_name="r", track_id=video_sid, file=api.DirectFileOutput(filepath="cam"))
+            )
             person = await lkapi.egress.start_participant_egress(
                 api.ParticipantEgressRequest(room_name="r", identity="a",
                                              file_outputs=[api.EncodedFileOutput(filepath="person-{publisher_identity}")])
@@ -436,8 +441,15 @@ async def test_room_composite_with_video_and_participant_egress(recorder: LiveKi
         await a.disconnect()
         person_done = await wait_status(lkapi, person.egress_id, Status.EGRESS_COMPLETE)
         grid_done = await wait_status(lkapi, grid.egress_id, Status.EGRESS_COMPLETE)
+        track_done = await wait_status(lkapi, video_track.egress_id, Status.EGRESS_COMPLETE)
     finally:
         await a.disconnect()
+    (track_file,) = track_done.file_results
+    assert track_file.filename.endswith("cam.webm")
+    frames = video_frames(track_file.filename)
+    assert abs(len(frames) - track_file.duration / 1e9 * 15) <= 3 and len(frames) > 15
+    with av.open(track_file.filename) as container:
+        assert not container.streams.audio
     for done in (grid_done, person_done):
         (result,) = done.file_results
         assert result.filename.endswith(".mp4")
@@ -550,3 +562,22 @@ async def test_sigterm_to_the_dev_server_process_finishes_the_recording(tmp_path
     samples = decode_audio(str(path))
     assert 1.8 < len(samples) / SAMPLE_RATE < 3.5
     assert abs(dominant_frequency((samples * 32767).astype(np.int16)) - 440) < 10
+
+
+def test_compositor_grid_and_single_speaker() -> None:
+    from compat.devserver.recorder import Compositor, VideoInput
+
+    def solid(red: int) -> Any:
+        image = np.zeros((120, 160, 3), np.uint8)
+        image[:, :, 0] = red
+        return av.VideoFrame.from_ndarray(image, format="rgb24")
+
+    inputs = [VideoInput("t1", "PA_one"), VideoInput("t2", "PA_two")]
+    inputs[0].push(solid(200))
+    inputs[1].push(solid(60))
+    grid = Compositor(640, 360, "grid").compose(inputs, None)
+    assert abs(int(grid[180, 160, 0]) - 200) < 20 and abs(int(grid[180, 480, 0]) - 60) < 20
+    speaker = Compositor(640, 360, "speaker").compose(inputs, "PA_two")
+    assert abs(int(speaker[180, 320, 0]) - 60) < 20 and abs(int(speaker[180, 160, 0]) - 60) < 20
+    empty = Compositor(640, 360, "grid").compose([VideoInput("t3", "PA_three")], None)
+    assert int(empty.max()) == 0
