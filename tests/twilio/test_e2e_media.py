@@ -139,6 +139,13 @@ async def test_audio_both_ways(lk_server: LiveKitServer) -> None:
             assert abs(dominant_frequency(heard_by_bot) - 1000) < 15
             heard_by_remote = await read_audio(lk_track, 100)
             assert abs(dominant_frequency(heard_by_remote) - 440) < 15
+            reports = await room.getStats()
+            assert [r.peerConnectionId for r in reports] == ["publisher", "subscriber"]
+            local = [s for r in reports for s in r.localAudioTrackStats]
+            remote_stats = [s for r in reports for s in r.remoteAudioTrackStats]
+            assert local[0].trackSid in room.localParticipant.tracks
+            assert any((s.bytesSent or 0) > 0 for s in local)
+            assert any((s.bytesReceived or 0) > 0 for s in remote_stats)
     finally:
         await remote.disconnect()
         await close(room)
