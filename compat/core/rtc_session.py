@@ -36,6 +36,7 @@ from .session import FrameStream, Session, bounded
 logger = logging.getLogger("compat.core")
 
 BURST_WINDOW = 0.15
+PUBLISH_TIMEOUT = 20.0
 
 _KIND: dict[int, F.TrackKind] = {rtc.TrackKind.KIND_AUDIO: "audio", rtc.TrackKind.KIND_VIDEO: "video"}
 _SOURCE = {
@@ -436,20 +437,36 @@ class RtcSession(Session):
                 opts.video_codec = _CODEC[settings.video_codec]
             if settings.simulcast is not None:
                 opts.simulcast = settings.simulcast
-        self._local["pending:" + str(id(track))] = (track, source, native)
+        key = "pending:" + str(id(track))
+        self._local[key] = (track, source, native)
+        task = self._loop.create_task(self._room.local_participant.publish_track(track, opts))
+        done, _ = await asyncio.wait({task}, timeout=PUBLISH_TIMEOUT)
+        if not done:  # never cancel the native publish: undo it if it completes later
+            task.add_done_callback(lambda t: self._late_publish(t, key))
+            raise F.PublishFailure(f"publish timed out after {PUBLISH_TIMEOUT}s")
         try:
-            pub = await self._room.local_participant.publish_track(track, opts)
+            pub = task.result()
         except PublishTrackError as exc:
-            self._release_local("pending:" + str(id(track)))
+            self._release_local(key)
             raise F.PublishFailure(exc.message) from None
         except Exception as exc:  # noqa: BLE001
-            self._release_local("pending:" + str(id(track)))
+            self._release_local(key)
             raise F.PublishFailure(str(exc)) from None
-        entry = self._local.pop("pending:" + str(id(track)))
+        entry = self._local.pop(key)
         self._local[pub.sid] = entry
         if self._closing or self._ended:
             self._release_local(pub.sid)
         return F.TrackInfo(sid=pub.sid, name=name, kind=kind, source=settings.source)
+
+    def _late_publish(self, task: asyncio.Task[Any], key: str) -> None:
+        if task.cancelled() or task.exception() is not None:
+            self._release_local(key)
+            return
+        entry = self._local.pop(key, None)
+        if entry is not None:
+            sid = task.result().sid
+            self._local[sid] = entry
+            self._spawn(self.unpublish(sid))
 
     def _release_local(self, key: str) -> None:
         entry = self._local.pop(key, None)

@@ -243,8 +243,8 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.identity_errors: list[str] = []
-        self._objects: dict[Any, int] = {}
-        self._subs: dict[str, list[int]] = {}
+        self._objects: dict[Any, Any] = {}
+        self._subs: dict[str, list[Any]] = {}  # track objects (kept alive: ids are not reused)
         self.participants: dict[str, Video.RemoteParticipant] = {}
 
     def attach_room(self, room: Video.Room) -> None:
@@ -288,8 +288,8 @@ class Recorder:
             return repr(obj)
         if k[0] == "track":
             return k  # a new track object per subscription: checked by _check_track
-        seen = self._objects.setdefault(k, id(obj))
-        if seen != id(obj):
+        seen = self._objects.setdefault(k, obj)
+        if seen is not obj:
             self.identity_errors.append(f"{k} denotes two different objects")
         return k
 
@@ -298,10 +298,10 @@ class Recorder:
         object; each subscription has a new one; later events carry the current one."""
         subs = self._subs.setdefault(track.sid, [])
         if name == "trackSubscribed":
-            if len(subs) % 2 == 1 and subs[-1] != id(track):
+            if len(subs) % 2 == 1 and subs[-1] is not track:
                 self.identity_errors.append(f"trackSubscribed of {track.sid}: room and participant got different tracks")
-            if len(subs) % 2 == 0 and subs and subs[-1] == id(track):
+            if len(subs) % 2 == 0 and subs and subs[-1] is track:
                 self.identity_errors.append(f"track object of {track.sid} reused for a new subscription")
-            subs.append(id(track))
-        elif not subs or subs[-1] != id(track):
+            subs.append(track)
+        elif not subs or subs[-1] is not track:
             self.identity_errors.append(f"{name}: track {track.sid} is not the subscribed track object")
