@@ -528,6 +528,11 @@ class RtcSession(Session):
             F.ConnectionStats("subscriber", tuple(_rtp(s, by_track) for s in stats.subscriber_stats if _is_rtp(s))),
         ]
 
+    async def simulate_scenario(self, name: str) -> None:
+        """Test hook: LiveKit's ``Room.simulate_scenario`` (e.g. ``"SIGNAL_RECONNECT"``)."""
+        kind = getattr(rtc.SimulateScenarioKind, f"SIMULATE_{name}")
+        await bounded(self._room.simulate_scenario(kind), 10.0, "simulate_scenario")
+
     # --- disconnect -------------------------------------------------------------------------
 
     def disconnect(self) -> None:

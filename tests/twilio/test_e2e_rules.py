@@ -226,3 +226,55 @@ async def test_async_handlers_work(lk_server: LiveKitServer) -> None:
     finally:
         await remote.disconnect()
         await close(room)
+
+
+@pytest.mark.parametrize("scenario", ["SIGNAL_RECONNECT", "FULL_RECONNECT"])
+async def test_reconnection_events(lk_server: LiveKitServer, scenario: str) -> None:
+    from compat.core.rtc_session import RtcSession
+
+    room = await twilio_connect(lk_server, "bot", f"rc-{scenario.lower()}")
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    trace.watch(room.localParticipant, "lp", ("reconnecting", "reconnected", "connected", "disconnected"))
+    states: list[str] = []
+    room.localParticipant.on("reconnecting", lambda lp: states.append(room.state))
+    try:
+        assert isinstance(room._session, RtcSession)
+        await room._session.simulate_scenario(scenario)
+        ((error,),) = await trace.wait("reconnecting")
+        assert isinstance(error, Video.SignalingConnectionDisconnectedError) and error.code == 53001
+        await trace.wait("reconnected")
+        await trace.wait("reconnected", label="lp")
+        assert [(lab, n) for lab, n, _ in trace.events] == [
+            ("lp", "reconnecting"),
+            ("room", "reconnecting"),
+            ("lp", "connected"),
+            ("room", "reconnected"),
+            ("lp", "reconnected"),
+        ]
+        assert trace.of("reconnected", "lp") == [()]  # no arguments
+        assert states == ["reconnecting"] and room.state == "connected"
+    finally:
+        await close(room)
+
+
+async def test_nothing_left_running_after_disconnect(lk_server: LiveKitServer) -> None:
+    remote = await lk_server.connect("alice", "r8")
+    try:
+        async with publish_tone(remote, 440), publish_video(remote, 160, 120):
+            cam = Video.LocalVideoTrack(name="cam", width=160, height=120)
+            chat = Video.LocalDataTrack(name="chat")
+            room = await twilio_connect(lk_server, "bot", "r8", tracks=[cam, chat])
+            trace = Trace()
+            trace.watch(room, "room", ROOM_EVENTS)
+            await trace.wait("trackStarted", 2)
+            streams = [pub.track.frames() for p in room.participants.values() for pub in p.tracks.values()]
+            chat.send("bye")
+            assert room._session.open_resources() == len(streams) + 1  # + the camera's source
+            room.disconnect()
+            await room.wait_closed()
+            assert room._session.open_resources() == 0 and all(s.closed for s in streams)
+            leftovers = [t for t in asyncio.all_tasks() if "compat" in repr(t.get_coro())]
+            assert leftovers == []
+    finally:
+        await remote.disconnect()
