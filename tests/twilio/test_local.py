@@ -1,0 +1,120 @@
+"""LocalParticipant publishing on a scripted session: deferred events, failures, maps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from compat import core as C
+from compat import twilio_video as Video
+from compat.twilio_video.connect import connect_session
+
+
+def snapshot() -> C.RoomSnapshot:
+    return C.RoomSnapshot("RM_1", "room", C.ParticipantInfo("PA_me", "me"))
+
+
+async def test_publish_resolves_before_track_published() -> None:
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    lp = room.localParticipant
+    order: list[str] = []
+    lp.on("trackPublished", lambda pub: order.append("event"))
+    mic = Video.LocalAudioTrack(name="mic")
+    pub = await lp.publishTrack(mic)
+    order.append("resolved")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert order == ["resolved", "event"]
+    assert isinstance(pub, Video.LocalAudioTrackPublication) and pub.track is mic and pub.kind == "audio"
+    assert lp.tracks == {pub.trackSid: pub} and lp.audioTracks == {pub.trackSid: pub}
+    assert session.calls[0][0] == "publish_media"
+
+
+async def test_options_tracks_publish_without_events() -> None:
+    session = C.ScriptedSession(snapshot())
+    mic, chat = Video.LocalAudioTrack(name="mic"), Video.LocalDataTrack(name="chat")
+    events: list[object] = []
+    room = await connect_session(session, {"tracks": [mic, chat]})
+    room.localParticipant.on("trackPublished", events.append)
+    await asyncio.sleep(0.01)
+    assert [p.trackName for p in room.localParticipant.tracks.values()] == ["mic", "chat"]
+    assert events == []
+    chat.send("hi")
+    assert session.sent == [(b"hi", "chat", True)]
+    room.disconnect()
+    chat.send("after")  # unpublished by the disconnect: silently nothing
+    assert session.sent == [(b"hi", "chat", True)]
+
+
+async def test_publication_failure_rejects_then_emits() -> None:
+    session = C.ScriptedSession(snapshot(), publish_error="codec not allowed")
+    room = await connect_session(session, {})
+    failed: list[tuple[Video.TwilioError, object]] = []
+    room.localParticipant.on("trackPublicationFailed", lambda e, t: failed.append((e, t)))
+    cam = Video.LocalVideoTrack(name="cam")
+    with pytest.raises(Video.TrackInvalidError, match="codec not allowed"):
+        await room.localParticipant.publishTrack(cam)
+    assert failed == []  # deferred
+    await asyncio.sleep(0)
+    assert [(e.code, t) for e, t in failed] == [(53300, cam)]
+    assert not room.localParticipant.tracks
+
+
+async def test_enable_disable_mutes_in_livekit_and_orders_events() -> None:
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    mic = Video.LocalAudioTrack(name="mic")
+    order: list[str] = []
+    mic.on("disabled", lambda t: order.append("track"))  # registered before the participant's
+    pub = await room.localParticipant.publishTrack(mic)
+    room.localParticipant.on("trackDisabled", lambda t: order.append("participant"))
+    pub.on("trackDisabled", lambda: order.append("publication"))
+    mic.disable()
+    assert order == ["track", "participant", "publication"]
+    assert ("set_muted", (pub.trackSid, True)) in session.calls
+    assert not pub.isTrackEnabled
+    stopped: list[object] = []
+    room.localParticipant.on("trackStopped", stopped.append)
+    mic.stop()
+    assert stopped == [mic]
+
+
+async def test_unpublish_and_disconnect_clear_local_maps() -> None:
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    lp = room.localParticipant
+    a, b = Video.LocalAudioTrack(name="a"), Video.LocalVideoTrack(name="b")
+    pubs = await lp.publishTracks([a, b])
+    assert lp.unpublishTrack(a) is pubs[0] and lp.unpublishTrack(a) is None
+    assert list(lp.tracks) == [pubs[1].trackSid]
+    with pytest.raises(TypeError):
+        lp.unpublishTrack("a")
+    await asyncio.sleep(0)
+    assert ("unpublish", (pubs[0].trackSid,)) in session.calls
+    room.disconnect()
+    assert not lp.tracks and lp.state == "disconnected"
+    with pytest.raises(RuntimeError):
+        await lp.publishTrack(Video.LocalAudioTrack(name="late"))
+
+
+async def test_set_parameters_and_network_quality_configuration() -> None:
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {"maxAudioBitrate": 32000, "networkQuality": True})
+    lp = room.localParticipant
+    assert lp.setParameters({"maxAudioBitrate": 16000}) is lp
+    await lp.publishTrack(Video.LocalAudioTrack(name="mic"))
+    settings = session.calls[-1][1][2]
+    assert settings.max_bitrate == 16000 and settings.source == "microphone"
+    with pytest.raises(TypeError):
+        lp.setParameters({"maxVideoBitrate": "x"})
+    lp.setNetworkQualityConfiguration({"remote": 2})
+    assert lp._nq == Video.NetworkQualityConfiguration(1, 2)
+    levels: list[tuple[int, object]] = []
+    lp.on("networkQualityLevelChanged", lambda level, stats: levels.append((level, stats)))
+    session.feed(C.ConnectionQualityChanged("me", C.Quality.GOOD, True))
+    session.feed(C.ConnectionQualityChanged("me", C.Quality.GOOD, True))
+    await asyncio.sleep(0.01)
+    session.feed(C.ConnectionQualityChanged("me", C.Quality.EXCELLENT, True))
+    assert levels == [(3, None), (5, None)]
