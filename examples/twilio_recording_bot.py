@@ -107,7 +107,7 @@ async def run_bot(
 def main() -> None:
     from livekit import api
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--room", required=True)
     parser.add_argument("--identity", default="recording-bot")
     parser.add_argument("--out", type=Path, default=Path("recordings"))

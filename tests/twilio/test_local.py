@@ -118,3 +118,23 @@ async def test_set_parameters_and_network_quality_configuration() -> None:
     await asyncio.sleep(0.01)
     session.feed(C.ConnectionQualityChanged("me", C.Quality.EXCELLENT, True))
     assert levels == [(3, None), (5, None)]
+
+
+@pytest.mark.parametrize("wrap", ["plain", "wait_for", "task"])
+async def test_listeners_attached_right_after_connect_see_early_facts(wrap: str) -> None:
+    info = C.ParticipantInfo("PA_a", "alice")
+    snap = C.RoomSnapshot(
+        "RM_1", "room", C.ParticipantInfo("PA_me", "me"), (C.ParticipantState(info, (C.TrackInfo("TR_1", "mic", "audio"),)),)
+    )
+    session = C.ScriptedSession(snap)
+    session.feed(C.TrackSubscribed("alice", "TR_1"))  # arrives while connect() is still running
+    if wrap == "plain":
+        room = await connect_session(session, {})
+    elif wrap == "wait_for":
+        room = await asyncio.wait_for(connect_session(session, {}), 5)
+    else:
+        room = await asyncio.create_task(connect_session(session, {}))
+    seen: list[str] = []
+    room.on("trackSubscribed", lambda track, pub, p: seen.append(pub.trackSid))
+    await asyncio.sleep(0.01)
+    assert seen == ["TR_1"]
