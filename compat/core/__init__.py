@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .facts import (
     ActiveSpeakersChanged,
     ConnectFailure,
+    Connected,
     ConnectionQualityChanged,
     ConnectionStats,
     DataReceived,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActiveSpeakersChanged",
     "ConnectFailure",
+    "Connected",
     "ConnectionQualityChanged",
     "ConnectionStats",
     "DataReceived",

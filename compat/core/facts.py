@@ -90,6 +90,14 @@ class RoomSnapshot:
 
 
 @attrs.frozen
+class Connected:
+    """First fact of every session: the state present at connect (participants and their
+    tracks, recording flag), for which LiveKit sends no join or publish events."""
+
+    snapshot: RoomSnapshot
+
+
+@attrs.frozen
 class ParticipantJoined:
     """A remote participant joined after we connected, with the tracks it already had."""
 
@@ -209,6 +217,7 @@ class Disconnected:
 
 
 Fact = Union[
+    Connected,
     ParticipantJoined,
     ParticipantLeft,
     TrackPublished,
@@ -286,3 +295,5 @@ class PublishSettings:
     video_codec: Literal["vp8", "h264", "vp9", "av1"] | None = None
     simulcast: bool | None = None
     dtx: bool | None = None
+
+__all__ = ["ActiveSpeakersChanged", "ConnectFailure", "Connected", "ConnectionQualityChanged", "ConnectionStats", "DataReceived", "DisconnectCause", "Disconnected", "Fact", "ParticipantInfo", "ParticipantJoined", "ParticipantLeft", "ParticipantState", "PublishFailure", "PublishSettings", "Quality", "Reconnected", "Reconnecting", "RecordingChanged", "RoomSnapshot", "RtpStats", "TrackInfo", "TrackKind", "TrackMuted", "TrackPublished", "TrackStarted", "TrackSubscribed", "TrackSubscriptionFailed", "TrackUnmuted", "TrackUnpublished", "TrackUnsubscribed"]

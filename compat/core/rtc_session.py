@@ -191,6 +191,7 @@ class RtcSession(Session):
             room_sid=sid, room_name=room.name, local=local, participants=participants,
             is_recording=self._recording,
         )
+        self._backlog.insert(0, F.Connected(self._snapshot))
 
     def _abandon(self, task: asyncio.Task[None]) -> None:
         """The caller gave up on connect(); disconnect if it eventually succeeded."""
@@ -630,3 +631,5 @@ async def open_session(
         raise F.ConnectFailure(f"connect timed out after {overall_timeout}s", timed_out=True)
     task.result()
     return session
+
+__all__ = ["BURST_WINDOW", "PUBLISH_TIMEOUT", "RtcSession", "connect_failure", "disconnect_cause", "open_session", "participant_info", "track_info"]

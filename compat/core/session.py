@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, TypeVar
 
 from .facts import (
+    Connected,
     ConnectionStats,
     Disconnected,
     Fact,
@@ -126,7 +127,7 @@ class Session(abc.ABC):
     def __init__(self, snapshot: RoomSnapshot | None = None) -> None:
         self._snapshot = snapshot
         self._listener: FactListener | None = None
-        self._backlog: list[Fact] = []
+        self._backlog: list[Fact] = [Connected(snapshot)] if snapshot is not None else []
         self._detached = False
 
     @property
@@ -313,3 +314,5 @@ async def bounded(aw: Awaitable[T], timeout: float, what: str) -> T | None:
 def _consume_exception(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
+
+__all__ = ["FactListener", "FrameStream", "ScriptedSession", "Session", "bounded"]

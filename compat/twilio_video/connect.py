@@ -82,3 +82,5 @@ def _schedule_start(room: Room, hops: int) -> None:
         room._start()
     else:
         loop.call_soon(_schedule_start, room, hops - 1)
+
+__all__ = ["START_HOPS", "connect", "connect_session"]

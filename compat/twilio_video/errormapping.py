@@ -95,3 +95,5 @@ def reconnecting_error() -> TwilioError:
 
 def subscription_error(message: str) -> TwilioError:
     return TrackInvalidError(f"Track is invalid: subscription failed ({message})" if message else None)
+
+__all__ = ["connect_error", "disconnect_error", "reconnecting_error", "subscription_error"]

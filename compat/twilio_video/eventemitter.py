@@ -63,3 +63,5 @@ class EventEmitter(AsyncIOEventEmitter):
 
     def _emit_later(self, event: str, args: tuple[Any, ...]) -> None:
         self.emit(event, *args)
+
+__all__ = ["EventEmitter"]

@@ -42,3 +42,5 @@ class LocalAudioTrack(LocalMediaTrackMixin):
             self.source.unsent_frames += 1
             return
         await self.source.capture_frame(frame)
+
+__all__ = ["LocalAudioTrack"]

@@ -74,3 +74,5 @@ class LocalDataTrack(Track):
             raise RangeError(f"data must be at most {MAX_MESSAGE_BYTES} bytes (got {len(payload)})")
         for session in self._sessions:
             session.send_data(payload, topic=self.name, reliable=self.reliable)
+
+__all__ = ["LocalDataTrack", "LocalDataTrackOptions", "MAX_MESSAGE_BYTES"]

@@ -276,3 +276,5 @@ class LocalParticipant(Participant):
 
     def setBandwidthProfile(self, *args: Any) -> None:  # noqa: N802
         logger.warning("setBandwidthProfile is not implemented (as in twilio-video.js)")
+
+__all__ = ["LocalParticipant", "MAX_TRACK_NAME", "check_track_name"]

@@ -54,3 +54,5 @@ class LocalMediaTrackMixin(MediaTrack):
 
     async def restart(self, constraints: Any = None) -> None:
         raise TypeError("restart() is only supported for tracks created by createLocalTracks() in a browser")
+
+__all__ = ["LocalMediaTrackMixin", "track_name"]

@@ -50,3 +50,5 @@ class LocalVideoTrackPublication(LocalTrackPublication):
 
 class LocalDataTrackPublication(LocalTrackPublication):
     pass
+
+__all__ = ["LocalAudioTrackPublication", "LocalDataTrackPublication", "LocalTrackPublication", "LocalVideoTrackPublication"]

@@ -46,3 +46,5 @@ class LocalVideoTrack(LocalMediaTrackMixin):
 
     def removeProcessor(self, processor: Any) -> LocalVideoTrack:  # noqa: N802
         raise NotImplementedError("VideoProcessor needs a browser canvas")
+
+__all__ = ["LocalVideoTrack"]

@@ -31,3 +31,5 @@ class NetworkQualityStats:
     level: int
     audio: NetworkQualityMediaStats | None = None
     video: NetworkQualityMediaStats | None = None
+
+__all__ = ["LEVELS", "NetworkQualityMediaStats", "NetworkQualityStats"]

@@ -291,3 +291,5 @@ def _video_codec(value: Any, i: int) -> VideoCodecSettings:
     if not isinstance(simulcast, bool):
         raise _invalid_type(f"options.preferredVideoCodecs[{i}].simulcast", "boolean")
     return VideoCodecSettings(codec, simulcast)
+
+__all__ = ["AUDIO_CODECS", "AudioCodecSettings", "ConnectOptions", "IGNORED_KEYS", "LocalTrackPublishOptions", "NetworkQualityConfiguration", "PRIORITIES", "SUPPORTED_KEYS", "VIDEO_CODECS", "VideoCodecSettings"]

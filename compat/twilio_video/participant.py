@@ -69,3 +69,5 @@ class Participant(EventEmitter):
 
     def __repr__(self) -> str:
         return self.toString()
+
+__all__ = ["Participant"]

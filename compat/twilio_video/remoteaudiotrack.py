@@ -46,3 +46,5 @@ class RemoteAudioTrack(RemoteTrackMixin, MediaTrack):
         if not self.isStarted:
             self.isStarted = True
             self.emit("started", self)
+
+__all__ = ["RemoteAudioTrack"]

@@ -30,3 +30,5 @@ class RemoteDataTrack(RemoteTrackMixin, Track):
         except UnicodeDecodeError:
             payload = data
         self.emit("message", payload, self)
+
+__all__ = ["RemoteDataTrack"]

@@ -101,3 +101,5 @@ class RemoteParticipant(Participant):
         self.state = "disconnected"
         self._unsubscribe_all()
         self.emit("disconnected", self)
+
+__all__ = ["RemoteParticipant"]

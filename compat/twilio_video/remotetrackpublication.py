@@ -57,3 +57,5 @@ class RemoteVideoTrackPublication(RemoteTrackPublication):
 
 class RemoteDataTrackPublication(RemoteTrackPublication):
     pass
+
+__all__ = ["RemoteAudioTrackPublication", "RemoteDataTrackPublication", "RemoteTrackPublication", "RemoteVideoTrackPublication"]

@@ -69,3 +69,5 @@ class RemoteVideoTrack(RemoteTrackMixin, MediaTrack):
             self.emit("dimensionsChanged", self)
         self.isStarted = True
         self.emit("started", self)
+
+__all__ = ["RemoteVideoTrack"]

@@ -345,3 +345,5 @@ _HANDLERS: dict[type, Any] = {
     C.Reconnected: Room._reconnected,
     C.Disconnected: Room._disconnected,
 }
+
+__all__ = ["REEMITTED", "Room", "data_track_sid"]

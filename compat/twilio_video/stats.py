@@ -129,3 +129,5 @@ def build_reports(conns: list[ConnectionStats], room: Room) -> list[StatsReport]
                     )
         reports.append(report)
     return reports
+
+__all__ = ["LocalAudioTrackStats", "LocalTrackStats", "LocalVideoTrackStats", "RemoteAudioTrackStats", "RemoteTrackStats", "RemoteVideoTrackStats", "StatsReport", "TrackStats", "build_reports"]

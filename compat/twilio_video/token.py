@@ -94,3 +94,5 @@ def inspect_token(token: str, room_name: str | None = None, *, now: float | None
     elif room is None:
         raise AccessTokenGrantsInvalidError("Invalid Access Token grants: the video grant names no room")
     return TokenClaims(identity=sub, room=room, api_key=iss)
+
+__all__ = ["LEEWAY_S", "TWILIO_TOKEN_MESSAGE", "TokenClaims", "inspect_token"]

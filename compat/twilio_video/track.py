@@ -72,3 +72,5 @@ class RemoteTrackMixin:
             raise RangeError(f"priority must be one of {', '.join(PRIORITIES)}")
         self.priority = priority
         return self
+
+__all__ = ["MediaTrack", "RemoteTrackMixin", "Track"]

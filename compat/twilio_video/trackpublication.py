@@ -26,3 +26,5 @@ class TrackPublication(EventEmitter):
 
     def __repr__(self) -> str:
         return self.toString()
+
+__all__ = ["TrackPublication"]

@@ -53,7 +53,7 @@ async def test_scripted_session_backlog_and_stream_ownership() -> None:
     session.feed(C.TrackSubscribed("a", "TR_1"))  # before start: kept
     seen: list[C.Fact] = []
     session.start(seen.append)
-    assert seen == [C.TrackSubscribed("a", "TR_1")]
+    assert seen == [C.Connected(snap), C.TrackSubscribed("a", "TR_1")]
     session.set_track_owner("TR_1", "a")
     s1 = session.open_audio_frames("TR_1", sample_rate=48000, num_channels=1, capacity=4, frame_size_ms=None)
     s2 = session.open_video_frames("TR_1", capacity=2, rgba=False)
@@ -106,7 +106,7 @@ async def make_session() -> tuple[R.RtcSession, list[C.Fact]]:
     session = R.RtcSession(loop=asyncio.get_running_loop())
     session._snapshot = C.RoomSnapshot("RM", "r", C.ParticipantInfo("PA_me", "me"))
     facts: list[C.Fact] = []
-    session.start(facts.append)
+    session.start(facts.append)  # (no Connected fact: the snapshot was set by hand)
     return session, facts
 
 
