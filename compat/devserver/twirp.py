@@ -460,6 +460,8 @@ class RoomService:
         if req.destination_sids:
             wanted = set(req.destination_sids)
             destinations.update(p.identity for p in room.participants.values() if p.sid in wanted)
+        if (req.destination_identities or req.destination_sids) and not destinations & set(room.participants):
+            return room_pb.SendDataResponse()  # addressed to nobody present: nobody gets it
         self.server.send_data(
             room,
             req.data,

@@ -389,10 +389,15 @@ async def test_send_data_to_all_and_to_identities(dev_server: LiveKitServer, lka
             api.SendDataRequest(room="r", data=b"just-b", kind=models.DataPacket.Kind.RELIABLE,
                                 destination_identities=["b"])
         )
+        await lkapi.room.send_data(  # addressed to someone absent: nobody gets it
+            api.SendDataRequest(room="r", data=b"ghost", kind=models.DataPacket.Kind.RELIABLE,
+                                destination_identities=["ghost"])
+        )
         await wait_for(lambda: len(got["b"]) == 2 and len(got["a"]) == 1, 10.0, "data packets")
         await asyncio.sleep(0.3)  # nothing else shows up at a
         assert [(p.data, p.topic, p.participant) for p in got["a"]] == [(b"everyone", "news", None)]
         assert sorted(p.data for p in got["b"]) == [b"everyone", b"just-b"]
+        assert [p.topic or "" for p in got["b"] if p.data == b"just-b"] == [""]
         with pytest.raises(api.TwirpError) as err:
             await lkapi.room.send_data(api.SendDataRequest(room="gone", data=b"x"))
         assert err.value.code == "not_found"
