@@ -71,6 +71,7 @@ class LocalParticipant(Participant):
         self._listeners: dict[int, list[tuple[str, Any]]] = {}
         self._pending: dict[int, asyncio.Future[LocalTrackPublication]] = {}
         self._pending_track_names: dict[int, str] = {}
+        self._withdrawn: set[int] = set()
         self._encoding: dict[str, int | None] = {
             "maxAudioBitrate": options.maxAudioBitrate,
             "maxVideoBitrate": options.maxVideoBitrate,
@@ -148,7 +149,8 @@ class LocalParticipant(Participant):
                 )
             except PublishFailure as exc:
                 raise TrackInvalidError(f"Track is invalid: LiveKit refused it ({exc.message})") from None
-            if self.state == "disconnected":
+            if self.state == "disconnected" or id(track) in self._withdrawn:
+                self._withdrawn.discard(id(track))
                 await self._session.unpublish(info.sid)
                 raise RuntimeError(f"The {track.toString()} was unpublished")
             cls = LocalAudioTrackPublication if kind == "audio" else LocalVideoTrackPublication
@@ -217,6 +219,8 @@ class LocalParticipant(Participant):
             raise TypeError("track must be a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
         pub = self._by_track.pop(id(track), None)
         if pub is None:
+            if id(track) in self._pending:
+                self._withdrawn.add(id(track))  # the pending publishTrack() rejects
             return None
         self._drop_publication(pub.trackSid)
         self._unwatch(track)

@@ -138,3 +138,16 @@ async def test_listeners_attached_right_after_connect_see_early_facts(wrap: str)
     room.on("trackSubscribed", lambda track, pub, p: seen.append(pub.trackSid))
     await asyncio.sleep(0.01)
     assert seen == ["TR_1"]
+
+
+async def test_unpublish_racing_publish_rejects_the_publish() -> None:
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    mic = Video.LocalAudioTrack(name="mic")
+    pending = asyncio.ensure_future(room.localParticipant.publishTrack(mic))
+    await asyncio.sleep(0)  # publishing has started
+    assert room.localParticipant.unpublishTrack(mic) is None
+    with pytest.raises(RuntimeError, match="was unpublished"):
+        await pending
+    assert not room.localParticipant.tracks
+    assert session.calls[-1][0] == "unpublish"
