@@ -405,10 +405,14 @@ class Recording:
         if self.video:
             due = int(until * self.fps)
             speaker = self._speaker() if self._speaker is not None else None
+            inputs = list(self.video_inputs.values())
             while self._video_frames < due:
-                image = self.compositor.compose(list(self.video_inputs.values()), speaker)
                 self._video_frames += 1
-                await loop.run_in_executor(self._executor, self.writer.write_video, image)
+                # Scaling and composing run on the writer thread too, off the event loop.
+                await loop.run_in_executor(self._executor, self._compose_and_write, inputs, speaker)
+
+    def _compose_and_write(self, inputs: list[VideoInput], speaker: str | None) -> None:
+        self.writer.write_video(self.compositor.compose(inputs, speaker))
 
     async def finish(self) -> int:
         """Complete the file (after run() has returned); returns its size in bytes."""
