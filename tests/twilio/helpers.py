@@ -82,3 +82,23 @@ async def close(room: Video.Room) -> None:
 
 async def settle(seconds: float = 0.3) -> None:
     await asyncio.sleep(seconds)
+
+
+async def announced(server: LiveKitServer, room: str, identity: str, tracks: int, timeout: float = 10.0) -> None:
+    """Wait until the server lists ``identity`` in ``room`` with ``tracks`` published tracks
+    (a server may announce a track only once its media arrives)."""
+    from livekit import api
+
+    lkapi = api.LiveKitAPI(server.http_url(), server.api_key, server.api_secret)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            resp = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+            if any(p.identity == identity and len(p.tracks) >= tracks for p in resp.participants):
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out waiting for {identity} with {tracks} track(s) in {room}")
+            await asyncio.sleep(0.05)
+    finally:
+        await lkapi.aclose()

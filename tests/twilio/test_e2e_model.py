@@ -9,7 +9,7 @@ from livekit import rtc
 
 from tests.media import publish_tone, publish_video
 from tests.support import LiveKitServer, wait_for
-from tests.twilio.helpers import close, twilio_connect
+from tests.twilio.helpers import announced, close, twilio_connect
 from tests.twilio.model import Model, Recorder
 
 pytestmark = pytest.mark.media
@@ -27,11 +27,6 @@ def sid_of(room_participants: dict[str, rtc.RemoteParticipant], identity: str) -
     return room_participants[identity].sid
 
 
-@pytest.mark.xfail(
-    reason="dev server bug (seen 2026-11-24): a third participant joining while a track is published and "
-    "subscribed fails with 'wait_pc_connection timed out' (also with plain rtc clients)",
-    strict=False,
-)
 async def test_scenario_present_join_publish_mute_data_unpublish_leave(lk_server: LiveKitServer) -> None:
     alice = await lk_server.connect("alice", "pm")
     bob: rtc.Room | None = None
@@ -39,6 +34,7 @@ async def test_scenario_present_join_publish_mute_data_unpublish_leave(lk_server
     rec = Recorder()
     try:
         async with publish_tone(alice, 440) as alice_mic:
+            await announced(lk_server, "pm", "alice", 1)
             room = await twilio_connect(lk_server, "bot", "pm")
             rec.attach_room(room)
             for p in room.participants.values():
@@ -122,7 +118,7 @@ async def test_scenario_two_present_then_publish_mute_data_unpublish_leave(lk_se
     rec = Recorder()
     try:
         async with publish_tone(alice, 440) as alice_mic:
-            await wait_for(lambda: bool(bob.remote_participants["alice"].track_publications), what="bob sees alice's mic")
+            await announced(lk_server, "pm3", "alice", 1)
             room = await twilio_connect(lk_server, "bot", "pm3")
             rec.attach_room(room)
             for p in room.participants.values():

@@ -11,7 +11,7 @@ from livekit import rtc
 from compat import twilio_video as Video
 from tests.media import publish_tone, publish_video
 from tests.support import LiveKitServer, wait_for
-from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, Trace, close, settle, twilio_connect
+from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, Trace, announced, close, settle, twilio_connect
 
 pytestmark = pytest.mark.media
 
@@ -20,6 +20,7 @@ async def test_state_present_at_connect_is_in_the_maps_without_events(lk_server:
     remote = await lk_server.connect("alice", "r1")
     try:
         async with publish_tone(remote, 440):
+            await announced(lk_server, "r1", "alice", 1)
             room = await twilio_connect(lk_server, "bot", "r1")
             trace = Trace()
             trace.watch(room, "room", ROOM_EVENTS)
@@ -130,6 +131,7 @@ async def test_local_disconnect_order_is_synchronous(lk_server: LiveKitServer) -
     remote = await lk_server.connect("alice", "r5")
     try:
         async with publish_tone(remote, 440):
+            await announced(lk_server, "r5", "alice", 1)
             mic = Video.LocalAudioTrack(name="bot-mic")
             room = await twilio_connect(lk_server, "bot", "r5", tracks=[mic])
             assert [p.trackName for p in room.localParticipant.tracks.values()] == ["bot-mic"]
@@ -200,6 +202,7 @@ async def test_local_publish_resolves_then_emits_track_published_later(lk_server
         mic2 = Video.LocalAudioTrack(name="mic")  # the name is free again
         pub2 = await room.localParticipant.publishTrack(mic2)
         pub2.on("trackDisabled", lambda: toggles.append("pub-disabled"))
+        await wait_for(lambda: pub2.trackSid in remote.remote_participants["bot"].track_publications, what="announced")
         mic2.disable()
         assert toggles == ["lp-disabled", "pub-disabled"] and not pub2.isTrackEnabled
         await wait_for(lambda: muted == [True], what="remote sees the mute")
@@ -262,6 +265,7 @@ async def test_nothing_left_running_after_disconnect(lk_server: LiveKitServer) -
     remote = await lk_server.connect("alice", "r8")
     try:
         async with publish_tone(remote, 440), publish_video(remote, 160, 120):
+            await announced(lk_server, "r8", "alice", 2)
             cam = Video.LocalVideoTrack(name="cam", width=160, height=120)
             chat = Video.LocalDataTrack(name="chat")
             room = await twilio_connect(lk_server, "bot", "r8", tracks=[cam, chat])
