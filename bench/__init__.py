@@ -1,0 +1,1 @@
+"""Benchmarks (run inside the private network namespace: see each module's docstring)."""
