@@ -168,6 +168,8 @@ class RtcSession(Session):
             await self._room.connect(url, token, options)
         except rtc.ConnectError as exc:
             raise connect_failure(exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - anything else the SDK raises is a connect failure too
+            raise F.ConnectFailure(f"{type(exc).__name__}: {exc}") from exc
         # Synchronously, before the listen task gets a chance to run:
         room = self._room
         lp = room.local_participant
