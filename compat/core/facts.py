@@ -193,8 +193,13 @@ class ConnectionQualityChanged:
 
 
 @attrs.frozen
-class RecordingChanged:
-    recording: bool
+class RecordingStarted:
+    """The room started being recorded (LiveKit: an egress became active)."""
+
+
+@attrs.frozen
+class RecordingStopped:
+    """The room stopped being recorded."""
 
 
 @attrs.frozen
@@ -231,7 +236,8 @@ Fact = Union[
     DataReceived,
     ActiveSpeakersChanged,
     ConnectionQualityChanged,
-    RecordingChanged,
+    RecordingStarted,
+    RecordingStopped,
     Reconnecting,
     Reconnected,
     Disconnected,
@@ -296,4 +302,4 @@ class PublishSettings:
     simulcast: bool | None = None
     dtx: bool | None = None
 
-__all__ = ["ActiveSpeakersChanged", "ConnectFailure", "Connected", "ConnectionQualityChanged", "ConnectionStats", "DataReceived", "DisconnectCause", "Disconnected", "Fact", "ParticipantInfo", "ParticipantJoined", "ParticipantLeft", "ParticipantState", "PublishFailure", "PublishSettings", "Quality", "Reconnected", "Reconnecting", "RecordingChanged", "RoomSnapshot", "RtpStats", "TrackInfo", "TrackKind", "TrackMuted", "TrackPublished", "TrackStarted", "TrackSubscribed", "TrackSubscriptionFailed", "TrackUnmuted", "TrackUnpublished", "TrackUnsubscribed"]
+__all__ = ["ActiveSpeakersChanged", "ConnectFailure", "Connected", "ConnectionQualityChanged", "ConnectionStats", "DataReceived", "DisconnectCause", "Disconnected", "Fact", "ParticipantInfo", "ParticipantJoined", "ParticipantLeft", "ParticipantState", "PublishFailure", "PublishSettings", "Quality", "Reconnected", "Reconnecting", "RecordingStarted", "RecordingStopped", "RoomSnapshot", "RtpStats", "TrackInfo", "TrackKind", "TrackMuted", "TrackPublished", "TrackStarted", "TrackSubscribed", "TrackSubscriptionFailed", "TrackUnmuted", "TrackUnpublished", "TrackUnsubscribed"]

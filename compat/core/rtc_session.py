@@ -346,7 +346,7 @@ class RtcSession(Session):
         recording = self._room.is_recording
         if recording != self._recording:
             self._recording = recording
-            self._emit(F.RecordingChanged(recording))
+            self._emit(F.RecordingStarted() if recording else F.RecordingStopped())
 
     def _on_reconnecting(self) -> None:
         self._reconnecting = True

@@ -290,11 +290,12 @@ class Room(EventEmitter):
         if p is not None and p.state != "disconnected":
             p._set_network_quality(level, nq.remote)
 
-    def _recording(self, fact: C.RecordingChanged) -> None:
-        if fact.recording == self.isRecording:
+    def _recording(self, fact: C.RecordingStarted | C.RecordingStopped) -> None:
+        recording = isinstance(fact, C.RecordingStarted)
+        if recording == self.isRecording:
             return
-        self.isRecording = fact.recording
-        self.emit("recordingStarted" if fact.recording else "recordingStopped")
+        self.isRecording = recording
+        self.emit("recordingStarted" if recording else "recordingStopped")
 
     def _reconnecting(self, fact: C.Reconnecting) -> None:
         if self.state != "connected":
@@ -340,7 +341,8 @@ _HANDLERS: dict[type, Any] = {
     C.DataReceived: Room._data_received,
     C.ActiveSpeakersChanged: Room._active_speakers,
     C.ConnectionQualityChanged: Room._connection_quality,
-    C.RecordingChanged: Room._recording,
+    C.RecordingStarted: Room._recording,
+    C.RecordingStopped: Room._recording,
     C.Reconnecting: Room._reconnecting,
     C.Reconnected: Room._reconnected,
     C.Disconnected: Room._disconnected,

@@ -151,3 +151,40 @@ async def test_unpublish_racing_publish_rejects_the_publish() -> None:
         await pending
     assert not room.localParticipant.tracks
     assert session.calls[-1][0] == "unpublish"
+
+
+async def test_recording_and_dominant_speaker_on_a_scripted_session() -> None:
+    info = C.ParticipantInfo("PA_a", "alice")
+    snap = C.RoomSnapshot("RM_1", "room", C.ParticipantInfo("PA_me", "me"), (C.ParticipantState(info),), is_recording=True)
+    session = C.ScriptedSession(snap)
+    room = await connect_session(session, {"dominantSpeaker": True})
+    events: list[tuple[str, object]] = []
+    for name in ("recordingStarted", "recordingStopped"):
+        room.on(name, lambda name=name: events.append((name, None)))
+    room.on("dominantSpeakerChanged", lambda p: events.append(("ds", p)))
+    await asyncio.sleep(0.01)
+    assert room.isRecording
+    session.feed(C.RecordingStarted())  # no change: no event
+    session.feed(C.RecordingStopped(), C.RecordingStarted())
+    alice = room.participants["PA_a"]
+    session.feed(C.ActiveSpeakersChanged(("alice", "me")), C.ActiveSpeakersChanged(("alice",)))
+    session.feed(C.ActiveSpeakersChanged(("me",)), C.ActiveSpeakersChanged(()))
+    assert events == [
+        ("recordingStopped", None),
+        ("recordingStarted", None),
+        ("ds", alice),
+        ("ds", None),  # the local participant is loudest
+        ("ds", None),  # cleared
+    ]
+    assert room.dominantSpeaker is None
+
+
+async def test_dominant_speaker_off_by_default() -> None:
+    info = C.ParticipantInfo("PA_a", "alice")
+    session = C.ScriptedSession(C.RoomSnapshot("RM_1", "room", C.ParticipantInfo("PA_me", "me"), (C.ParticipantState(info),)))
+    room = await connect_session(session, {})
+    seen: list[object] = []
+    room.on("dominantSpeakerChanged", seen.append)
+    await asyncio.sleep(0.01)
+    session.feed(C.ActiveSpeakersChanged(("alice",)))
+    assert seen == [] and room.dominantSpeaker is None
