@@ -46,8 +46,10 @@ MODEL_PARTICIPANT_EVENTS = (
     "trackStarted",
     "trackDimensionsChanged",
     "disconnected",
+    "networkQualityLevelChanged",
 )
-MODEL_LP_EVENTS = ("disconnected", "reconnecting", "reconnected")
+MODEL_LP_EVENTS = ("disconnected", "reconnecting", "reconnected", "networkQualityLevelChanged")
+LEVELS = {"excellent": 5, "good": 3, "poor": 1, "lost": 0}
 
 
 def data_sid(participant_sid: str, topic: str) -> str:
@@ -87,6 +89,8 @@ class Model:
         self.dominant: str | None = None
         self.state = "connected"
         self.local_identity = "me"
+        self.levels: dict[str, int] = {}  # emitter label -> last level
+        self.network_quality_remote = 1
 
     # helpers
     def by_identity(self, identity: str) -> MParticipant | None:
@@ -211,6 +215,21 @@ class Model:
         self.dominant = p.sid if p is not None else None
         self.events.append(("room", "dominantSpeakerChanged", (("P", p.sid) if p is not None else None,)))
 
+    def quality(self, identity: str, quality: str) -> None:
+        """networkQuality {local: 1, remote: self.network_quality_remote}: level changes only."""
+        if identity == self.local_identity:
+            label = "lp"
+        else:
+            p = self.by_identity(identity)
+            if p is None or self.network_quality_remote < 1:
+                return
+            label = f"p:{p.sid}"
+        level = LEVELS[quality]
+        if self.levels.get(label) == level:
+            return
+        self.levels[label] = level
+        self.events.append((label, "networkQualityLevelChanged", (level, None)))
+
     def reconnecting(self) -> None:
         if self.state != "connected":
             return
@@ -270,7 +289,7 @@ class Recorder:
         return record
 
     def key(self, obj: Any) -> Any:
-        if obj is None or isinstance(obj, (str, bytes)):
+        if obj is None or isinstance(obj, (str, bytes, int)):
             return obj
         if isinstance(obj, Video.TwilioError):
             return obj.code

@@ -24,11 +24,13 @@ track_specs = st.lists(st.tuples(st.sampled_from(KINDS), st.booleans()), max_siz
 
 
 class TwilioEvents(RuleBasedStateMachine):
+    AUTO_SUBSCRIBE = True
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.sids = itertools.count(1)
-        self.model = Model(dominant_speaker=True)
+        self.model = Model(dominant_speaker=True, auto_subscribe=self.AUTO_SUBSCRIBE)
         self.rec = Recorder()
         self.session: C.ScriptedSession | None = None
         self.room: Video.Room | None = None
@@ -92,7 +94,14 @@ class TwilioEvents(RuleBasedStateMachine):
 
         async def go() -> Video.Room:
             assert self.session is not None
-            return await connect_session(self.session, {"dominantSpeaker": True})
+            return await connect_session(
+                self.session,
+                {
+                    "dominantSpeaker": True,
+                    "automaticSubscription": self.AUTO_SUBSCRIBE,
+                    "networkQuality": {"local": 1, "remote": 1},
+                },
+            )
 
         self.room = self.run(go())
         self.rec.attach_room(self.room)
@@ -118,7 +127,7 @@ class TwilioEvents(RuleBasedStateMachine):
         self.model.publish(identity, sid, name, kind, muted)
         self.feed(C.TrackPublished(identity, C.TrackInfo(sid, name, kind, muted)))  # type: ignore[arg-type]
 
-    @precondition(lambda self: bool(self.pubs()))
+    @precondition(lambda self: self.AUTO_SUBSCRIBE and bool(self.pubs()))
     @rule(data=st.data())
     def subscribe(self, data: st.DataObject) -> None:
         identity, sid = data.draw(st.sampled_from(self.pubs()))
@@ -185,6 +194,12 @@ class TwilioEvents(RuleBasedStateMachine):
                     self.feed(C.TrackUnsubscribed(identity, sid))
         self.model.leave(identity)
         self.feed(C.ParticipantLeft(identity))
+
+    @rule(data=st.data(), quality=st.sampled_from(["excellent", "good", "poor", "lost"]))
+    def network_quality(self, data: st.DataObject, quality: str) -> None:
+        identity = data.draw(st.sampled_from([*self.present(), "me"]))
+        self.model.quality(identity, quality)
+        self.feed(C.ConnectionQualityChanged(identity, C.Quality[quality.upper()], identity == "me"))
 
     @rule()
     def reconnect_cycle(self) -> None:
@@ -253,3 +268,18 @@ TwilioEvents.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_twilio_event_order = TwilioEvents.TestCase
+
+
+class TwilioEventsManualSubscription(TwilioEvents):
+    """automaticSubscription: false: nothing is subscribed, data tracks are only published."""
+
+    AUTO_SUBSCRIBE = False
+
+
+TwilioEventsManualSubscription.TestCase.settings = settings(
+    max_examples=100,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_twilio_event_order_without_subscription = TwilioEventsManualSubscription.TestCase
