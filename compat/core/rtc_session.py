@@ -477,8 +477,7 @@ class RtcSession(Session):
             return
         _track, source, native = entry
         source._detach(native)
-        if isinstance(native, rtc.AudioSource):
-            self._spawn(bounded(native.aclose(), 5.0, "closing an audio source"))
+        self._spawn(bounded(native.aclose(), 5.0, "closing a media source"))
 
     async def unpublish(self, track_sid: str) -> None:
         if track_sid not in self._local:
