@@ -49,7 +49,6 @@ class PublishedTrack:
         self.info = info
         self.cid = cid
         self.forwarder: TrackForwarder | None = None
-        self.media_ready = asyncio.Event()
 
     @property
     def sid(self) -> str:
@@ -211,12 +210,14 @@ class Room:
     # ---- tracks -----------------------------------------------------------------------------
 
     def publish(self, participant: Participant, track: PublishedTrack) -> None:
+        """A track whose media has arrived: announce it, subscribe everyone who auto-subscribes.
+
+        As in LiveKit, a track is announced only once its media is negotiated, so others never
+        see a track the server cannot relay, and its codec is known.
+        """
         participant.tracks[track.sid] = track
         participant.bump()
         self.broadcast_participant(participant)
-
-    def media_arrived(self, participant: Participant, track: PublishedTrack) -> None:
-        """First media of a track: subscribe everyone who auto-subscribes, tell observers."""
         self.manager.observer_call("track_published", self, participant, track)
         for other in list(self.participants.values()):
             if other is participant or other.session is None:

@@ -44,6 +44,19 @@ PENDING_DATA_LIMIT = 256  # reliable packets kept for a subscriber channel that 
 ANSWER_TIMEOUT = 15.0
 
 
+_RELAYED_CODECS = {"opus": "audio/opus", "vp8": "video/VP8", "h264": "video/H264"}
+
+
+def _track_mime_type(request: rtc.AddTrackRequest) -> str | None:
+    """The mime type of the first codec the relay can decode, or None when it can decode none."""
+    if request.type == models.TrackType.AUDIO:
+        return "audio/opus"
+    offered = [c.codec.lower().rsplit("/", 1)[-1] for c in request.simulcast_codecs if c.codec]
+    if not offered:
+        return "video/VP8"  # the SDKs' default
+    return next((_RELAYED_CODECS[c] for c in offered if c in _RELAYED_CODECS), None)
+
+
 def _rtc_config() -> RTCConfiguration:
     # MAX_BUNDLE: with BALANCED, aiortc leaves the 2nd+ transceiver of a kind on a dead transport.
     return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -74,6 +87,7 @@ class Session:
         # Candidates that arrive before the PeerConnection has a remote description wait here.
         self._early_candidates: dict[int, list[Any] | None] = {PUBLISHER: [], SUBSCRIBER: []}
         self._orphan_tracks: dict[str, MediaStreamTrack] = {}  # by cid, media before AddTrack
+        self._pending_tracks: dict[str, PublishedTrack] = {}  # by cid, AddTrack before media
         self._pub_cids: dict[str, str] = {}  # publisher mid → cid
         self._sub_channels: dict[str, RTCDataChannel] = {}
         self._sub_pending: dict[str, list[bytes]] = {RELIABLE_LABEL: [], LOSSY_LABEL: []}
@@ -83,6 +97,7 @@ class Session:
         self._sub_offer_id = 0
         self._sub_connected = asyncio.Event()
         self.subscriptions: dict[str, Subscription] = {}
+        self._deferred_subscriptions: list[tuple[Participant, PublishedTrack]] = []
         self._rtt_ms = 0
         self._writer_task: asyncio.Task[Any] | None = None
         self._wire_publisher()
@@ -159,7 +174,7 @@ class Session:
         self.room.announce_joined(self.participant)
         self._sub_channels[RELIABLE_LABEL] = self._open_sub_channel(RELIABLE_LABEL, ordered=True)
         self._sub_channels[LOSSY_LABEL] = self._open_sub_channel(LOSSY_LABEL, ordered=False, maxRetransmits=0)
-        # Tracks already in the room: subscribe before the first offer so one negotiation carries them.
+        # Tracks already in the room (deferred by subscribe() until the first negotiation connects).
         if self.participant.auto_subscribe and self.participant.info.permission.can_subscribe:
             for other in list(self.room.participants.values()):
                 if other is not self.participant:
@@ -243,6 +258,7 @@ class Session:
         for track in self._orphan_tracks.values():
             track.stop()
         self._orphan_tracks.clear()
+        self._pending_tracks.clear()
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:
@@ -322,7 +338,11 @@ class Session:
             pc = self.publisher
             sending = sending_sections(offer.sdp)
             self._pub_cids.update(sending)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            except Exception as exc:
+                await self._offer_failed(sending, exc)
+                return
             live_cids = set(sending.values())
             for published in list(self.participant.tracks.values()):
                 if published.forwarder is not None and published.cid not in live_cids:
@@ -332,6 +352,17 @@ class Session:
             await pc.setLocalDescription(answer)
             sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
             self.send(rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id)))
+
+    async def _offer_failed(self, sending: dict[str, str], exc: Exception) -> None:
+        """aiortc could not take the offer (in practice: a codec it cannot decode, VP9 or AV1)."""
+        dropped = [self._pending_tracks.pop(cid) for cid in set(sending.values()) if cid in self._pending_tracks]
+        names = ", ".join(repr(t.info.name) for t in dropped) or "none"
+        log.error(
+            "%s: publisher offer refused (%s); dropping tracks %s. The dev server relays Opus, VP8 and H.264.",
+            self.participant.identity, exc, names,
+        )
+        for track in dropped:
+            self.send(rtc.SignalResponse(track_unpublished=rtc.TrackUnpublishedResponse(track_sid=track.sid)))
 
     async def _on_answer(self, answer: rtc.SessionDescription) -> None:
         waiter = self._sub_answer
@@ -347,17 +378,22 @@ class Session:
             not permission.can_publish_sources or source in permission.can_publish_sources
         )
         if not allowed:
-            self.send(
-                rtc.SignalResponse(
-                    request_response=rtc.RequestResponse(
-                        reason=rtc.RequestResponse.Reason.NOT_ALLOWED,
-                        message="does not have permission to publish" + (" this source" if permission.can_publish else ""),
-                    )
-                )
+            self._refuse_track(
+                request,
+                rtc.RequestResponse.Reason.NOT_ALLOWED,
+                "does not have permission to publish" + (" this source" if permission.can_publish else ""),
             )
             return
-        log.debug("%s: add_track cid=%s", participant.identity, request.cid)
-        if any(t.cid == request.cid for t in participant.tracks.values()):
+        mime_type = _track_mime_type(request)
+        if mime_type is None:
+            offered = ", ".join(c.codec for c in request.simulcast_codecs if c.codec)
+            self._refuse_track(
+                request,
+                rtc.RequestResponse.Reason.UNSUPPORTED_TYPE,
+                f"codec {offered} is not supported by the dev server: it relays Opus, VP8 and H.264",
+            )
+            return
+        if request.cid in self._pending_tracks or any(t.cid == request.cid for t in participant.tracks.values()):
             raise ValueError(f"track with cid {request.cid!r} already published")
         info = models.TrackInfo(
             sid=new_id("TR_"),
@@ -371,19 +407,34 @@ class Session:
             disable_dtx=request.disable_dtx,
             stereo=request.stereo,
             stream=request.stream,
-            mime_type="audio/opus" if request.type == models.TrackType.AUDIO else "video/VP8",
+            mime_type=mime_type,
+            # Reported as asked, so the clients set up their frame cryptors; the relay decodes and
+            # re-encodes, so encrypted media does not survive it (see docs/devserver.md).
+            encryption=request.encryption,
         )
         track = PublishedTrack(info, request.cid)
-        self.room.publish(participant, track)
+        self._pending_tracks[request.cid] = track
         self.send(rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=request.cid, track=info)))
         orphan = self._orphan_tracks.pop(request.cid, None)
         if orphan is not None:
             self._attach_media(track, orphan)
 
+    def _refuse_track(self, request: rtc.AddTrackRequest, reason: rtc.RequestResponse.Reason, message: str) -> None:
+        log.info("%s: refused track %r: %s", self.participant.identity, request.name, message)
+        self.send(
+            rtc.SignalResponse(
+                request_response=rtc.RequestResponse(reason=reason, message=message, add_track=request)
+            )
+        )
+
     async def _on_mute(self, request: rtc.MuteTrackRequest) -> None:
         track = self.participant.tracks.get(request.sid)
         if track is None:
-            raise ValueError(f"mute of unknown track {request.sid!r}")
+            pending = next((t for t in self._pending_tracks.values() if t.sid == request.sid), None)
+            if pending is None:
+                raise ValueError(f"mute of unknown track {request.sid!r}")
+            pending.info.muted = request.muted  # announced with its media
+            return
         self.room.set_muted(self.participant, track, request.muted)
 
     async def _on_update_metadata(self, request: rtc.UpdateParticipantMetadata) -> None:
@@ -455,13 +506,13 @@ class Session:
         def on_track(track: MediaStreamTrack) -> None:
             mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), None)
             cid = self._pub_cids.get(mid or "", track.id)
-            for published in self.participant.tracks.values():
-                if published.cid == cid and published.forwarder is None:
-                    if mid is not None:
-                        published.info.mid = mid
-                    self._attach_media(published, track)
-                    return
-            self._orphan_tracks[cid] = track
+            published = self._pending_tracks.get(cid)
+            if published is None:
+                self._orphan_tracks[cid] = track
+                return
+            if mid is not None:
+                published.info.mid = mid
+            self._attach_media(published, track)
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -478,11 +529,17 @@ class Session:
                 log.info("%s: publisher connection failed", self.participant.identity)
 
     def _attach_media(self, published: PublishedTrack, track: MediaStreamTrack) -> None:
+        del self._pending_tracks[published.cid]
+        codec = next(
+            (t._codecs[0].mimeType for t in self.publisher.getTransceivers() if t.receiver.track is track and t._codecs),
+            None,
+        )
+        if codec:
+            published.info.mime_type = codec
         forwarder = TrackForwarder(track, f"{self.participant.identity}/{published.info.name or published.sid}")
         published.forwarder = forwarder
         forwarder.start()
-        published.media_ready.set()
-        self.room.media_arrived(self.participant, published)
+        self.room.publish(self.participant, published)
 
     # ---- subscriber side ------------------------------------------------------------------------
 
@@ -494,6 +551,7 @@ class Session:
             state = pc.connectionState
             if state == "connected" and not self._sub_connected.is_set():
                 self._sub_connected.set()
+                self._subscribe_deferred()
                 info = self.participant.info
                 if info.state != models.ParticipantInfo.State.ACTIVE and not self.closed:
                     info.state = models.ParticipantInfo.State.ACTIVE
@@ -527,6 +585,12 @@ class Session:
     def subscribe(self, publisher: Participant, track: PublishedTrack, *, negotiate: bool = True) -> None:
         if self.closed or track.sid in self.subscriptions or track.forwarder is None:
             return
+        if not self._sub_connected.is_set():
+            # aiortc stops the shared transport when the first answer bundles a data channel created
+            # before a media section: media goes in only once the first (data-only) negotiation is up.
+            if all(t is not track for _, t in self._deferred_subscriptions):
+                self._deferred_subscriptions.append((publisher, track))
+            return
         relay = track.forwarder.subscribe()
         transceiver = self.subscriber.addTransceiver(relay, direction="sendonly")
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".
@@ -537,7 +601,16 @@ class Session:
         if negotiate:
             self.negotiate_subscriber()
 
+    def _subscribe_deferred(self) -> None:
+        deferred, self._deferred_subscriptions = self._deferred_subscriptions, []
+        for publisher, track in deferred:
+            if publisher.tracks.get(track.sid) is track and publisher.identity in self.room.participants:
+                self.subscribe(publisher, track, negotiate=False)
+        if self.subscriptions:
+            self.negotiate_subscriber()
+
     def unsubscribe(self, track_sid: str, *, removed: bool) -> None:
+        self._deferred_subscriptions = [(p, t) for p, t in self._deferred_subscriptions if t.sid != track_sid]
         sub = self.subscriptions.pop(track_sid, None)
         if sub is None or self.closed:
             return

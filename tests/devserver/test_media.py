@@ -39,6 +39,8 @@ async def test_tracks_present_at_join_are_subscribed(dev_server: LiveKitServer) 
     a = await dev_server.connect("a", "r")
     try:
         async with publish_tone(a, 600):
+            # A track is announced once its media is negotiated (as in LiveKit).
+            await wait_for(lambda: bool(dev_server.embedded.rooms["r"].participants["a"].tracks), what="track live")
             late = rtc.Room()
             log = EventLog()
             log.listen(late, "track_subscribed", "track_published")
