@@ -38,14 +38,6 @@ PY_MIN_RMS = 1000.0
 # Browser side: AnalyserNode RMS (full scale 1.0) of the Python sine (amplitude 0.5, RMS ~0.35).
 BROWSER_MIN_RMS = 0.05
 
-# Known dev server bug, still open when this test was written: a participant that joins a room whose
-# track already carries media gets a first subscriber offer with both the data channels and that
-# track, and its subscriber PeerConnection never connects (aiortc leaves the media transceiver on an
-# ICE transport that never starts). The browser reports "could not establish pc connection", the
-# Python SDK "wait_pc_connection timed out". These symptoms make the test xfail (with the full
-# report printed) rather than fail; set COMPAT_BROWSER_STRICT=1 to fail instead. Remove this once
-# the dev server is fixed.
-KNOWN_DEVSERVER_BUG = ("could not establish pc connection", "wait_pc_connection timed out")
 
 
 def _missing() -> str | None:
@@ -352,9 +344,6 @@ async def test_browser_and_python_exchange_audio_and_data(
                         f"remotes={list(py.room.remote_participants)}"
                     )
                 report = f"{what}\n{py_state} timings={timings}\n{browser.diagnostics()}"
-                if any(sig in what for sig in KNOWN_DEVSERVER_BUG) and not os.environ.get("COMPAT_BROWSER_STRICT"):
-                    print(report)
-                    pytest.xfail(f"known dev server bug (late joiner's subscriber connection): {what.splitlines()[0]}")
                 raise AssertionError(report) from None
     finally:
         if browser is not None:
