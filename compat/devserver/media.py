@@ -12,8 +12,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
+import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -21,6 +23,35 @@ log = logging.getLogger("compat.devserver.media")
 
 FrameSink = Callable[[Any], None]
 LEVEL_EVERY_N_FRAMES = 3  # speaker levels need ~300 ms resolution, not every 20 ms frame
+
+
+OPUS_RATE = 48000
+OPUS_TIME_BASE = Fraction(1, OPUS_RATE)
+
+
+class OpusOnce:
+    """Encodes a published audio track once; every subscriber's sender only packetizes the result.
+
+    aiortc would otherwise encode per subscriber, with a thread pool hop and a pure-Python level
+    loop per frame each time, which caps relaying at a few hundred frames per second.
+    """
+
+    def __init__(self) -> None:
+        codec = av.CodecContext.create("libopus", "w")
+        codec.bit_rate = 64000
+        codec.format = "s16"
+        codec.layout = "stereo"
+        codec.sample_rate = OPUS_RATE
+        codec.time_base = OPUS_TIME_BASE
+        codec.options = {"application": "voip"}
+        self._codec = codec
+        self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=OPUS_RATE, frame_size=960)
+
+    def encode(self, frame: Any) -> list[Any]:
+        packets: list[Any] = []
+        for chunk in self._resampler.resample(frame):
+            packets.extend(self._codec.encode(chunk))
+        return packets
 
 
 class RelayTrack(MediaStreamTrack):
@@ -81,7 +112,8 @@ class TrackForwarder:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"forward {self.name}")
 
     def subscribe(self) -> RelayTrack:
-        relay = RelayTrack(self.kind, self, maxsize=50 if self.kind == "audio" else 4)
+        # Bounded so a subscriber that falls behind loses old frames instead of lagging: 200 ms of audio.
+        relay = RelayTrack(self.kind, self, maxsize=10 if self.kind == "audio" else 4)
         self._relays.add(relay)
         self._relay_snapshot = tuple(self._relays)
         return relay
@@ -108,6 +140,7 @@ class TrackForwarder:
 
     async def _run(self) -> None:
         audio = self.kind == "audio"
+        opus = OpusOnce() if audio else None
         try:
             while True:
                 try:
@@ -117,8 +150,15 @@ class TrackForwarder:
                 self.frames += 1
                 if audio and self.frames % LEVEL_EVERY_N_FRAMES == 0:
                     self._measure(frame)
-                for relay in self._relay_snapshot:
-                    relay.put(frame)
+                relays = self._relay_snapshot
+                if relays:
+                    if opus is not None:
+                        for packet in opus.encode(frame):
+                            for relay in relays:
+                                relay.put(packet)
+                    else:
+                        for relay in relays:
+                            relay.put(frame)
                 for sink in self._sink_snapshot:
                     try:
                         sink(frame)
