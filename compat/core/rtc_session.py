@@ -136,6 +136,7 @@ class RtcSession(Session):
         self._streams: dict[FrameStream[Any], tuple[str, Any]] = {}
         self._local: dict[str, tuple[rtc.LocalTrack, Any, Any]] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
+        self._pumps: dict[FrameStream[Any], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._data_queue: asyncio.Queue[tuple[bytes, str, bool]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
@@ -373,9 +374,22 @@ class RtcSession(Session):
             stream._end()
             return stream
         native = make(entry[1])
-        native._queue = _Sink(stream)  # frames go straight into our bounded, counting ring
+        if hasattr(getattr(native, "_queue", None), "put"):
+            # Frames go straight from the stream's native-event task into our bounded,
+            # counting ring: no extra task or copy per frame.
+            native._queue = _Sink(stream)
+        else:  # a livekit-rtc without that internal ring: pump (one await per frame)
+            self._pumps[stream] = self._loop.create_task(self._pump(native, stream))
         self._streams[stream] = (track_sid, native)
         return stream
+
+    @staticmethod
+    async def _pump(native: Any, stream: FrameStream[Any]) -> None:
+        async for event in native:
+            if stream.closed:
+                break
+            stream.put(event.frame)
+        stream._end()
 
     def open_audio_frames(
         self, track_sid: str, *, sample_rate: int, num_channels: int, capacity: int, frame_size_ms: int | None
@@ -395,6 +409,9 @@ class RtcSession(Session):
 
     def _close_stream(self, stream: FrameStream[Any]) -> None:
         stream._end()
+        pump = self._pumps.pop(stream, None)
+        if pump is not None:
+            pump.cancel()  # a VideoStream consumer does not wake up on aclose()
         entry = self._streams.pop(stream, None)
         if entry is not None:
             self._spawn(bounded(entry[1].aclose(), 5.0, "closing a media stream"))
