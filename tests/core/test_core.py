@@ -168,3 +168,36 @@ async def test_unpublish_of_a_disconnected_participant_is_dropped_at_once() -> N
     s._on_track_unpublished(FakePub("TR_1"), p)  # type: ignore[arg-type]
     s._on_participant_disconnected(p)
     assert facts == [C.ParticipantLeft("alice")]
+
+
+class FakeNativeStream:
+    """A stream without livekit-rtc's internal ring: the core must pump it."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = frames
+        self.closed = False
+
+    def __aiter__(self) -> FakeNativeStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        await asyncio.sleep(0)
+        if not self.frames:
+            await asyncio.Event().wait()  # like a VideoStream: never ends by itself
+        return type("Event", (), {"frame": self.frames.pop(0)})()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_fallback_pump_delivers_and_is_cancelled_on_close() -> None:
+    s, _facts = await make_session()
+    native = FakeNativeStream(["f1", "f2"])
+    s._remote_tracks["TR_1"] = ("alice", object())  # type: ignore[assignment]
+    stream = s._open("TR_1", 4, lambda track: native)
+    assert [await stream.__anext__(), await stream.__anext__()] == ["f1", "f2"]
+    assert s.open_resources() == 1
+    s._close_track("TR_1")
+    assert stream.closed and not s._pumps and s.open_resources() == 0
+    await asyncio.sleep(0.05)
+    assert native.closed
