@@ -282,3 +282,21 @@ async def test_nothing_left_running_after_disconnect(lk_server: LiveKitServer) -
             assert leftovers == []
     finally:
         await remote.disconnect()
+
+
+async def test_automatic_subscription_false_publishes_without_subscribing(lk_server: LiveKitServer) -> None:
+    room = await twilio_connect(lk_server, "bot", "r9", automaticSubscription=False)
+    trace = Trace()
+    trace.watch(room, "room", ROOM_EVENTS)
+    remote = await lk_server.connect("alice", "r9")
+    try:
+        async with publish_tone(remote, 440):
+            ((pub, alice),) = await trace.wait("trackPublished")
+            await remote.local_participant.publish_data("ignored", topic="chat")
+            await trace.wait("trackPublished", 2)
+            await settle(0.5)
+            assert "trackSubscribed" not in trace.names() and "trackMessage" not in trace.names()
+            assert not pub.isSubscribed and all(not p.isSubscribed for p in alice.tracks.values())
+    finally:
+        await remote.disconnect()
+        await close(room)
