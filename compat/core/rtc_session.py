@@ -460,7 +460,11 @@ class RtcSession(Session):
         key = "pending:" + str(id(track))
         self._local[key] = (track, source, native)
         task = self._loop.create_task(self._room.local_participant.publish_track(track, opts))
-        done, _ = await asyncio.wait({task}, timeout=PUBLISH_TIMEOUT)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=PUBLISH_TIMEOUT)
+        except asyncio.CancelledError:  # the caller gave up: undo the publish when it lands
+            task.add_done_callback(lambda t: self._late_publish(t, key))
+            raise
         if not done:  # never cancel the native publish: undo it if it completes later
             task.add_done_callback(lambda t: self._late_publish(t, key))
             raise F.PublishFailure(f"publish timed out after {PUBLISH_TIMEOUT}s")

@@ -122,6 +122,12 @@ class LocalParticipant(Participant):
             future.set_exception(exc)
             self._defer("trackPublicationFailed", exc, track)
             raise
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            raise
         finally:
             self._pending.pop(id(track), None)
             self._pending_track_names.pop(id(track), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -188,3 +189,30 @@ async def test_dominant_speaker_off_by_default() -> None:
     await asyncio.sleep(0.01)
     session.feed(C.ActiveSpeakersChanged(("alice",)))
     assert seen == [] and room.dominantSpeaker is None
+
+
+async def test_concurrent_publish_of_one_track_shares_the_outcome() -> None:
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    mic = Video.LocalAudioTrack(name="mic")
+    a, b = await asyncio.gather(room.localParticipant.publishTrack(mic), room.localParticipant.publishTrack(mic))
+    assert a is b
+    assert [c for c in session.calls if c[0] == "publish_media"] == [session.calls[0]]
+    gate = asyncio.Event()
+    original = session.publish_media
+
+    async def slow_publish(*args: Any, **kwargs: Any) -> C.TrackInfo:
+        await gate.wait()
+        return await original(*args, **kwargs)
+
+    session.publish_media = slow_publish  # type: ignore[method-assign]
+    cam = Video.LocalVideoTrack(name="cam")
+    first = asyncio.ensure_future(room.localParticipant.publishTrack(cam))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(room.localParticipant.publishTrack(cam))
+    await asyncio.sleep(0)
+    assert room.localParticipant.unpublishTrack(cam) is None  # withdraws the pending publish
+    gate.set()
+    results = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 2)
+    assert all(isinstance(r, RuntimeError) for r in results), results
+    assert not room.localParticipant.tracks.get(session.calls[-1][1][0])
