@@ -187,8 +187,7 @@ async def test_local_publish_resolves_then_emits_track_published_later(lk_server
         with pytest.raises(TypeError):
             await room.localParticipant.publishTrack("mic")
 
-        # (dev server: an unpublish before the remote's subscription completes is lost; see report)
-        await wait_for(lambda: any(p.subscribed for p in remote.remote_participants["bot"].track_publications.values()))
+        await wait_for(lambda: bool(remote.remote_participants["bot"].track_publications), what="announced")
         assert room.localParticipant.unpublishTrack(mic) is pub
         assert room.localParticipant.unpublishTrack(mic) is None
         assert not room.localParticipant.tracks
