@@ -216,3 +216,30 @@ async def test_concurrent_publish_of_one_track_shares_the_outcome() -> None:
     results = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 2)
     assert all(isinstance(r, RuntimeError) for r in results), results
     assert not room.localParticipant.tracks.get(session.calls[-1][1][0])
+
+
+async def test_handlers_plain_async_and_failing(caplog: pytest.LogCaptureFixture) -> None:
+    info = C.ParticipantInfo("PA_a", "alice")
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    got: list[str] = []
+
+    def broken(p: Video.RemoteParticipant) -> None:
+        raise ValueError("app bug")
+
+    async def later(p: Video.RemoteParticipant) -> None:
+        await asyncio.sleep(0)
+        got.append("async " + p.identity)
+
+    room.on("participantConnected", broken)
+    room.on("participantConnected", later)
+    room.on("participantConnected", lambda p: got.append("plain " + p.identity))
+    await asyncio.sleep(0.01)
+    session.feed(C.ParticipantJoined(info))
+    assert got == ["plain alice"]  # plain handlers run inside the emit, in order
+    await asyncio.sleep(0.01)
+    assert got == ["plain alice", "async alice"]
+    assert "app bug" in caplog.text or any(r.exc_info for r in caplog.records)
+    assert room.participants["PA_a"].identity == "alice"  # the SDK went on
+    room.off("participantConnected", broken)
+    room.off("participantConnected", broken)  # no error when not registered
