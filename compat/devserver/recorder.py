@@ -26,6 +26,7 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import VideoReformatter
 
 log = logging.getLogger("compat.devserver.recorder")
 
@@ -274,6 +275,9 @@ class Compositor:
         self.width = width
         self.height = height
         self.layout = layout
+        # Our own scaler: a frame's built-in one is shared by every thread that reformats that
+        # frame (other recordings, aiortc's encoders), and swscale contexts are not thread-safe.
+        self._reformatter = VideoReformatter()
 
     def compose(self, inputs: list[VideoInput], speaker: str | None) -> npt.NDArray[np.uint8]:
         canvas = np.zeros((self.height, self.width, 3), np.uint8)
@@ -295,7 +299,7 @@ class Compositor:
             scale = min(cell_w / max(frame.width, 1), cell_h / max(frame.height, 1))
             w = max(2, int(frame.width * scale) & ~1)
             h = max(2, int(frame.height * scale) & ~1)
-            image = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            image = self._reformatter.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
             x = col * cell_w + (cell_w - w) // 2
             y = row * cell_h + (cell_h - h) // 2
             canvas[y : y + h, x : x + w] = image[:h, :w]
