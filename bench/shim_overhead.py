@@ -1,35 +1,294 @@
-"""Overhead of the compat layers over raw ``livekit.rtc`` (no server needed).
+"""The Twilio shim (compat.twilio_video on compat.core) against raw ``livekit.rtc``, receiving the same room.
 
-    .venv/bin/python -m bench.shim_overhead [--frames N] [--facts N] [--json PATH]
+Run it inside the project's private network namespace (WebRTC needs a non-loopback interface;
+nothing leaves the machine):
 
-Phases (each bounded; nothing asserted, numbers are reported):
+    scripts/netns-run .venv/bin/python -m bench.shim_overhead [--sizes 4,8,16] [--json PATH]
 
-  receive   frames of a local AudioSource -> LocalAudioTrack read two ways for the same
-            number of 10 ms frames: a raw ``rtc.AudioStream`` iterated directly, and the
-            compat path (the same native stream feeding a ``compat.core.FrameStream``
-            through the sink the core installs). Reports process CPU per frame.
-  dispatch  facts pushed through a ``ScriptedSession`` into a Twilio ``Room`` with one
-            listener per event (mute/unmute toggles -> trackDisabled/trackEnabled on the
-            publication, participant and room): CPU per fact.
+Processes (each one's CPU is its own, from /proc/<pid>/stat):
+  dev server   ``python -m compat.devserver`` (as bench.devserver runs it)
+  publishers   ``python -m bench._publishers``: N rooms, each publishing a 48 kHz sine,
+               ``auto_subscribe=False``
+  bot          ``python -m bench._bot raw|shim``: ONE receiving bot per process, started one
+               after the other against the same room with the same N publishers. raw = an
+               ``rtc.Room`` and one ``rtc.AudioStream`` per remote audio track; shim =
+               ``Video.connect(token, {"url", "name"})`` and ``RemoteAudioTrack.frames()`` per
+               track from ``trackSubscribed``. Both touch every frame's PCM.
+  this process orchestrates, and runs the in-process micro benchmarks (no server).
+
+Per size N (4, 8, 16), per bot: CONNECTS connects (connect/disconnect cycles, the last one
+stays; wall time of ``rtc.Room.connect`` vs ``Video.connect``), then a warm-up after every track
+delivered a frame, then a steady window: bot process CPU (→ per stream), frames delivered vs the
+expected 100 frames/s per track, frames dropped by the shim's bounded ring. The bot order
+alternates between sizes (raw first at 4 and 16, shim first at 8) so drift does not favour one.
+
+Event dispatch (in-process): a LiveKit ``track_muted``/``track_unmuted`` event emitted on an
+``rtc.Room`` reaching one user handler: raw = the handler on the rtc.Room; shim = the same
+emit into RtcSession's handler → fact → Twilio Room → a ``trackDisabled``/``trackEnabled``
+listener on the Twilio Room. CPU per event.
+
+Extras (no server, as before): ``receive_local``: a local AudioSource read by a raw AudioStream
+and through the core's FrameStream sink; ``fact_dispatch``: facts fed to a ScriptedSession.
+
+Every phase has a time limit; nothing is asserted; partial results are always printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
+import os
+import secrets
+import signal
+import statistics
+import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from livekit import rtc
+from livekit.rtc._proto import participant_pb2, track_pb2
 
+from bench.devserver import ServerProcess, cpu_seconds, environment, free_port
 from compat import core as C
-from compat.core.rtc_session import _Sink
+from compat.core.rtc_session import RtcSession, _Sink
 from compat.twilio_video.connect import connect_session
 
 SAMPLE_RATE = 48000
 FRAME = 480
+FRAMES_PER_S = 100
+
+
+# ---- child processes -----------------------------------------------------------------------------
+
+
+class Child:
+    """A child Python module speaking lines on stdin/stdout."""
+
+    live: set[int] = set()  # pids, for the watchdog
+
+    def __init__(self, *argv: str) -> None:
+        self.argv = argv
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stderr_tail: list[str] = []
+        self._drain: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+        Child.live.add(self.proc.pid)
+        self._drain = asyncio.create_task(self._read_stderr())
+
+    async def _read_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            self.stderr_tail = (self.stderr_tail + [raw.decode(errors="replace").rstrip()])[-10:]
+
+    async def line(self, timeout: float) -> str:
+        assert self.proc is not None and self.proc.stdout is not None
+        raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not raw:
+            raise RuntimeError("child exited: " + " | ".join(self.stderr_tail[-3:]))
+        return raw.decode().strip()
+
+    async def json_line(self, timeout: float) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(await self.line(timeout))
+        return value
+
+    def send(self, text: str) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        with contextlib.suppress(Exception):
+            self.proc.stdin.write(text.encode())
+
+    async def stop(self, timeout: float = 8.0) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                proc.stdin.write(b"quit\n")
+                proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        Child.live.discard(proc.pid)
+        if self._drain is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain, 2.0)
+
+
+# ---- one bot ---------------------------------------------------------------------------------------
+
+
+def _median_ms(seconds: list[float]) -> float | None:
+    return round(statistics.median(seconds) * 1000, 1) if seconds else None
+
+
+async def run_bot(mode: str, url: str, key: str, secret: str, room: str, tracks: int, args: argparse.Namespace,
+                  others: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": mode, "errors": []}
+    bot = Child("-m", "bench._bot", mode, url, key, secret, room, str(tracks), str(args.connects))
+    await bot.start()
+    out["pid"] = bot.pid
+    try:
+        first = await bot.json_line(30 + 4 * args.connects)
+        out["connect_s"] = [round(s, 4) for s in first["connect_s"]]
+        out["connect_median_ms"] = _median_ms(first["connect_s"])
+        out["errors"] += first.get("errors", [])
+        ready = await bot.json_line(25)
+        out["tracks"] = ready["ready"]
+        if not out["tracks"]:
+            return out
+        await asyncio.sleep(args.warmup)
+        c0 = cpu_seconds(bot.pid)
+        o0 = {k: cpu_seconds(p) for k, p in others.items()}
+        w0 = time.perf_counter()
+        bot.send("mark\n")
+        m0 = await bot.json_line(5)
+        await asyncio.sleep(args.window)
+        c1 = cpu_seconds(bot.pid)
+        o1 = {k: cpu_seconds(p) for k, p in others.items()}
+        w1 = time.perf_counter()
+        bot.send("mark\n")
+        m1 = await bot.json_line(5)
+        wall = w1 - w0
+        span = m1["t"] - m0["t"]
+        frames = m1["frames"] - m0["frames"]
+        expected = out["tracks"] * FRAMES_PER_S * span
+        cpu_pct = 100 * (c1 - c0) / wall
+        out.update(
+            window_s=round(wall, 2),
+            cpu_pct=round(cpu_pct, 1),
+            cpu_pct_per_stream=round(cpu_pct / out["tracks"], 2),
+            frames=frames,
+            frames_expected=round(expected),
+            delivered_pct=round(100 * frames / expected, 1) if expected else None,
+            shortfall=max(0, round(expected - frames)),
+            ring_dropped=m1["dropped"] - m0["dropped"],
+            per_track_frames=[b - a for a, b in zip(m0["per_track"], m1["per_track"])],
+            others_cpu_pct={k: round(100 * (o1[k] - o0[k]) / wall, 1) for k in o0},
+        )
+    except Exception as exc:  # noqa: BLE001 - reported with the partial numbers
+        out["errors"].append(f"{type(exc).__name__}: {exc} {' | '.join(bot.stderr_tail[-3:])}")
+    finally:
+        await bot.stop()
+    return out
+
+
+async def run_size(n: int, index: int, server: ServerProcess, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    room = f"shim-bench-{n}"
+    out: dict[str, Any] = {"participants": n, "errors": []}
+    pubs = Child("-m", "bench._publishers", url, server.key, server.secret, room, str(n))
+    await pubs.start()
+    try:
+        line = await pubs.line(30 + 2 * n)
+        out["publishing"] = int(line.split()[1])
+        await asyncio.sleep(1.0)
+        order = ("raw", "shim") if index % 2 == 0 else ("shim", "raw")
+        out["order"] = list(order)
+        others = {"server": server.pid, "publishers": pubs.pid}
+        for mode in order:
+            print(f"  {n} publishers: {mode} bot ...", file=sys.stderr, flush=True)
+            budget = 60 + 4 * args.connects + args.warmup + args.window
+            try:
+                out[mode] = await asyncio.wait_for(
+                    run_bot(mode, url, server.key, server.secret, room, out["publishing"], args, others), budget)
+            except Exception as exc:  # noqa: BLE001
+                out["errors"].append(f"{mode}: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(1.0)
+    except Exception as exc:  # noqa: BLE001
+        out["errors"].append(f"publishers: {type(exc).__name__}: {exc} {' | '.join(pubs.stderr_tail[-3:])}")
+    finally:
+        await pubs.stop(10.0)
+    raw, shim = out.get("raw") or {}, out.get("shim") or {}
+    out["ratios"] = {
+        "cpu_per_stream": _ratio(shim.get("cpu_pct_per_stream"), raw.get("cpu_pct_per_stream")),
+        "connect": _ratio(shim.get("connect_median_ms"), raw.get("connect_median_ms")),
+        "delivered": _ratio(shim.get("delivered_pct"), raw.get("delivered_pct")),
+    }
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+# ---- in-process micro benchmarks -------------------------------------------------------------------
+
+
+def _fake_remote(identity: str, track_sid: str) -> tuple[rtc.RemoteParticipant, rtc.RemoteTrackPublication]:
+    """A RemoteParticipant and publication as the rtc.Room hands them to handlers (no FFI handle)."""
+    p = object.__new__(rtc.RemoteParticipant)
+    p._info = participant_pb2.ParticipantInfo(sid="PA_" + identity, identity=identity, name=identity)
+    pub = object.__new__(rtc.RemoteTrackPublication)
+    pub._info = track_pb2.TrackPublicationInfo(sid=track_sid, name="mic", kind=track_pb2.KIND_AUDIO)
+    return p, pub
+
+
+async def event_dispatch(events: int) -> dict[str, Any]:
+    """track_muted/track_unmuted emitted on an rtc.Room, to one user handler: raw vs through the shim."""
+    p, pub = _fake_remote("alice", "TR_1")
+    out: dict[str, Any] = {"events": events}
+    # raw
+    raw_room = rtc.Room()
+    raw_count = 0
+
+    def on_raw(*_args: Any) -> None:
+        nonlocal raw_count
+        raw_count += 1
+
+    raw_room.on("track_muted", on_raw)
+    raw_room.on("track_unmuted", on_raw)
+    cpu0 = time.process_time()
+    for i in range(events):
+        raw_room.emit("track_muted" if i % 2 == 0 else "track_unmuted", p, pub)
+    raw_cpu = time.process_time() - cpu0
+    # shim
+    session = RtcSession(loop=asyncio.get_running_loop())
+    info = C.ParticipantInfo("PA_alice", "alice")
+    session._snapshot = C.RoomSnapshot(
+        "RM", "r", C.ParticipantInfo("PA_me", "me"), (C.ParticipantState(info, (C.TrackInfo("TR_1", "mic", "audio"),)),)
+    )
+    session._backlog.insert(0, C.Connected(session._snapshot))
+    session._connected = True
+    room = await connect_session(session, {})
+    await asyncio.sleep(0.01)
+    shim_count = 0
+
+    def on_shim(*_args: Any) -> None:
+        nonlocal shim_count
+        shim_count += 1
+
+    room.on("trackDisabled", on_shim)
+    room.on("trackEnabled", on_shim)
+    rtc_room = session._room
+    cpu0 = time.process_time()
+    for i in range(events):
+        rtc_room.emit("track_muted" if i % 2 == 0 else "track_unmuted", p, pub)
+    shim_cpu = time.process_time() - cpu0
+    session._detached = True
+    session._ended = True
+    out.update(
+        raw_handler_calls=raw_count, shim_listener_calls=shim_count,
+        raw_us_per_event=round(raw_cpu / events * 1e6, 2), shim_us_per_event=round(shim_cpu / events * 1e6, 2),
+    )
+    out["ratio"] = _ratio(out["shim_us_per_event"], out["raw_us_per_event"])
+    return out
 
 
 async def _feed(source: rtc.AudioSource, frames: int) -> None:
@@ -39,7 +298,8 @@ async def _feed(source: rtc.AudioSource, frames: int) -> None:
         await source.capture_frame(frame)
 
 
-async def receive(frames: int, compat_path: bool) -> dict[str, Any]:
+async def receive_local(frames: int, compat_path: bool) -> dict[str, Any]:
+    """A local track read by a raw AudioStream, or through the core's FrameStream sink."""
     source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=200)
     track = rtc.LocalAudioTrack.create_audio_track("bench", source)
     native = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
@@ -59,10 +319,8 @@ async def receive(frames: int, compat_path: bool) -> dict[str, Any]:
             if got >= frames:
                 return
 
-    try:
+    with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(consume(), frames / 100 * 3 + 10)
-    except asyncio.TimeoutError:
-        pass
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     feeder.cancel()
     await asyncio.gather(feeder, return_exceptions=True)
@@ -77,7 +335,8 @@ async def receive(frames: int, compat_path: bool) -> dict[str, Any]:
     }
 
 
-async def dispatch(facts: int) -> dict[str, Any]:
+async def fact_dispatch(facts: int) -> dict[str, Any]:
+    """Facts fed straight to a ScriptedSession into a Twilio Room (the shim's part alone)."""
     info = C.ParticipantInfo("PA_a", "alice")
     snap = C.RoomSnapshot(
         "RM", "r", C.ParticipantInfo("PA_me", "me"), (C.ParticipantState(info, (C.TrackInfo("TR_1", "mic", "audio"),)),)
@@ -101,24 +360,154 @@ async def dispatch(facts: int) -> dict[str, Any]:
     return {"facts": facts, "room_events": count, "cpu_us_per_fact": round(cpu / facts * 1e6, 2)}
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "receive": [await receive(args.frames, False), await receive(args.frames, True)],
-        "dispatch": await dispatch(args.facts),
-    }
+# ---- run ---------------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="compat overhead over raw livekit.rtc")
-    parser.add_argument("--frames", type=int, default=1000)
-    parser.add_argument("--facts", type=int, default=100_000)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    result = asyncio.run(main_async(args))
-    print(json.dumps(result, indent=2))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+async def phase(results: dict[str, Any], name: str, timeout: float, coro: Any) -> None:
+    t0 = time.perf_counter()
+    print(f"  {name} ...", file=sys.stderr, flush=True)
+    try:
+        results[name] = await asyncio.wait_for(coro, timeout)
+    except Exception as exc:  # noqa: BLE001
+        results.setdefault("errors", []).append(f"{name}: {type(exc).__name__}: {exc}")
+    print(f"  {name} done in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+
+
+async def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    if os.environ.get("NETNS_RUN_INSIDE") != "1":
+        print("warning: not inside scripts/netns-run; WebRTC media needs its non-loopback interface", file=sys.stderr)
+    results.update(environment=environment(), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   warmup_s=args.warmup, connects=args.connects)
+    t_start = time.perf_counter()
+    await phase(results, "event_dispatch", 60, event_dispatch(args.events))
+    await phase(results, "fact_dispatch", 60, fact_dispatch(args.events))
+    if args.local_frames:
+        local: list[Any] = []
+        results["receive_local"] = local
+        for compat_path in (False, True):
+            holder: dict[str, Any] = {}
+            await phase(holder, f"receive_local {'compat' if compat_path else 'raw'}", args.local_frames / 100 * 3 + 15,
+                        receive_local(args.local_frames, compat_path))
+            local.extend(holder.values())
+    server = ServerProcess(args.port or free_port(), "bench", secrets.token_hex(24), None)
+    await server.start()
+    Child.live.add(server.pid)
+    url = f"ws://127.0.0.1:{server.port}"
+    sizes: list[Any] = []
+    results["sizes"] = sizes
+    try:
+        for index, n in enumerate(args.sizes):
+            holder = {}
+            budget = 40 + 2 * n + 2 * (60 + 4 * args.connects + args.warmup + args.window)
+            await phase(holder, f"size {n}", budget, run_size(n, index, server, url, args))
+            if f"size {n}" in holder:
+                sizes.append(holder[f"size {n}"])
+            results.setdefault("errors", []).extend(holder.get("errors", []))
+    finally:
+        await server.stop()
+        Child.live.discard(server.pid)
+        results["server_warnings"] = server.warnings[:10]
+        results["total_s"] = round(time.perf_counter() - t_start, 1)
+
+
+def _f(value: Any, unit: str = "", digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def render(results: dict[str, Any]) -> str:
+    env = results.get("environment") or {}
+    lines = [
+        f"Twilio shim vs raw livekit.rtc ({env.get('nproc')} x {env.get('cpu_model')}, Python {env.get('python')}, "
+        f"livekit {env.get('versions', {}).get('livekit')}, commit {env.get('git', {}).get('commit')})",
+        "",
+        f"{'pubs':>4} {'bot':<4} {'tracks':>6} {'connect med':>11} {'bot CPU':>8} {'CPU/stream':>10}"
+        f" {'frames/expected':>17} {'deliv':>6} {'ring drop':>9} {'server':>7} {'pubs CPU':>8}",
+    ]
+    for size in results.get("sizes", []):
+        for mode in ("raw", "shim"):
+            b = size.get(mode)
+            if not b:
+                lines.append(f"{size['participants']:>4} {mode:<4} (failed)")
+                continue
+            o = b.get("others_cpu_pct", {})
+            lines.append(
+                f"{size['participants']:>4} {mode:<4} {b.get('tracks', 0):>6} {_f(b.get('connect_median_ms'), ' ms'):>11}"
+                f" {_f(b.get('cpu_pct'), '%'):>8} {_f(b.get('cpu_pct_per_stream'), '%', 2):>10}"
+                f" {str(b.get('frames', '-')) + '/' + str(b.get('frames_expected', '-')):>17}"
+                f" {_f(b.get('delivered_pct'), '%'):>6} {str(b.get('ring_dropped', '-')):>9}"
+                f" {_f(o.get('server'), '%'):>7} {_f(o.get('publishers'), '%'):>8}"
+            )
+    lines += ["", f"{'pubs':>4} {'CPU/stream shim/raw':>20} {'connect shim/raw':>17} {'delivered shim/raw':>19}   targets: CPU <= 1.03, connect <= 1.05"]
+    for size in results.get("sizes", []):
+        r = size.get("ratios", {})
+        lines.append(f"{size['participants']:>4} {_f(r.get('cpu_per_stream'), '', 3):>20} {_f(r.get('connect'), '', 3):>17}"
+                     f" {_f(r.get('delivered'), '', 3):>19}")
+    d = results.get("event_dispatch")
+    if d:
+        lines += ["", f"event dispatch (rtc.Room emit -> one user handler), {d['events']} events:"
+                  f" raw {d['raw_us_per_event']} us, shim {d['shim_us_per_event']} us per event, ratio {d['ratio']}"
+                  f" (handler calls raw {d['raw_handler_calls']}, shim {d['shim_listener_calls']})"]
+    f = results.get("fact_dispatch")
+    if f:
+        lines.append(f"fact dispatch alone (ScriptedSession -> Twilio Room): {f['cpu_us_per_fact']} us per fact")
+    for r in results.get("receive_local", []):
+        lines.append(f"local receive ({r['path']}): {r['cpu_us_per_frame']} us CPU per frame over {r['frames']} frames")
+    lines.append(f"(steady window {results.get('sizes', [{}])[0].get('raw', {}).get('window_s', '?')} s after "
+                 f"{results.get('warmup_s')} s warm-up; CPU in % of one core; connect = median of {results.get('connects')})")
+    errors = list(results.get("errors", []))
+    for size in results.get("sizes", []):
+        errors += [f"{size['participants']}: {e}" for e in size.get("errors", [])]
+        for mode in ("raw", "shim"):
+            errors += [f"{size['participants']} {mode}: {e}" for e in (size.get(mode) or {}).get("errors", [])]
+    if errors:
+        lines += ["", "errors:"] + [f"  {e}" for e in errors[:20]]
+    lines.append(f"total {results.get('total_s')} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.shim_overhead", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8, 16])
+    parser.add_argument("--connects", type=int, default=5, help="connects per bot (median; default 5)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds after all tracks deliver (default 2)")
+    parser.add_argument("--window", type=float, default=8.0, help="steady window seconds (default 8)")
+    parser.add_argument("--events", type=int, default=50_000, help="events for the dispatch micro bench")
+    parser.add_argument("--local-frames", type=int, default=0,
+                        help="frames for the no-server local receive micro bench (default 0: skipped)")
+    parser.add_argument("--budget", type=float, default=300.0, help="hard limit for the whole run (default 300 s)")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.getLogger("livekit").setLevel(logging.ERROR)
+    logging.getLogger("compat").setLevel(logging.ERROR)
+    results: dict[str, Any] = {}
+
+    def emit() -> None:
+        print(render(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def watchdog() -> None:  # a stalled loop or an overrun: print what was measured, kill children
+        if done.wait(args.budget):
+            return
+        results.setdefault("errors", []).append("watchdog: time budget exceeded; partial results")
+        for pid in list(Child.live):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            emit()
+        os._exit(3)
+
+    done = threading.Event()
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        asyncio.run(run(args, results))
+    finally:
+        done.set()
+        emit()
+        os._exit(0)  # livekit's FFI threads can abort in interpreter teardown
 
 
 if __name__ == "__main__":
