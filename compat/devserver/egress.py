@@ -23,7 +23,7 @@ from livekit.protocol import egress as egress_pb, models
 
 from compat.devserver.ids import new_id
 from compat.devserver.recorder import Recording, container_for
-from compat.devserver.room import Participant, PublishedTrack, Room
+from compat.devserver.room import Participant, PublishedTrack, Room, RoomObserver
 from compat.devserver.twirp import Grants, TwirpError, TwirpRouter, room_not_found
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class Egress:
         self.manager.egress_done(self)
 
 
-class EgressManager:
+class EgressManager(RoomObserver):
     """Every egress of the server: Twirp handlers, room observer, and shutdown extension."""
 
     def __init__(self, server: DevServer, recordings_dir: str | None, notify: Notify | None = None) -> None:
@@ -456,12 +456,6 @@ class EgressManager:
 
     def _for_room(self, room: Room) -> list[Egress]:
         return [e for e in self.egresses.values() if e.room is room and e.live]
-
-    def room_started(self, room: Room) -> None:
-        pass
-
-    def participant_joined(self, room: Room, participant: Participant) -> None:
-        pass
 
     def track_published(self, room: Room, participant: Participant, track: PublishedTrack) -> None:
         for egress in self._for_room(room):

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from livekit.protocol import models, rtc
 
@@ -31,15 +31,28 @@ _QUALITY_SCORES: dict[models.ConnectionQuality, float] = {
 }
 
 
-class RoomObserver(Protocol):
-    """Hooks for the control plane (webhooks, recording): called synchronously on the loop."""
+class RoomObserver:
+    """Hooks for the control plane (webhooks, recording), called synchronously on the loop.
 
-    def room_started(self, room: Room) -> None: ...
-    def room_finished(self, room: Room) -> None: ...
-    def participant_joined(self, room: Room, participant: Participant) -> None: ...
-    def participant_left(self, room: Room, participant: Participant) -> None: ...
-    def track_published(self, room: Room, participant: Participant, track: PublishedTrack) -> None: ...
-    def track_unpublished(self, room: Room, participant: Participant, track: PublishedTrack) -> None: ...
+    Subclasses override what they need; they must not block (queue network work elsewhere)."""
+
+    def room_started(self, room: Room) -> None:
+        pass
+
+    def room_finished(self, room: Room) -> None:
+        pass
+
+    def participant_joined(self, room: Room, participant: Participant) -> None:
+        pass
+
+    def participant_left(self, room: Room, participant: Participant) -> None:
+        pass
+
+    def track_published(self, room: Room, participant: Participant, track: PublishedTrack) -> None:
+        pass
+
+    def track_unpublished(self, room: Room, participant: Participant, track: PublishedTrack) -> None:
+        pass
 
 
 class PublishedTrack:
@@ -262,6 +275,33 @@ class Room:
             if other is not exclude:
                 other.send(response)
 
+    def configure(
+        self,
+        *,
+        empty_timeout: float | None = None,
+        departure_timeout: float | None = None,
+        max_participants: int | None = None,
+        metadata: str | None = None,
+    ) -> None:
+        """Change a live room's settings (CreateRoom on an existing room does this in LiveKit)."""
+        if empty_timeout is not None:
+            self.empty_timeout = empty_timeout
+            self.info.empty_timeout = int(empty_timeout)
+            if not self.participants and not self._ever_joined:
+                self._arm_close_timer(empty_timeout)
+        if departure_timeout is not None:
+            self.departure_timeout = departure_timeout
+            self.info.departure_timeout = int(departure_timeout)
+        changed = False
+        if max_participants is not None and max_participants != self.info.max_participants:
+            self.info.max_participants = max_participants
+            changed = True
+        if metadata is not None and metadata != self.info.metadata:
+            self.info.metadata = metadata
+            changed = True
+        if changed:
+            self.broadcast_room_update()
+
     def set_metadata(self, metadata: str) -> None:
         self.info.metadata = metadata
         self.broadcast_room_update()
@@ -397,9 +437,7 @@ class RoomManager:
 
     def observer_call(self, hook: str, *args: Any) -> None:
         for observer in self.observers:
-            method: Callable[..., None] | None = getattr(observer, hook, None)
-            if method is None:
-                continue
+            method: Callable[..., None] = getattr(observer, hook)
             try:
                 method(*args)
             except Exception:

@@ -280,23 +280,12 @@ class RoomService:
                 metadata=req.metadata,
             ).snapshot()
         # An existing room takes the settings the request sets (LiveKit updates it in place).
-        changed = False
-        if req.empty_timeout > 0:
-            room.info.empty_timeout = req.empty_timeout
-            room.empty_timeout = float(req.empty_timeout)
-            if not room.participants and not room._ever_joined:
-                room._arm_close_timer(room.empty_timeout)
-        if req.departure_timeout > 0:
-            room.info.departure_timeout = req.departure_timeout
-            room.departure_timeout = float(req.departure_timeout)
-        if req.max_participants > 0:
-            room.info.max_participants = req.max_participants
-            changed = True
-        if req.metadata and req.metadata != room.info.metadata:
-            room.info.metadata = req.metadata
-            changed = True
-        if changed:
-            room.broadcast_room_update()
+        room.configure(
+            empty_timeout=float(req.empty_timeout) if req.empty_timeout > 0 else None,
+            departure_timeout=float(req.departure_timeout) if req.departure_timeout > 0 else None,
+            max_participants=req.max_participants if req.max_participants > 0 else None,
+            metadata=req.metadata or None,
+        )
         return room.snapshot()
 
     async def list_rooms(self, req: room_pb.ListRoomsRequest, grants: Grants) -> room_pb.ListRoomsResponse:

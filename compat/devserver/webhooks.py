@@ -26,7 +26,7 @@ from livekit.api import AccessToken
 from livekit.protocol import egress as egress_pb, models, webhook as webhook_pb
 
 from compat.devserver.ids import new_id
-from compat.devserver.room import Participant, PublishedTrack, Room
+from compat.devserver.room import Participant, PublishedTrack, Room, RoomObserver
 
 log = logging.getLogger("compat.devserver.webhooks")
 
@@ -147,7 +147,7 @@ class WebhookDestination:
                 pass
 
 
-class WebhookNotifier:
+class WebhookNotifier(RoomObserver):
     """A room observer turning room, participant, track and egress changes into webhooks."""
 
     def __init__(
