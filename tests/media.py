@@ -42,6 +42,10 @@ async def publish_tone(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if room.isconnected() and publication.sid in room.local_participant.track_publications:
+            await room.local_participant.unpublish_track(publication.sid)
+        if room.isconnected() and publication.sid in room.local_participant.track_publications:
+            await room.local_participant.unpublish_track(publication.sid)
         await source.aclose()
 
 
@@ -73,6 +77,8 @@ async def publish_video(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if room.isconnected() and publication.sid in room.local_participant.track_publications:
+            await room.local_participant.unpublish_track(publication.sid)
 
 
 async def read_audio(track: rtc.Track, frames: int, timeout: float = 10.0, skip: int = 20) -> np.ndarray:
