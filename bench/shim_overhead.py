@@ -5,22 +5,24 @@ nothing leaves the machine):
 
     scripts/netns-run .venv/bin/python -m bench.shim_overhead [--sizes 4,8,16] [--json PATH]
 
-Processes (each one's CPU is its own, from /proc/<pid>/stat):
+Processes (each one's CPU is its own, summed over its threads from /proc/<pid>/task/*/schedstat):
   dev server   ``python -m compat.devserver`` (as bench.devserver runs it)
   publishers   ``python -m bench._publishers``: N rooms, each publishing a 48 kHz sine,
                ``auto_subscribe=False``
-  bot          ``python -m bench._bot raw|shim``: ONE receiving bot per process, started one
-               after the other against the same room with the same N publishers. raw = an
-               ``rtc.Room`` and one ``rtc.AudioStream`` per remote audio track; shim =
-               ``Video.connect(token, {"url", "name"})`` and ``RemoteAudioTrack.frames()`` per
-               track from ``trackSubscribed``. Both touch every frame's PCM.
+  raw bot      ``python -m bench._bot raw``: an ``rtc.Room``, one ``rtc.AudioStream`` per remote
+               audio track
+  shim bot     ``python -m bench._bot shim``: ``Video.connect(token, {"url", "name"})``,
+               ``RemoteAudioTrack.frames()`` per track from ``trackSubscribed``
   this process orchestrates, and runs the in-process micro benchmarks (no server).
+Both bots touch every frame's PCM and count frames per track.
 
-Per size N (4, 8, 16), per bot: CONNECTS connects (connect/disconnect cycles, the last one
-stays; wall time of ``rtc.Room.connect`` vs ``Video.connect``), then a warm-up after every track
-delivered a frame, then a steady window: bot process CPU (→ per stream), frames delivered vs the
-expected 100 frames/s per track, frames dropped by the shim's bounded ring. The bot order
-alternates between sizes (raw first at 4 and 16, shim first at 8) so drift does not favour one.
+Per size N (4, 8, 16): the publishers come up; both bot processes start; one unmeasured warm-up
+connect each, then CONNECTS measured connect/disconnect cycles per bot, alternating raw and
+shim (``rtc.Room.connect`` vs ``Video.connect`` wall time, median); then both bots join for good
+at the same time and read every track; after a warm-up, one steady window measures each bot
+process's CPU (→ per stream), frames delivered vs the expected 100 frames/s per track, and frames
+dropped by the shim's bounded ring. Running both bots at once puts them under the same load at
+the same moment, so drift on the shared machine does not favour one of them.
 
 Event dispatch (in-process): a LiveKit ``track_muted``/``track_unmuted`` event emitted on an
 ``rtc.Room`` reaching one user handler: raw = the handler on the rtc.Room; shim = the same
@@ -132,89 +134,101 @@ class Child:
                 await asyncio.wait_for(self._drain, 2.0)
 
 
-# ---- one bot ---------------------------------------------------------------------------------------
+# ---- bots ---------------------------------------------------------------------------------------------
 
 
 def _median_ms(seconds: list[float]) -> float | None:
     return round(statistics.median(seconds) * 1000, 1) if seconds else None
 
 
-async def run_bot(mode: str, url: str, key: str, secret: str, room: str, tracks: int, args: argparse.Namespace,
-                  others: dict[str, int]) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": mode, "errors": []}
-    bot = Child("-m", "bench._bot", mode, url, key, secret, room, str(tracks), str(args.connects))
-    await bot.start()
-    out["pid"] = bot.pid
+def task_cpu_s(pid: int) -> float:
+    """On-CPU time of all live threads of a process, from /proc/<pid>/task/*/schedstat (ns
+    resolution, unlike the 10 ms ticks of /proc/<pid>/stat); falls back to utime+stime."""
+    total = 0
     try:
-        first = await bot.json_line(30 + 4 * args.connects)
-        out["connect_s"] = [round(s, 4) for s in first["connect_s"]]
-        out["connect_median_ms"] = _median_ms(first["connect_s"])
-        out["errors"] += first.get("errors", [])
-        ready = await bot.json_line(25)
-        out["tracks"] = ready["ready"]
-        if not out["tracks"]:
-            return out
-        await asyncio.sleep(args.warmup)
-        c0 = cpu_seconds(bot.pid)
-        o0 = {k: cpu_seconds(p) for k, p in others.items()}
-        w0 = time.perf_counter()
-        bot.send("mark\n")
-        m0 = await bot.json_line(5)
-        await asyncio.sleep(args.window)
-        c1 = cpu_seconds(bot.pid)
-        o1 = {k: cpu_seconds(p) for k, p in others.items()}
-        w1 = time.perf_counter()
-        bot.send("mark\n")
-        m1 = await bot.json_line(5)
-        wall = w1 - w0
-        span = m1["t"] - m0["t"]
-        frames = m1["frames"] - m0["frames"]
-        expected = out["tracks"] * FRAMES_PER_S * span
-        cpu_pct = 100 * (c1 - c0) / wall
-        out.update(
-            window_s=round(wall, 2),
-            cpu_pct=round(cpu_pct, 1),
-            cpu_pct_per_stream=round(cpu_pct / out["tracks"], 2),
-            frames=frames,
-            frames_expected=round(expected),
-            delivered_pct=round(100 * frames / expected, 1) if expected else None,
-            shortfall=max(0, round(expected - frames)),
-            ring_dropped=m1["dropped"] - m0["dropped"],
-            per_track_frames=[b - a for a, b in zip(m0["per_track"], m1["per_track"])],
-            others_cpu_pct={k: round(100 * (o1[k] - o0[k]) / wall, 1) for k in o0},
-        )
-    except Exception as exc:  # noqa: BLE001 - reported with the partial numbers
-        out["errors"].append(f"{type(exc).__name__}: {exc} {' | '.join(bot.stderr_tail[-3:])}")
-    finally:
-        await bot.stop()
-    return out
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return cpu_seconds(pid)
+    return total / 1e9 if total else cpu_seconds(pid)
+
+
+async def ask(bot: Child, command: str, timeout: float) -> dict[str, Any]:
+    bot.send(command + "\n")
+    return await bot.json_line(timeout)
 
 
 async def run_size(n: int, index: int, server: ServerProcess, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """N publishers in one process; a raw and a shim bot, each in its own process, at the same time."""
     room = f"shim-bench-{n}"
     out: dict[str, Any] = {"participants": n, "errors": []}
     pubs = Child("-m", "bench._publishers", url, server.key, server.secret, room, str(n))
+    bots = {mode: Child("-m", "bench._bot", mode, url, server.key, server.secret, room, str(n)) for mode in ("raw", "shim")}
     await pubs.start()
     try:
         line = await pubs.line(30 + 2 * n)
         out["publishing"] = int(line.split()[1])
-        await asyncio.sleep(1.0)
-        order = ("raw", "shim") if index % 2 == 0 else ("shim", "raw")
-        out["order"] = list(order)
+        for mode, bot in bots.items():
+            await bot.start()
+            out[mode] = {"mode": mode, "pid": bot.pid, "errors": [], "connect_s": []}
+            await bot.json_line(30)  # hello: imports done
+        await asyncio.sleep(args.settle)  # the publishers' own negotiation and warm-up
+        # connect latency: one unmeasured warm-up connect each, then alternating raw/shim
+        for mode, bot in bots.items():
+            await ask(bot, "connect", 20)
+        for k in range(args.connects):
+            order = ("raw", "shim") if k % 2 == 0 else ("shim", "raw")
+            for mode in order:
+                answer = await ask(bots[mode], "connect", 20)
+                if "connect_s" in answer:
+                    out[mode]["connect_s"].append(round(answer["connect_s"], 4))
+                else:
+                    out[mode]["errors"].append(answer.get("error"))
+        # receive: both bots join for good and read every track
+        stays = await asyncio.gather(*(ask(bot, "stay", 30) for bot in bots.values()))
+        for (mode, _bot), answer in zip(bots.items(), stays):
+            out[mode]["tracks"] = answer.get("ready", 0)
+            if "error" in answer:
+                out[mode]["errors"].append(answer["error"])
+        for mode in bots:
+            out[mode]["connect_median_ms"] = _median_ms(out[mode]["connect_s"])
+        await asyncio.sleep(args.warmup)
         others = {"server": server.pid, "publishers": pubs.pid}
-        for mode in order:
-            print(f"  {n} publishers: {mode} bot ...", file=sys.stderr, flush=True)
-            budget = 60 + 4 * args.connects + args.warmup + args.window
-            try:
-                out[mode] = await asyncio.wait_for(
-                    run_bot(mode, url, server.key, server.secret, room, out["publishing"], args, others), budget)
-            except Exception as exc:  # noqa: BLE001
-                out["errors"].append(f"{mode}: {type(exc).__name__}: {exc}")
-            await asyncio.sleep(1.0)
-    except Exception as exc:  # noqa: BLE001
-        out["errors"].append(f"publishers: {type(exc).__name__}: {exc} {' | '.join(pubs.stderr_tail[-3:])}")
+        c0 = {m: task_cpu_s(b.pid) for m, b in bots.items()}
+        o0 = {k: task_cpu_s(p) for k, p in others.items()}
+        w0 = time.perf_counter()
+        m0 = {m: await ask(b, "mark", 5) for m, b in bots.items()}
+        await asyncio.sleep(args.window)
+        c1 = {m: task_cpu_s(b.pid) for m, b in bots.items()}
+        o1 = {k: task_cpu_s(p) for k, p in others.items()}
+        w1 = time.perf_counter()
+        m1 = {m: await ask(b, "mark", 5) for m, b in bots.items()}
+        wall = w1 - w0
+        out["window_s"] = round(wall, 2)
+        out["others_cpu_pct"] = {k: round(100 * (o1[k] - o0[k]) / wall, 1) for k in o0}
+        for mode in bots:
+            b = out[mode]
+            tracks = b["tracks"] or 1
+            span = m1[mode]["t"] - m0[mode]["t"]
+            frames = m1[mode]["frames"] - m0[mode]["frames"]
+            expected = b["tracks"] * FRAMES_PER_S * span
+            cpu_pct = 100 * (c1[mode] - c0[mode]) / wall
+            b.update(
+                cpu_pct=round(cpu_pct, 2),
+                cpu_pct_per_stream=round(cpu_pct / tracks, 3),
+                frames=frames,
+                frames_expected=round(expected),
+                delivered_pct=round(100 * frames / expected, 1) if expected else None,
+                shortfall=max(0, round(expected - frames)),
+                ring_dropped=m1[mode]["dropped"] - m0[mode]["dropped"],
+                per_track_frames=[y - x for x, y in zip(m0[mode]["per_track"], m1[mode]["per_track"])],
+            )
+    except Exception as exc:  # noqa: BLE001 - reported with the partial numbers
+        tails = " | ".join(t for c in (pubs, *bots.values()) for t in c.stderr_tail[-2:])
+        out["errors"].append(f"{type(exc).__name__}: {exc} {tails}")
     finally:
-        await pubs.stop(10.0)
+        await asyncio.gather(*(bot.stop() for bot in bots.values()), pubs.stop(10.0))
     raw, shim = out.get("raw") or {}, out.get("shim") or {}
     out["ratios"] = {
         "cpu_per_stream": _ratio(shim.get("cpu_pct_per_stream"), raw.get("cpu_pct_per_stream")),
@@ -398,7 +412,7 @@ async def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
     try:
         for index, n in enumerate(args.sizes):
             holder = {}
-            budget = 40 + 2 * n + 2 * (60 + 4 * args.connects + args.warmup + args.window)
+            budget = 90 + 2 * n + 2 * 2 * (args.connects + 1) + args.settle + args.warmup + args.window
             await phase(holder, f"size {n}", budget, run_size(n, index, server, url, args))
             if f"size {n}" in holder:
                 sizes.append(holder[f"size {n}"])
@@ -429,7 +443,7 @@ def render(results: dict[str, Any]) -> str:
             if not b:
                 lines.append(f"{size['participants']:>4} {mode:<4} (failed)")
                 continue
-            o = b.get("others_cpu_pct", {})
+            o = size.get("others_cpu_pct", {})
             lines.append(
                 f"{size['participants']:>4} {mode:<4} {b.get('tracks', 0):>6} {_f(b.get('connect_median_ms'), ' ms'):>11}"
                 f" {_f(b.get('cpu_pct'), '%'):>8} {_f(b.get('cpu_pct_per_stream'), '%', 2):>10}"
@@ -452,8 +466,10 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"fact dispatch alone (ScriptedSession -> Twilio Room): {f['cpu_us_per_fact']} us per fact")
     for r in results.get("receive_local", []):
         lines.append(f"local receive ({r['path']}): {r['cpu_us_per_frame']} us CPU per frame over {r['frames']} frames")
-    lines.append(f"(steady window {results.get('sizes', [{}])[0].get('raw', {}).get('window_s', '?')} s after "
-                 f"{results.get('warmup_s')} s warm-up; CPU in % of one core; connect = median of {results.get('connects')})")
+    lines.append(f"(steady window {(results.get('sizes') or [{}])[0].get('window_s', '?')} s after "
+                 f"{results.get('warmup_s')} s warm-up, both bots at once; CPU in % of one core, from schedstat;"
+                 f" connect = median of {results.get('connects')}, raw/shim alternating; server and pubs CPU: whole"
+                 " processes during the window)")
     errors = list(results.get("errors", []))
     for size in results.get("sizes", []):
         errors += [f"{size['participants']}: {e}" for e in size.get("errors", [])]
@@ -470,9 +486,11 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8, 16])
-    parser.add_argument("--connects", type=int, default=5, help="connects per bot (median; default 5)")
+    parser.add_argument("--connects", type=int, default=7,
+                        help="measured connects per bot, alternating raw/shim, after one warm-up each (default 7)")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds after the publishers are up (default 3)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after all tracks deliver (default 2)")
-    parser.add_argument("--window", type=float, default=8.0, help="steady window seconds (default 8)")
+    parser.add_argument("--window", type=float, default=10.0, help="steady window seconds (default 10)")
     parser.add_argument("--events", type=int, default=50_000, help="events for the dispatch micro bench")
     parser.add_argument("--local-frames", type=int, default=0,
                         help="frames for the no-server local receive micro bench (default 0: skipped)")
