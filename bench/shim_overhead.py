@@ -193,6 +193,9 @@ async def run_size(n: int, index: int, server: ServerProcess, url: str, args: ar
                 out[mode]["errors"].append(answer["error"])
         for mode in bots:
             out[mode]["connect_median_ms"] = _median_ms(out[mode]["connect_s"])
+        pairs = list(zip(out["raw"]["connect_s"], out["shim"]["connect_s"]))
+        if pairs:  # each pair ran back to back, so their difference is less exposed to drift
+            out["connect_paired_diff_ms"] = round(statistics.median(b - a for a, b in pairs) * 1000, 1)
         await asyncio.sleep(args.warmup)
         others = {"server": server.pid, "publishers": pubs.pid}
         c0 = {m: task_cpu_s(b.pid) for m, b in bots.items()}
@@ -305,6 +308,25 @@ async def event_dispatch(events: int) -> dict[str, Any]:
     return out
 
 
+async def room_build(sizes: list[int], repeats: int = 30) -> dict[str, float]:
+    """What Video.connect adds after the native connect: building the Twilio Room (participants,
+    publications, re-emitters) from a snapshot of N remote participants with one audio track each."""
+    out: dict[str, float] = {}
+    for n in sizes:
+        parts = tuple(C.ParticipantState(C.ParticipantInfo(f"PA_{i}", f"p{i}"), (C.TrackInfo(f"TR_{i}", "mic", "audio"),))
+                      for i in range(n))
+        snap = C.RoomSnapshot("RM", "r", C.ParticipantInfo("PA_me", "me"), parts)
+        took = []
+        for _ in range(repeats):
+            session = C.ScriptedSession(snap)
+            t0 = time.perf_counter()
+            room = await connect_session(session, {})
+            took.append(time.perf_counter() - t0)
+            room.disconnect()
+        out[str(n)] = round(statistics.median(took) * 1000, 3)
+    return out
+
+
 async def _feed(source: rtc.AudioSource, frames: int) -> None:
     data = (np.sin(np.arange(FRAME) / 10) * 3000).astype(np.int16).tobytes()
     frame = rtc.AudioFrame(data, SAMPLE_RATE, 1, FRAME)
@@ -395,6 +417,7 @@ async def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
     t_start = time.perf_counter()
     await phase(results, "event_dispatch", 60, event_dispatch(args.events))
     await phase(results, "fact_dispatch", 60, fact_dispatch(args.events))
+    await phase(results, "room_build_ms", 60, room_build(args.sizes))
     if args.local_frames:
         local: list[Any] = []
         results["receive_local"] = local
@@ -455,12 +478,17 @@ def render(results: dict[str, Any]) -> str:
     for size in results.get("sizes", []):
         r = size.get("ratios", {})
         lines.append(f"{size['participants']:>4} {_f(r.get('cpu_per_stream'), '', 3):>20} {_f(r.get('connect'), '', 3):>17}"
-                     f" {_f(r.get('delivered'), '', 3):>19}")
+                     f" {_f(r.get('delivered'), '', 3):>19}   (connect, median of paired shim-raw: "
+                     f"{_f(size.get('connect_paired_diff_ms'), ' ms')})")
     d = results.get("event_dispatch")
     if d:
         lines += ["", f"event dispatch (rtc.Room emit -> one user handler), {d['events']} events:"
                   f" raw {d['raw_us_per_event']} us, shim {d['shim_us_per_event']} us per event, ratio {d['ratio']}"
                   f" (handler calls raw {d['raw_handler_calls']}, shim {d['shim_listener_calls']})"]
+    rb = results.get("room_build_ms")
+    if rb:
+        lines.append("Twilio Room build in Video.connect (median, in-process): "
+                     + ", ".join(f"{k} participants {v} ms" for k, v in rb.items()))
     f = results.get("fact_dispatch")
     if f:
         lines.append(f"fact dispatch alone (ScriptedSession -> Twilio Room): {f['cpu_us_per_fact']} us per fact")
@@ -486,14 +514,14 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8, 16])
-    parser.add_argument("--connects", type=int, default=7,
-                        help="measured connects per bot, alternating raw/shim, after one warm-up each (default 7)")
+    parser.add_argument("--connects", type=int, default=9,
+                        help="measured connects per bot, alternating raw/shim, after one warm-up each (default 9)")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the publishers are up (default 3)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after all tracks deliver (default 2)")
     parser.add_argument("--window", type=float, default=10.0, help="steady window seconds (default 10)")
     parser.add_argument("--events", type=int, default=50_000, help="events for the dispatch micro bench")
-    parser.add_argument("--local-frames", type=int, default=0,
-                        help="frames for the no-server local receive micro bench (default 0: skipped)")
+    parser.add_argument("--local-frames", type=int, default=1000,
+                        help="frames for the no-server local receive micro bench (0: skip; default 1000)")
     parser.add_argument("--budget", type=float, default=300.0, help="hard limit for the whole run (default 300 s)")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
