@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -53,6 +54,8 @@ _exit_status: list[int] = [0]
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _exit_status[0] = int(exitstatus)
+    # Rooms closed during teardown make the FFI log warnings after the summary; they are noise there.
+    logging.getLogger("livekit").setLevel(logging.ERROR)
 
 
 @pytest.hookimpl(trylast=True)
