@@ -47,3 +47,28 @@ async def test_killed_participant_is_removed_after_ping_timeout(dev_server: Live
             proc.kill()
             await proc.wait()
         await watcher.disconnect()
+
+
+async def test_frozen_participant_is_removed_when_its_pings_stop(dev_server: LiveKitServer) -> None:
+    """The connection stays open but nothing arrives (a hung process): the ping watchdog removes it."""
+    watcher = await dev_server.connect("watcher", "r")
+    log = EventLog()
+    log.listen(watcher, "participant_connected", "participant_disconnected")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.devserver.drop_client", dev_server.url, dev_server.token("frozen", "r"),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=os.getcwd(),
+    )
+    try:
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), 20)).strip() == b"connected"
+        await log.wait("participant_connected")
+        os.kill(proc.pid, signal.SIGSTOP)
+        ((gone,),) = await log.wait("participant_disconnected", timeout=15)
+        assert gone.identity == "frozen"
+        assert gone.disconnect_reason == rtc.DisconnectReason.CONNECTION_TIMEOUT
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await watcher.disconnect()
