@@ -144,14 +144,23 @@ def _median_ms(seconds: list[float]) -> float | None:
 def task_cpu_s(pid: int) -> float:
     """On-CPU time of all live threads of a process, from /proc/<pid>/task/*/schedstat (ns
     resolution, unlike the 10 ms ticks of /proc/<pid>/stat); falls back to utime+stime."""
-    total = 0
+    return task_cpu_split(pid)[0]
+
+
+def task_cpu_split(pid: int) -> tuple[float, float]:
+    """(all threads, the main thread) on-CPU seconds. The main thread runs the asyncio loop,
+    i.e. all Python of a bot; the other threads are livekit's native (Rust/libwebrtc) ones."""
+    total = main = 0
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError, ValueError):
-                total += int((task / "schedstat").read_text().split()[0])
+                ns = int((task / "schedstat").read_text().split()[0])
+                total += ns
+                if task.name == str(pid):
+                    main = ns
     except OSError:
-        return cpu_seconds(pid)
-    return total / 1e9 if total else cpu_seconds(pid)
+        return cpu_seconds(pid), 0.0
+    return (total / 1e9, main / 1e9) if total else (cpu_seconds(pid), 0.0)
 
 
 async def ask(bot: Child, command: str, timeout: float) -> dict[str, Any]:
@@ -198,12 +207,12 @@ async def run_size(n: int, index: int, server: ServerProcess, url: str, args: ar
             out["connect_paired_diff_ms"] = round(statistics.median(b - a for a, b in pairs) * 1000, 1)
         await asyncio.sleep(args.warmup)
         others = {"server": server.pid, "publishers": pubs.pid}
-        c0 = {m: task_cpu_s(b.pid) for m, b in bots.items()}
+        c0 = {m: task_cpu_split(b.pid) for m, b in bots.items()}
         o0 = {k: task_cpu_s(p) for k, p in others.items()}
         w0 = time.perf_counter()
         m0 = {m: await ask(b, "mark", 5) for m, b in bots.items()}
         await asyncio.sleep(args.window)
-        c1 = {m: task_cpu_s(b.pid) for m, b in bots.items()}
+        c1 = {m: task_cpu_split(b.pid) for m, b in bots.items()}
         o1 = {k: task_cpu_s(p) for k, p in others.items()}
         w1 = time.perf_counter()
         m1 = {m: await ask(b, "mark", 5) for m, b in bots.items()}
@@ -216,9 +225,10 @@ async def run_size(n: int, index: int, server: ServerProcess, url: str, args: ar
             span = m1[mode]["t"] - m0[mode]["t"]
             frames = m1[mode]["frames"] - m0[mode]["frames"]
             expected = b["tracks"] * FRAMES_PER_S * span
-            cpu_pct = 100 * (c1[mode] - c0[mode]) / wall
+            cpu_pct = 100 * (c1[mode][0] - c0[mode][0]) / wall
             b.update(
                 cpu_pct=round(cpu_pct, 2),
+                main_thread_cpu_pct=round(100 * (c1[mode][1] - c0[mode][1]) / wall, 2),
                 cpu_pct_per_stream=round(cpu_pct / tracks, 3),
                 frames=frames,
                 frames_expected=round(expected),
@@ -457,7 +467,7 @@ def render(results: dict[str, Any]) -> str:
         f"Twilio shim vs raw livekit.rtc ({env.get('nproc')} x {env.get('cpu_model')}, Python {env.get('python')}, "
         f"livekit {env.get('versions', {}).get('livekit')}, commit {env.get('git', {}).get('commit')})",
         "",
-        f"{'pubs':>4} {'bot':<4} {'tracks':>6} {'connect med':>11} {'bot CPU':>8} {'CPU/stream':>10}"
+        f"{'pubs':>4} {'bot':<4} {'tracks':>6} {'connect med':>11} {'bot CPU':>8} {'py thread':>9} {'CPU/stream':>10}"
         f" {'frames/expected':>17} {'deliv':>6} {'ring drop':>9} {'server':>7} {'pubs CPU':>8}",
     ]
     for size in results.get("sizes", []):
@@ -469,7 +479,8 @@ def render(results: dict[str, Any]) -> str:
             o = size.get("others_cpu_pct", {})
             lines.append(
                 f"{size['participants']:>4} {mode:<4} {b.get('tracks', 0):>6} {_f(b.get('connect_median_ms'), ' ms'):>11}"
-                f" {_f(b.get('cpu_pct'), '%'):>8} {_f(b.get('cpu_pct_per_stream'), '%', 2):>10}"
+                f" {_f(b.get('cpu_pct'), '%'):>8} {_f(b.get('main_thread_cpu_pct'), '%'):>9}"
+                f" {_f(b.get('cpu_pct_per_stream'), '%', 2):>10}"
                 f" {str(b.get('frames', '-')) + '/' + str(b.get('frames_expected', '-')):>17}"
                 f" {_f(b.get('delivered_pct'), '%'):>6} {str(b.get('ring_dropped', '-')):>9}"
                 f" {_f(o.get('server'), '%'):>7} {_f(o.get('publishers'), '%'):>8}"
@@ -496,6 +507,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"local receive ({r['path']}): {r['cpu_us_per_frame']} us CPU per frame over {r['frames']} frames")
     lines.append(f"(steady window {(results.get('sizes') or [{}])[0].get('window_s', '?')} s after "
                  f"{results.get('warmup_s')} s warm-up, both bots at once; CPU in % of one core, from schedstat;"
+                 " py thread = the bot's main thread (asyncio loop, all its Python), the rest is livekit's native threads;"
                  f" connect = median of {results.get('connects')}, raw/shim alternating; server and pubs CPU: whole"
                  " processes during the window)")
     errors = list(results.get("errors", []))
