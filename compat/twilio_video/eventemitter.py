@@ -30,6 +30,19 @@ class EventEmitter(AsyncIOEventEmitter):
             loop = None
         super().__init__(loop=loop)
 
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> bool:
+        """pyee's emit (``_call_handlers`` + ``_emit_run`` per handler) without its three
+        layers of calls and its lock: emitters are used from the event loop's thread only.
+        Most emits find no handler (every ``on`` emits ``new_listener``; a fact bubbles
+        through objects nobody listens to) and return at once."""
+        handlers = self._events.get(event)
+        if not handlers:
+            self._emit_handle_potential_error(event, args[0] if args else None)
+            return False
+        for f in list(handlers.values()):  # a copy: handlers may add or remove handlers
+            self._emit_run(f, args, kwargs)
+        return True
+
     def _emit_handle_potential_error(self, event: str, error: Any) -> None:
         if event == "error":
             if isinstance(error, BaseException):
