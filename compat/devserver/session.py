@@ -40,7 +40,7 @@ PUBLISHER = rtc.SignalTarget.PUBLISHER
 SUBSCRIBER = rtc.SignalTarget.SUBSCRIBER
 RELIABLE_LABEL = "_reliable"
 LOSSY_LABEL = "_lossy"
-PENDING_DATA_LIMIT = 256  # reliable packets kept for a subscriber channel that is not open yet
+PENDING_DATA_LIMIT = 256  # lossy packets kept for a subscriber channel not open yet (reliable: all, with a warning)
 ANSWER_TIMEOUT = 15.0
 
 
@@ -575,11 +575,14 @@ class Session:
         if channel is not None and channel.readyState == "open":
             channel.send(payload)
         elif not self.closed:
+            # Reliable data is kept until the channel opens (nothing lost); lossy data is bounded.
             pending = self._sub_pending[label]
-            if label == RELIABLE_LABEL or len(pending) < PENDING_DATA_LIMIT:
-                if len(pending) >= PENDING_DATA_LIMIT:
-                    log.warning("%s: reliable data waiting for a channel exceeds %d packets",
+            if label == RELIABLE_LABEL:
+                if len(pending) == PENDING_DATA_LIMIT:
+                    log.warning("%s: over %d reliable packets wait for the data channel to open",
                                 self.participant.identity, PENDING_DATA_LIMIT)
+                pending.append(payload)
+            elif len(pending) < PENDING_DATA_LIMIT:
                 pending.append(payload)
 
     def subscribe(self, publisher: Participant, track: PublishedTrack, *, negotiate: bool = True) -> None:
