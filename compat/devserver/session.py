@@ -194,10 +194,25 @@ class Session:
         finally:
             watchdog.cancel()
             if not self.closed:
-                if self.left_gracefully:
+                if self.left_gracefully or await self._peer_closed_media():
                     await self.close(models.DisconnectReason.CLIENT_INITIATED)
                 else:
                     await self._lost(models.DisconnectReason.SIGNAL_CLOSE)
+
+    async def _peer_closed_media(self, within: float = 0.5) -> bool:
+        """Did the client close its PeerConnection (DTLS close_notify) around the signal close?
+
+        The SDK sometimes closes its socket before its queued leave is sent; a client that also
+        closed its media on purpose is leaving, not lost (a crashed one sends no close_notify)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self._sub_connected.is_set():
+            if self.subscriber.connectionState == "closed":
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return False
 
     async def _watchdog(self) -> None:
         timeout = self.server.ping_timeout
