@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -54,6 +55,15 @@ class LiveKitServer:
         if attributes is not None:
             tok = tok.with_attributes(attributes)
         return tok.to_jwt()
+
+    @contextlib.asynccontextmanager
+    async def api(self) -> AsyncIterator[api.LiveKitAPI]:
+        """A livekit.api client for this server (created inside the running loop, always closed)."""
+        client = api.LiveKitAPI(self.url, self.api_key, self.api_secret)
+        try:
+            yield client
+        finally:
+            await client.aclose()
 
     def http_url(self) -> str:
         return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)

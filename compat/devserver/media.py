@@ -131,10 +131,6 @@ class TrackForwarder:
             self._sinks.remove(sink)
             self._sink_snapshot = tuple(self._sinks)
 
-    @property
-    def relays(self) -> frozenset[RelayTrack]:
-        return frozenset(self._relays)
-
     def current_level(self, now: float, window: float = 0.5) -> float:
         return self.level if now - self.level_at <= window else 0.0
 
@@ -200,10 +196,6 @@ class TrackForwarder:
             relay.stop()
         self._sinks.clear()
         self._sink_snapshot = ()
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
 
 
 _RID_EXTMAPS = (

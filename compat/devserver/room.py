@@ -243,7 +243,7 @@ class Room:
             return
         for other in list(self.participants.values()):
             if other.session is not None:
-                other.session.unsubscribe(track.sid, removed=True)
+                other.session.unsubscribe(track.sid)
         if track.forwarder is not None:
             await track.forwarder.stop()
         self.manager.observer_call("track_unpublished", self, participant, track)

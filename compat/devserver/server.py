@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from aiortc import RTCPeerConnection
-from livekit.protocol import models
+from livekit.protocol import models, rtc
 
 from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
 from compat.devserver.ids import new_id
@@ -270,8 +270,6 @@ class DevServer:
         return ws
 
     async def _refuse_resume(self, ws: web.WebSocketResponse) -> None:
-        from livekit.protocol import rtc
-
         leave = rtc.LeaveRequest(
             can_reconnect=True,
             reason=models.DisconnectReason.STATE_MISMATCH,

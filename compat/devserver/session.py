@@ -81,8 +81,8 @@ class Session:
         self.left_gracefully = False
         self._out: asyncio.Queue[rtc.SignalResponse | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.publisher = self._new_pc("publisher")
-        self.subscriber = self._new_pc("subscriber")
+        self.publisher = self._new_pc()
+        self.subscriber = self._new_pc()
         self._pub_lock = asyncio.Lock()
         # Candidates that arrive before the PeerConnection has a remote description wait here.
         self._early_candidates: dict[int, list[Any] | None] = {PUBLISHER: [], SUBSCRIBER: []}
@@ -105,7 +105,7 @@ class Session:
 
     # ---- plumbing ---------------------------------------------------------------------------
 
-    def _new_pc(self, role: str) -> RTCPeerConnection:
+    def _new_pc(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(_rtc_config())
         self.server.peer_connections.add(pc)
         return pc
@@ -504,7 +504,7 @@ class Session:
                 if self.participant.info.permission.can_subscribe:
                     self.subscribe(*found)
             else:
-                self.unsubscribe(sid, removed=False)
+                self.unsubscribe(sid)
 
     def _find_track(self, sid: str) -> tuple[Participant, PublishedTrack] | None:
         for other in self.room.participants.values():
@@ -627,7 +627,7 @@ class Session:
         if self.subscriptions:
             self.negotiate_subscriber()
 
-    def unsubscribe(self, track_sid: str, *, removed: bool) -> None:
+    def unsubscribe(self, track_sid: str) -> None:
         self._deferred_subscriptions = [(p, t) for p, t in self._deferred_subscriptions if t.sid != track_sid]
         sub = self.subscriptions.pop(track_sid, None)
         if sub is None or self.closed:

@@ -410,7 +410,7 @@ class RoomService:
             return
         if not permission.can_subscribe:
             for sid in list(session.subscriptions):
-                session.unsubscribe(sid, removed=False)
+                session.unsubscribe(sid)
         elif not before.can_subscribe and participant.auto_subscribe:
             for other in list(room.participants.values()):
                 if other is not participant:
@@ -437,7 +437,7 @@ class RoomService:
                         session.subscribe(other, other.tracks[sid])
                         break
             else:
-                session.unsubscribe(sid, removed=False)
+                session.unsubscribe(sid)
         return room_pb.UpdateSubscriptionsResponse()
 
     async def send_data(self, req: room_pb.SendDataRequest, grants: Grants) -> room_pb.SendDataResponse:

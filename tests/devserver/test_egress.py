@@ -137,11 +137,8 @@ async def recorder(tmp_path: Path, endpoint: Endpoint) -> AsyncIterator[LiveKitS
 
 @pytest.fixture
 async def lkapi(recorder: LiveKitServer) -> AsyncIterator[api.LiveKitAPI]:
-    client = api.LiveKitAPI(recorder.url, recorder.api_key, recorder.api_secret)
-    try:
+    async with recorder.api() as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 async def wait_status(lkapi: api.LiveKitAPI, egress_id: str, status: int, timeout: float = 20.0) -> egress_pb.EgressInfo:

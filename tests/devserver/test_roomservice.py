@@ -19,11 +19,8 @@ from tests.support import EventLog, LiveKitServer, wait_for
 
 @pytest.fixture
 async def lkapi(dev_server: LiveKitServer) -> AsyncIterator[api.LiveKitAPI]:
-    client = api.LiveKitAPI(dev_server.url, dev_server.api_key, dev_server.api_secret)
-    try:
+    async with dev_server.api() as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 def admin_token(server: LiveKitServer, **grants: Any) -> str:
