@@ -164,7 +164,7 @@ async def run(mode: str, url: str, key: str, secret: str, room_name: str, tracks
                 })
             else:
                 say({"error": f"unknown command {line!r}"})
-        except Exception as exc:  # noqa: BLE001 - reported
+        except Exception as exc:
             say({"error": f"{line}: {type(exc).__name__}: {exc}"})
     for r in readers:
         r.cancel()

@@ -185,7 +185,7 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stdout is not None
         async for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip()
-            self.tail = (self.tail + [line])[-40:]
+            self.tail = ([*self.tail, line])[-40:]
             if line.startswith(("WARNING", "ERROR", "CRITICAL")) and len(self.warnings) < 50:
                 self.warnings.append(line[:300])
             if not ready.done() and "dev server on" in line:
@@ -585,7 +585,7 @@ async def bench_load(
                     received = await asyncio.gather(
                         *(inbound_rtp(c.track) for c in counters.values()), return_exceptions=True
                     )
-                    snap.inbound = dict(zip(counters, received))
+                    snap.inbound = dict(zip(counters, received, strict=False))
                     snap.outbound = list(
                         await asyncio.gather(*(packets_sent(t) for t in published), return_exceptions=True)
                     )
@@ -627,7 +627,7 @@ async def bench_load(
                     sub.concealed_pct = round(100.0 * concealed_total / samples_total, 2)
                 subscribers.append(sub)
             sent_packets = sent_expected = 0.0
-            for o0, o1 in zip(a.outbound, b.outbound):
+            for o0, o1 in zip(a.outbound, b.outbound, strict=False):
                 if isinstance(o0, tuple) and isinstance(o1, tuple) and o1[1] > o0[1]:
                     sent_packets += o1[0] - o0[0]
                     sent_expected += (o1[1] - o0[1]) * RTP_PACKETS_PER_S

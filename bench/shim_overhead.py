@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from livekit import rtc
@@ -72,7 +72,7 @@ FRAMES_PER_S = 100
 class Child:
     """A child Python module speaking lines on stdin/stdout."""
 
-    live: set[int] = set()  # pids, for the watchdog
+    live: ClassVar[set[int]] = set()  # pids, for the watchdog
 
     def __init__(self, *argv: str) -> None:
         self.argv = argv
@@ -96,7 +96,7 @@ class Child:
     async def _read_stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
         async for raw in self.proc.stderr:
-            self.stderr_tail = (self.stderr_tail + [raw.decode(errors="replace").rstrip()])[-10:]
+            self.stderr_tail = ([*self.stderr_tail, raw.decode(errors="replace").rstrip()])[-10:]
 
     async def line(self, timeout: float) -> str:
         assert self.proc is not None and self.proc.stdout is not None
@@ -184,7 +184,7 @@ async def run_size(n: int, index: int, server: ServerProcess, url: str, args: ar
             await bot.json_line(30)  # hello: imports done
         await asyncio.sleep(args.settle)  # the publishers' own negotiation and warm-up
         # connect latency: one unmeasured warm-up connect each, then alternating raw/shim
-        for mode, bot in bots.items():
+        for bot in bots.values():
             await ask(bot, "connect", 20)
         for k in range(args.connects):
             order = ("raw", "shim") if k % 2 == 0 else ("shim", "raw")
@@ -196,13 +196,13 @@ async def run_size(n: int, index: int, server: ServerProcess, url: str, args: ar
                     out[mode]["errors"].append(answer.get("error"))
         # receive: both bots join for good and read every track
         stays = await asyncio.gather(*(ask(bot, "stay", 30) for bot in bots.values()))
-        for (mode, _bot), answer in zip(bots.items(), stays):
+        for (mode, _bot), answer in zip(bots.items(), stays, strict=False):
             out[mode]["tracks"] = answer.get("ready", 0)
             if "error" in answer:
                 out[mode]["errors"].append(answer["error"])
         for mode in bots:
             out[mode]["connect_median_ms"] = _median_ms(out[mode]["connect_s"])
-        pairs = list(zip(out["raw"]["connect_s"], out["shim"]["connect_s"]))
+        pairs = list(zip(out["raw"]["connect_s"], out["shim"]["connect_s"], strict=False))
         if pairs:  # each pair ran back to back, so their difference is less exposed to drift
             out["connect_paired_diff_ms"] = round(statistics.median(b - a for a, b in pairs) * 1000, 1)
         await asyncio.sleep(args.warmup)
@@ -235,9 +235,9 @@ async def run_size(n: int, index: int, server: ServerProcess, url: str, args: ar
                 delivered_pct=round(100 * frames / expected, 1) if expected else None,
                 shortfall=max(0, round(expected - frames)),
                 ring_dropped=m1[mode]["dropped"] - m0[mode]["dropped"],
-                per_track_frames=[y - x for x, y in zip(m0[mode]["per_track"], m1[mode]["per_track"])],
+                per_track_frames=[y - x for x, y in zip(m0[mode]["per_track"], m1[mode]["per_track"], strict=False)],
             )
-    except Exception as exc:  # noqa: BLE001 - reported with the partial numbers
+    except Exception as exc:
         tails = " | ".join(t for c in (pubs, *bots.values()) for t in c.stderr_tail[-2:])
         out["errors"].append(f"{type(exc).__name__}: {exc} {tails}")
     finally:
@@ -414,7 +414,7 @@ async def phase(results: dict[str, Any], name: str, timeout: float, coro: Any) -
     print(f"  {name} ...", file=sys.stderr, flush=True)
     try:
         results[name] = await asyncio.wait_for(coro, timeout)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         results.setdefault("errors", []).append(f"{name}: {type(exc).__name__}: {exc}")
     print(f"  {name} done in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
 
@@ -482,10 +482,11 @@ def render(results: dict[str, Any]) -> str:
                 f" {_f(b.get('cpu_pct'), '%'):>8} {_f(b.get('main_thread_cpu_pct'), '%'):>9}"
                 f" {_f(b.get('cpu_pct_per_stream'), '%', 2):>10}"
                 f" {str(b.get('frames', '-')) + '/' + str(b.get('frames_expected', '-')):>17}"
-                f" {_f(b.get('delivered_pct'), '%'):>6} {str(b.get('ring_dropped', '-')):>9}"
+                f" {_f(b.get('delivered_pct'), '%'):>6} {b.get('ring_dropped', '-')!s:>9}"
                 f" {_f(o.get('server'), '%'):>7} {_f(o.get('publishers'), '%'):>8}"
             )
-    lines += ["", f"{'pubs':>4} {'CPU/stream shim/raw':>20} {'connect shim/raw':>17} {'delivered shim/raw':>19}   targets: CPU <= 1.03, connect <= 1.05"]
+    header = f"{'pubs':>4} {'CPU/stream shim/raw':>20} {'connect shim/raw':>17} {'delivered shim/raw':>19}"
+    lines += ["", header + "   targets: CPU <= 1.03, connect <= 1.05"]
     for size in results.get("sizes", []):
         r = size.get("ratios", {})
         lines.append(f"{size['participants']:>4} {_f(r.get('cpu_per_stream'), '', 3):>20} {_f(r.get('connect'), '', 3):>17}"

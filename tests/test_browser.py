@@ -334,7 +334,7 @@ async def test_browser_and_python_exchange_audio_and_data(
                     await asyncio.sleep(0.5)  # let the browser's media reach the server first
                     py = await join_python()
                 await _exchange(py, browser, connected, mark)
-            except Exception as e:  # ConnectError of a late python join too: report what the browser saw
+            except Exception as e:  # noqa: BLE001 - ConnectError of a late python join too: report what the browser saw
                 what = str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}"
                 py_state = "python side: not joined"
                 if py is not None:
@@ -380,9 +380,9 @@ async def _exchange(py: PythonSide, b: Browser, connected: dict[str, Any], mark:
         "data browser -> python": _data_to_python(py, b, mark),
     }
     results = await asyncio.gather(*checks.values(), return_exceptions=True)
-    failures = [f"{name}: FAILED: {r}" for name, r in zip(checks, results) if isinstance(r, BaseException)]
+    failures = [f"{name}: FAILED: {r}" for name, r in zip(checks, results, strict=False) if isinstance(r, BaseException)]
     if failures:
-        passed = [f"{name}: ok" for name, r in zip(checks, results) if not isinstance(r, BaseException)]
+        passed = [f"{name}: ok" for name, r in zip(checks, results, strict=False) if not isinstance(r, BaseException)]
         raise AssertionError("\n".join([*failures, *passed]))
 
 

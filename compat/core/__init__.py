@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .facts import (
     ActiveSpeakersChanged,
-    ConnectFailure,
     Connected,
+    ConnectFailure,
     ConnectionQualityChanged,
     ConnectionStats,
     DataReceived,

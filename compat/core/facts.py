@@ -12,7 +12,7 @@ identity), tracks by their LiveKit publication SID.
 from __future__ import annotations
 
 import enum
-from typing import Literal, Union
+from typing import Literal
 
 import attrs
 
@@ -221,31 +221,31 @@ class Disconnected:
     was_reconnecting: bool = False
 
 
-Fact = Union[
-    Connected,
-    ParticipantJoined,
-    ParticipantLeft,
-    TrackPublished,
-    TrackUnpublished,
-    TrackSubscribed,
-    TrackUnsubscribed,
-    TrackSubscriptionFailed,
-    TrackMuted,
-    TrackUnmuted,
-    TrackStarted,
-    DataReceived,
-    ActiveSpeakersChanged,
-    ConnectionQualityChanged,
-    RecordingStarted,
-    RecordingStopped,
-    Reconnecting,
-    Reconnected,
-    Disconnected,
-]
+Fact = (
+    Connected
+    | ParticipantJoined
+    | ParticipantLeft
+    | TrackPublished
+    | TrackUnpublished
+    | TrackSubscribed
+    | TrackUnsubscribed
+    | TrackSubscriptionFailed
+    | TrackMuted
+    | TrackUnmuted
+    | TrackStarted
+    | DataReceived
+    | ActiveSpeakersChanged
+    | ConnectionQualityChanged
+    | RecordingStarted
+    | RecordingStopped
+    | Reconnecting
+    | Reconnected
+    | Disconnected
+)
 
 
 @attrs.frozen
-class ConnectFailure(Exception):
+class ConnectFailure(Exception):  # noqa: N818 - a fact-like outcome, named as the facts are
     """connect() failed. ``status`` is the HTTP status of the signal handshake when known."""
 
     message: str
@@ -257,7 +257,7 @@ class ConnectFailure(Exception):
 
 
 @attrs.frozen
-class PublishFailure(Exception):
+class PublishFailure(Exception):  # noqa: N818 - a fact-like outcome, named as the facts are
     message: str
 
     def __str__(self) -> str:
@@ -302,4 +302,37 @@ class PublishSettings:
     simulcast: bool | None = None
     dtx: bool | None = None
 
-__all__ = ["ActiveSpeakersChanged", "ConnectFailure", "Connected", "ConnectionQualityChanged", "ConnectionStats", "DataReceived", "DisconnectCause", "Disconnected", "Fact", "ParticipantInfo", "ParticipantJoined", "ParticipantLeft", "ParticipantState", "PublishFailure", "PublishSettings", "Quality", "Reconnected", "Reconnecting", "RecordingStarted", "RecordingStopped", "RoomSnapshot", "RtpStats", "TrackInfo", "TrackKind", "TrackMuted", "TrackPublished", "TrackStarted", "TrackSubscribed", "TrackSubscriptionFailed", "TrackUnmuted", "TrackUnpublished", "TrackUnsubscribed"]
+__all__ = [
+    "ActiveSpeakersChanged",
+    "ConnectFailure",
+    "Connected",
+    "ConnectionQualityChanged",
+    "ConnectionStats",
+    "DataReceived",
+    "DisconnectCause",
+    "Disconnected",
+    "Fact",
+    "ParticipantInfo",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantState",
+    "PublishFailure",
+    "PublishSettings",
+    "Quality",
+    "Reconnected",
+    "Reconnecting",
+    "RecordingStarted",
+    "RecordingStopped",
+    "RoomSnapshot",
+    "RtpStats",
+    "TrackInfo",
+    "TrackKind",
+    "TrackMuted",
+    "TrackPublished",
+    "TrackStarted",
+    "TrackSubscribed",
+    "TrackSubscriptionFailed",
+    "TrackUnmuted",
+    "TrackUnpublished",
+    "TrackUnsubscribed",
+]

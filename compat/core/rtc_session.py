@@ -33,7 +33,7 @@ from . import facts as F
 from .media import AudioSource, VideoSource
 from .session import FrameStream, Session, bounded
 
-logger = logging.getLogger("compat.core")
+logger = logging.getLogger(__name__)
 
 BURST_WINDOW = 0.15
 PUBLISH_TIMEOUT = 20.0
@@ -123,7 +123,6 @@ class RtcSession(Session):
         self._ended = False
         self._reconnecting = False
         self._recording = False
-        self._identity = ""
         # bursts
         self._pending: list[F.Fact] = []
         self._pending_kind: Literal["join", "leave"] | None = None
@@ -169,12 +168,11 @@ class RtcSession(Session):
             await self._room.connect(url, token, options)
         except rtc.ConnectError as exc:
             raise connect_failure(exc.message) from None
-        except Exception as exc:  # noqa: BLE001 - anything else the SDK raises is a connect failure too
+        except Exception as exc:
             raise F.ConnectFailure(f"{type(exc).__name__}: {exc}") from exc
         # Synchronously, before the listen task gets a chance to run:
         room = self._room
         lp = room.local_participant
-        self._identity = lp.identity
         self._recording = room.is_recording
         participants = tuple(
             F.ParticipantState(participant_info(p), tuple(track_info(pub) for pub in p.track_publications.values()))
@@ -278,8 +276,6 @@ class RtcSession(Session):
             for fact in pending:
                 if isinstance(fact, F.TrackUnsubscribed):
                     self._deliver(fact)
-        elif self._pending_kind == "join" and self._pending_identity == p.identity:
-            self._flush()
         else:
             self._flush()
         for sid, (owner, _track) in list(self._remote_tracks.items()):
@@ -545,10 +541,9 @@ class RtcSession(Session):
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             raise TimeoutError("getStats timed out after 5s")
         stats = task.result()
-        by_track = {sid: sid for sid in self._remote_tracks}
         return [
-            F.ConnectionStats("publisher", tuple(_rtp(s, by_track) for s in stats.publisher_stats if _is_rtp(s))),
-            F.ConnectionStats("subscriber", tuple(_rtp(s, by_track) for s in stats.subscriber_stats if _is_rtp(s))),
+            F.ConnectionStats("publisher", _rtp_streams(stats.publisher_stats)),
+            F.ConnectionStats("subscriber", _rtp_streams(stats.subscriber_stats)),
         ]
 
     async def simulate_scenario(self, name: str) -> None:
@@ -592,9 +587,8 @@ class RtcSession(Session):
             self._sender.cancel()
         for key in list(self._local):
             self._release_local(key)
-        while self._tasks:
+        if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10.0)
-            break
 
     async def wait_closed(self, timeout: float = 10.0) -> None:
         if self._teardown is None:
@@ -602,25 +596,33 @@ class RtcSession(Session):
         await asyncio.wait({self._teardown}, timeout=timeout)
 
 
-def _is_rtp(s: Any) -> bool:
-    return s.WhichOneof("stats") in ("outbound_rtp", "inbound_rtp")
+def _rtp_streams(stats: Any) -> tuple[F.RtpStats, ...]:
+    """The RTP streams of one peer connection's report; an outbound stream gets the round-trip
+    time its receiver measured (RTCP receiver reports, the remote-inbound-rtp stat)."""
+    rtt = {
+        s.remote_inbound_rtp.stream.ssrc: s.remote_inbound_rtp.remote_inbound.round_trip_time
+        for s in stats
+        if s.WhichOneof("stats") == "remote_inbound_rtp" and s.remote_inbound_rtp.remote_inbound.round_trip_time_measurements
+    }
+    kinds = {"outbound_rtp": lambda s: _outbound(s, rtt), "inbound_rtp": _inbound}
+    return tuple(kinds[s.WhichOneof("stats")](s) for s in stats if s.WhichOneof("stats") in kinds)
 
 
-def _rtp(s: Any, tracks: dict[str, str]) -> F.RtpStats:
-    which = s.WhichOneof("stats")
-    if which == "outbound_rtp":
-        o = s.outbound_rtp
-        return F.RtpStats(
-            direction="outbound", kind=o.stream.kind, ssrc=o.stream.ssrc, track_sid=None,
-            timestamp_ms=o.rtc.timestamp or time.time() * 1000, codec=o.stream.codec_id or None,
-            bytes=o.sent.bytes_sent, packets=o.sent.packets_sent,
-            frame_width=o.outbound.frame_width or None, frame_height=o.outbound.frame_height or None,
-            frames_per_second=o.outbound.frames_per_second or None,
-        )
-    i = s.inbound_rtp
-    tid = i.inbound.track_identifier
+def _outbound(s: Any, rtt: dict[int, float]) -> F.RtpStats:
+    o = s.outbound_rtp
     return F.RtpStats(
-        direction="inbound", kind=i.stream.kind, ssrc=i.stream.ssrc, track_sid=tracks.get(tid, tid or None),
+        direction="outbound", kind=o.stream.kind, ssrc=o.stream.ssrc, track_sid=None,
+        timestamp_ms=o.rtc.timestamp or time.time() * 1000, codec=o.stream.codec_id or None,
+        bytes=o.sent.bytes_sent, packets=o.sent.packets_sent,
+        frame_width=o.outbound.frame_width or None, frame_height=o.outbound.frame_height or None,
+        frames_per_second=o.outbound.frames_per_second or None, round_trip_time_s=rtt.get(o.stream.ssrc),
+    )
+
+
+def _inbound(s: Any) -> F.RtpStats:
+    i = s.inbound_rtp
+    return F.RtpStats(
+        direction="inbound", kind=i.stream.kind, ssrc=i.stream.ssrc, track_sid=i.inbound.track_identifier or None,
         timestamp_ms=i.rtc.timestamp or time.time() * 1000, codec=i.stream.codec_id or None,
         bytes=i.inbound.bytes_received, packets=i.received.packets_received, packets_lost=i.received.packets_lost,
         jitter_s=i.received.jitter, frame_width=i.inbound.frame_width or None,
@@ -654,4 +656,13 @@ async def open_session(
     task.result()
     return session
 
-__all__ = ["BURST_WINDOW", "PUBLISH_TIMEOUT", "RtcSession", "connect_failure", "disconnect_cause", "open_session", "participant_info", "track_info"]
+__all__ = [
+    "BURST_WINDOW",
+    "PUBLISH_TIMEOUT",
+    "RtcSession",
+    "connect_failure",
+    "disconnect_cause",
+    "open_session",
+    "participant_info",
+    "track_info",
+]

@@ -34,7 +34,7 @@ from .facts import (
     TrackUnsubscribed,
 )
 
-logger = logging.getLogger("compat.core")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FactListener = Callable[[Fact], None]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import jwt
-
 from livekit.protocol import models
 
 # canPublishSources names in tokens → TrackSource values.
@@ -168,6 +166,3 @@ def bearer_token(authorization: str | None, query_token: str | None) -> str:
         return query_token
     raise AuthError(401, "no authorization: pass the token as 'Authorization: Bearer <jwt>' or access_token=")
 
-
-def unix_now() -> float:
-    return time.time()

@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from livekit.protocol import egress as egress_pb, models
+from livekit.protocol import egress as egress_pb
+from livekit.protocol import models
 
 from compat.devserver.ids import new_id
 from compat.devserver.recorder import Recording, container_for
@@ -29,7 +30,7 @@ from compat.devserver.twirp import Grants, TwirpError, TwirpRouter, room_not_fou
 if TYPE_CHECKING:
     from compat.devserver.server import DevServer
 
-log = logging.getLogger("compat.devserver.egress")
+log = logging.getLogger(__name__)
 
 Status = egress_pb.EgressStatus
 LIVE = (Status.EGRESS_STARTING, Status.EGRESS_ACTIVE)
@@ -133,7 +134,7 @@ class Egress:
         recording = self.recording
         try:
             await recording.open()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any open failure fails this egress, with its reason
             log.warning("egress %s: cannot open %s: %s", self.id, self.path, exc)
             self.fail(f"cannot open output file: {exc}")
             await recording.abort()
@@ -485,7 +486,7 @@ class EgressManager(RoomObserver):
         tasks = list(self._tasks)
         if not tasks:
             return
-        done, pending = await asyncio.wait(tasks, timeout=FINISH_TIMEOUT)
+        _done, pending = await asyncio.wait(tasks, timeout=FINISH_TIMEOUT)
         for task in pending:
             task.cancel()
         if pending:

@@ -19,7 +19,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-log = logging.getLogger("compat.devserver.media")
+log = logging.getLogger(__name__)
 
 FrameSink = Callable[[Any], None]
 LEVEL_EVERY_N_FRAMES = 3  # speaker levels need ~300 ms resolution, not every 20 ms frame

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.reformatter import VideoReformatter
 
-log = logging.getLogger("compat.devserver.recorder")
+log = logging.getLogger(__name__)
 
 RATE = 48000
 RESYNC_SECONDS = 0.3  # placement by timestamps may drift this far from the wall clock before re-anchoring
@@ -88,12 +88,12 @@ class AudioInput:
         if pts is None or frame.time_base is None:
             position = max(wall, self._end)
         else:
-            ticks = int(round(pts * frame.time_base * RATE))
+            ticks = round(pts * frame.time_base * RATE)
             if self._last_pts is None:
                 self._unwrapped = ticks
             else:
                 delta = ticks - self._last_pts
-                wrap = int(round((1 << 32) * frame.time_base * RATE))  # RTP timestamps wrap at 2^32
+                wrap = round((1 << 32) * frame.time_base * RATE)  # RTP timestamps wrap at 2^32
                 if delta < -wrap // 2:
                     delta += wrap
                 self._unwrapped += delta
@@ -254,7 +254,7 @@ class MediaWriter:
         if container is not None:
             try:
                 container.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - aborting: the file is removed whatever the muxer says
                 pass
         try:
             os.remove(self.tmp_path)

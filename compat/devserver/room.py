@@ -21,7 +21,7 @@ from compat.devserver.media import TrackForwarder
 if TYPE_CHECKING:
     from compat.devserver.session import Session
 
-log = logging.getLogger("compat.devserver.room")
+log = logging.getLogger(__name__)
 
 
 _QUALITY_SCORES: dict[models.ConnectionQuality, float] = {

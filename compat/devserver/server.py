@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from aiortc import RTCPeerConnection
+from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
@@ -18,7 +19,7 @@ from compat.devserver.ids import new_id
 from compat.devserver.room import Participant, Room, RoomManager
 from compat.devserver.session import LOSSY_LABEL, RELIABLE_LABEL, Session
 
-log = logging.getLogger("compat.devserver")
+log = logging.getLogger(__name__)
 
 DEFAULT_KEYS: Mapping[str, str] = {"devkey": "secret"}
 VERSION = "1.9.0"  # the LiveKit server version we answer as (clients parse it as semver)
@@ -287,7 +288,7 @@ class DevServer:
         packet = models.DataPacket()
         try:
             packet.ParseFromString(payload)
-        except Exception:
+        except DecodeError:
             log.info("%s sent an undecodable data packet", sender.identity)
             return
         packet.participant_identity = sender.identity

@@ -34,7 +34,7 @@ from compat.devserver.room import Participant, PublishedTrack, Room
 if TYPE_CHECKING:
     from compat.devserver.server import DevServer
 
-log = logging.getLogger("compat.devserver.session")
+log = logging.getLogger(__name__)
 
 PUBLISHER = rtc.SignalTarget.PUBLISHER
 SUBSCRIBER = rtc.SignalTarget.SUBSCRIBER
@@ -63,7 +63,7 @@ def _rtc_config() -> RTCConfiguration:
 
 
 class Subscription:
-    __slots__ = ("track_sid", "transceiver", "relay")
+    __slots__ = ("relay", "track_sid", "transceiver")
 
     def __init__(self, track_sid: str, transceiver: RTCRtpTransceiver, relay: RelayTrack) -> None:
         self.track_sid = track_sid
@@ -305,7 +305,7 @@ class Session:
             await handler(getattr(request, kind))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad request must not end the signal connection
             log.warning("%s: bad %s request: %r", self.participant.identity, kind, exc)
 
     async def _on_ping(self, timestamp: int) -> None:
@@ -355,7 +355,7 @@ class Session:
             self._pub_cids.update(sending)
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds for an offer it cannot take
                 await self._offer_failed(sending, exc)
                 return
             live_cids = set(sending.values())

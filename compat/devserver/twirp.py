@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from livekit.protocol import models, room as room_pb, rtc
+from livekit.protocol import models, rtc
+from livekit.protocol import room as room_pb
 
 from compat.devserver.auth import AuthError, Claims, VideoGrant, verify
 from compat.devserver.room import Participant, Room
@@ -26,7 +27,7 @@ from compat.devserver.room import Participant, Room
 if TYPE_CHECKING:
     from compat.devserver.server import DevServer
 
-log = logging.getLogger("compat.devserver.twirp")
+log = logging.getLogger(__name__)
 
 PREFIX = "/twirp"
 MAX_METADATA_SIZE = 64000  # bytes, LiveKit's default limits.max_metadata_size

@@ -23,12 +23,14 @@ from typing import Any
 import aiohttp
 from google.protobuf import json_format
 from livekit.api import AccessToken
-from livekit.protocol import egress as egress_pb, models, webhook as webhook_pb
+from livekit.protocol import egress as egress_pb
+from livekit.protocol import models
+from livekit.protocol import webhook as webhook_pb
 
 from compat.devserver.ids import new_id
 from compat.devserver.room import Participant, PublishedTrack, Room, RoomObserver
 
-log = logging.getLogger("compat.devserver.webhooks")
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/webhook+json"
 USER_AGENT = "compat-devserver-webhook"

@@ -10,7 +10,6 @@ from typing import Any
 from compat import core as C
 
 from .errormapping import connect_error
-from .errors import TwilioError
 from .options import ConnectOptions
 from .room import Room
 from .token import inspect_token
@@ -64,9 +63,6 @@ async def connect_session(session: C.Session, options: Any = None) -> Room:
     try:
         for track in opts.tracks or ():
             await room.localParticipant._publish(track, None, emit=False)
-    except (TwilioError, RuntimeError):
-        session.disconnect()
-        raise
     except BaseException:
         session.disconnect()
         raise

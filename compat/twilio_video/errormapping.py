@@ -7,7 +7,6 @@ import re
 from compat.core import ConnectFailure, DisconnectCause
 
 from .errors import (
-    CodedTwilioError,
     AccessTokenExpiredError,
     AccessTokenGrantsInvalidError,
     AccessTokenHeaderInvalidError,
@@ -15,6 +14,7 @@ from .errors import (
     AccessTokenIssuerInvalidError,
     AccessTokenNotYetValidError,
     AccessTokenSignatureInvalidError,
+    CodedTwilioError,
     MediaConnectionError,
     ParticipantDuplicateIdentityError,
     RoomCompletedError,

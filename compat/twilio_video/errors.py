@@ -33,7 +33,7 @@ class TwilioError(Exception):
     def name(self) -> str:
         return "TwilioError"
 
-    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+    def toString(self) -> str:
         return f"TwilioError {self.code}: {self.message}"
 
     def __str__(self) -> str:
@@ -496,7 +496,7 @@ ERRORS_BY_CODE: dict[int, type[CodedTwilioError]] = {
 }
 
 
-def createTwilioError(code: int, message: str | None = None) -> TwilioError:  # noqa: N802 - twilio-video.js name
+def createTwilioError(code: int, message: str | None = None) -> TwilioError:
     """The coded subclass for ``code``, or a plain TwilioError when the code is unknown."""
     cls = ERRORS_BY_CODE.get(code)
     if cls is None:
@@ -504,4 +504,65 @@ def createTwilioError(code: int, message: str | None = None) -> TwilioError:  # 
     return cls(message)
 
 
-__all__ = ["CodedTwilioError", "ERRORS_BY_CODE", "RangeError", "TwilioError", "createTwilioError", 'AccessTokenInvalidError', 'AccessTokenHeaderInvalidError', 'AccessTokenIssuerInvalidError', 'AccessTokenExpiredError', 'AccessTokenNotYetValidError', 'AccessTokenGrantsInvalidError', 'AccessTokenSignatureInvalidError', 'SignalingConnectionError', 'SignalingConnectionDisconnectedError', 'SignalingConnectionTimeoutError', 'SignalingIncomingMessageInvalidError', 'SignalingOutgoingMessageInvalidError', 'SignalingServerBusyError', 'RoomNameInvalidError', 'RoomNameTooLongError', 'RoomNameCharsInvalidError', 'RoomCreateFailedError', 'RoomConnectFailedError', 'RoomMaxParticipantsExceededError', 'RoomNotFoundError', 'RoomMaxParticipantsOutOfRangeError', 'RoomTypeInvalidError', 'RoomTimeoutOutOfRangeError', 'RoomStatusCallbackMethodInvalidError', 'RoomStatusCallbackInvalidError', 'RoomStatusInvalidError', 'RoomRoomExistsError', 'RoomInvalidParametersError', 'RoomMediaRegionInvalidError', 'RoomMediaRegionUnavailableError', 'RoomSubscriptionOperationNotSupportedError', 'RoomCompletedError', 'RoomAudioOnlyFlagNotSupportedError', 'RoomTrackKindNotSupportedError', 'ParticipantIdentityInvalidError', 'ParticipantIdentityTooLongError', 'ParticipantIdentityCharsInvalidError', 'ParticipantMaxTracksExceededError', 'ParticipantNotFoundError', 'ParticipantDuplicateIdentityError', 'TrackInvalidError', 'TrackNameInvalidError', 'TrackNameTooLongError', 'TrackNameCharsInvalidError', 'TrackNameIsDuplicatedError', 'TrackServerTrackCapacityReachedError', 'MediaClientLocalDescFailedError', 'MediaServerLocalDescFailedError', 'MediaClientRemoteDescFailedError', 'MediaServerRemoteDescFailedError', 'MediaNoSupportedCodecError', 'MediaConnectionError', 'MediaDTLSTransportFailedError', 'ConfigurationAcquireFailedError', 'ConfigurationAcquireTurnFailedError']
+__all__ = [
+    "ERRORS_BY_CODE",
+    "AccessTokenExpiredError",
+    "AccessTokenGrantsInvalidError",
+    "AccessTokenHeaderInvalidError",
+    "AccessTokenInvalidError",
+    "AccessTokenIssuerInvalidError",
+    "AccessTokenNotYetValidError",
+    "AccessTokenSignatureInvalidError",
+    "CodedTwilioError",
+    "ConfigurationAcquireFailedError",
+    "ConfigurationAcquireTurnFailedError",
+    "MediaClientLocalDescFailedError",
+    "MediaClientRemoteDescFailedError",
+    "MediaConnectionError",
+    "MediaDTLSTransportFailedError",
+    "MediaNoSupportedCodecError",
+    "MediaServerLocalDescFailedError",
+    "MediaServerRemoteDescFailedError",
+    "ParticipantDuplicateIdentityError",
+    "ParticipantIdentityCharsInvalidError",
+    "ParticipantIdentityInvalidError",
+    "ParticipantIdentityTooLongError",
+    "ParticipantMaxTracksExceededError",
+    "ParticipantNotFoundError",
+    "RangeError",
+    "RoomAudioOnlyFlagNotSupportedError",
+    "RoomCompletedError",
+    "RoomConnectFailedError",
+    "RoomCreateFailedError",
+    "RoomInvalidParametersError",
+    "RoomMaxParticipantsExceededError",
+    "RoomMaxParticipantsOutOfRangeError",
+    "RoomMediaRegionInvalidError",
+    "RoomMediaRegionUnavailableError",
+    "RoomNameCharsInvalidError",
+    "RoomNameInvalidError",
+    "RoomNameTooLongError",
+    "RoomNotFoundError",
+    "RoomRoomExistsError",
+    "RoomStatusCallbackInvalidError",
+    "RoomStatusCallbackMethodInvalidError",
+    "RoomStatusInvalidError",
+    "RoomSubscriptionOperationNotSupportedError",
+    "RoomTimeoutOutOfRangeError",
+    "RoomTrackKindNotSupportedError",
+    "RoomTypeInvalidError",
+    "SignalingConnectionDisconnectedError",
+    "SignalingConnectionError",
+    "SignalingConnectionTimeoutError",
+    "SignalingIncomingMessageInvalidError",
+    "SignalingOutgoingMessageInvalidError",
+    "SignalingServerBusyError",
+    "TrackInvalidError",
+    "TrackNameCharsInvalidError",
+    "TrackNameInvalidError",
+    "TrackNameIsDuplicatedError",
+    "TrackNameTooLongError",
+    "TrackServerTrackCapacityReachedError",
+    "TwilioError",
+    "createTwilioError",
+]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-logger = logging.getLogger("compat.twilio_video")
+logger = logging.getLogger(__name__)
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -57,16 +57,16 @@ class EventEmitter(AsyncIOEventEmitter):
         except KeyError:
             pass
 
-    def removeListener(self, event: str, f: Callable[..., Any]) -> None:  # noqa: N802 - Node name
+    def removeListener(self, event: str, f: Callable[..., Any]) -> None:
         self.off(event, f)
 
-    def addListener(self, event: str, f: Callable[..., Any]) -> Any:  # noqa: N802 - Node name
+    def addListener(self, event: str, f: Callable[..., Any]) -> Any:
         return self.on(event, f)
 
-    def removeAllListeners(self, event: str | None = None) -> None:  # noqa: N802 - Node name
+    def removeAllListeners(self, event: str | None = None) -> None:
         self.remove_all_listeners(event)
 
-    def listenerCount(self, event: str) -> int:  # noqa: N802 - Node name
+    def listenerCount(self, event: str) -> int:
         return len(self.listeners(event))
 
     def _defer(self, event: str, *args: Any) -> None:

@@ -27,8 +27,8 @@ class LocalDataTrackOptions:
     """``{name?, maxPacketLifeTime?, maxRetransmits?, ordered?}``."""
 
     name: str | None = None
-    maxPacketLifeTime: int | None = None  # noqa: N815
-    maxRetransmits: int | None = None  # noqa: N815
+    maxPacketLifeTime: int | None = None
+    maxRetransmits: int | None = None
     ordered: bool = True
 
 
@@ -75,4 +75,4 @@ class LocalDataTrack(Track):
         for session in self._sessions:
             session.send_data(payload, topic=self.name, reliable=self.reliable)
 
-__all__ = ["LocalDataTrack", "LocalDataTrackOptions", "MAX_MESSAGE_BYTES"]
+__all__ = ["MAX_MESSAGE_BYTES", "LocalDataTrack", "LocalDataTrackOptions"]

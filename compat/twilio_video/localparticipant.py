@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from .room import Room
 
-logger = logging.getLogger("compat.twilio_video")
+logger = logging.getLogger(__name__)
 
 MAX_TRACK_NAME = 128
 LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
@@ -80,7 +80,7 @@ class LocalParticipant(Participant):
 
     # --- publishing --------------------------------------------------------------------
 
-    async def publishTrack(self, track: Any, options: Any = None) -> LocalTrackPublication:  # noqa: N802
+    async def publishTrack(self, track: Any, options: Any = None) -> LocalTrackPublication:
         """Publish a LocalAudioTrack, LocalVideoTrack or LocalDataTrack.
 
         Resolves with the existing publication when the track is already published.
@@ -90,7 +90,7 @@ class LocalParticipant(Participant):
         """
         return await self._publish(track, options, emit=True)
 
-    async def publishTracks(self, tracks: Any) -> list[LocalTrackPublication]:  # noqa: N802
+    async def publishTracks(self, tracks: Any) -> list[LocalTrackPublication]:
         if not isinstance(tracks, (list, tuple)):
             raise TypeError("tracks must be an Array of LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
         return list(await asyncio.gather(*(self.publishTrack(t) for t in tracks)))
@@ -219,7 +219,7 @@ class LocalParticipant(Participant):
 
     # --- unpublishing ------------------------------------------------------------------
 
-    def unpublishTrack(self, track: Any) -> LocalTrackPublication | None:  # noqa: N802
+    def unpublishTrack(self, track: Any) -> LocalTrackPublication | None:
         """Stop publishing ``track`` (it is not stopped). Returns the publication or None."""
         if not isinstance(track, (LocalAudioTrack, LocalVideoTrack, LocalDataTrack)):
             raise TypeError("track must be a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
@@ -237,7 +237,7 @@ class LocalParticipant(Participant):
             self._room._spawn(self._session.unpublish(pub.trackSid))
         return pub
 
-    def unpublishTracks(self, tracks: Any) -> list[LocalTrackPublication]:  # noqa: N802
+    def unpublishTracks(self, tracks: Any) -> list[LocalTrackPublication]:
         if not isinstance(tracks, (list, tuple)):
             raise TypeError("tracks must be an Array of LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
         out = []
@@ -259,7 +259,7 @@ class LocalParticipant(Participant):
 
     # --- parameters --------------------------------------------------------------------
 
-    def setParameters(self, encodingParameters: Any = None) -> LocalParticipant:  # noqa: N802,N803
+    def setParameters(self, encodingParameters: Any = None) -> LocalParticipant:
         """Bitrate caps ``{maxAudioBitrate?, maxVideoBitrate?}``: None clears both, a field
         set to None/0 clears that cap. LiveKit cannot change the encoding of a published
         track, so new caps apply to tracks published afterwards."""
@@ -276,7 +276,7 @@ class LocalParticipant(Participant):
                 self._encoding[key] = int(value) if value else None
         return self
 
-    def setNetworkQualityConfiguration(self, networkQualityConfiguration: Any) -> LocalParticipant:  # noqa: N802,N803
+    def setNetworkQualityConfiguration(self, networkQualityConfiguration: Any) -> LocalParticipant:
         """Change verbosities; values not given keep their setting. No-op when NQ is off."""
         if not isinstance(networkQualityConfiguration, (Mapping, NetworkQualityConfiguration)):
             raise TypeError("networkQualityConfiguration must be an object")
@@ -284,7 +284,7 @@ class LocalParticipant(Participant):
             self._nq = NetworkQualityConfiguration.parse(networkQualityConfiguration, self._nq)
         return self
 
-    def setBandwidthProfile(self, *args: Any) -> None:  # noqa: N802
+    def setBandwidthProfile(self, *args: Any) -> None:
         logger.warning("setBandwidthProfile is not implemented (as in twilio-video.js)")
 
-__all__ = ["LocalParticipant", "MAX_TRACK_NAME", "check_track_name"]
+__all__ = ["MAX_TRACK_NAME", "LocalParticipant", "check_track_name"]

@@ -24,10 +24,10 @@ class LocalTrackPublication(TrackPublication):
         self._participant = participant
 
     @property
-    def isTrackEnabled(self) -> bool:  # noqa: N802 - twilio-video.js name
+    def isTrackEnabled(self) -> bool:
         return self.kind == "data" or bool(self.track.isEnabled)
 
-    def setPriority(self, priority: str) -> LocalTrackPublication:  # noqa: N802 - twilio-video.js name
+    def setPriority(self, priority: str) -> LocalTrackPublication:
         """Publish priority (kept for parity; LiveKit has no publish priority)."""
         if priority not in PRIORITIES:
             raise RangeError(f"priority must be one of {', '.join(PRIORITIES)}")

@@ -41,10 +41,10 @@ class LocalVideoTrack(LocalMediaTrackMixin):
             return
         self.source.capture_frame(frame, timestamp_us=timestamp_us)
 
-    def addProcessor(self, processor: Any, options: Any = None) -> LocalVideoTrack:  # noqa: N802
+    def addProcessor(self, processor: Any, options: Any = None) -> LocalVideoTrack:
         raise NotImplementedError("VideoProcessor needs a browser canvas; process frames before capture_frame()")
 
-    def removeProcessor(self, processor: Any) -> LocalVideoTrack:  # noqa: N802
+    def removeProcessor(self, processor: Any) -> LocalVideoTrack:
         raise NotImplementedError("VideoProcessor needs a browser canvas")
 
 __all__ = ["LocalVideoTrack"]

@@ -20,8 +20,8 @@ LEVELS: dict[Quality, int] = {
 class NetworkQualityMediaStats:
     send: int
     recv: int
-    sendStats: None = None  # noqa: N815 - twilio-video.js name
-    recvStats: None = None  # noqa: N815
+    sendStats: None = None
+    recvStats: None = None
 
 
 @attrs.frozen

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import attrs
 
 from .errors import RangeError
 
-logger = logging.getLogger("compat.twilio_video")
+logger = logging.getLogger(__name__)
 
 Priority = Literal["low", "standard", "high"]
 PRIORITIES = ("low", "standard", "high")
@@ -155,16 +155,16 @@ class ConnectOptions:
 
     name: str | None = None
     tracks: tuple[Any, ...] | None = None
-    automaticSubscription: bool = True  # noqa: N815 - twilio-video.js name
-    dominantSpeaker: bool = False  # noqa: N815
-    networkQuality: NetworkQualityConfiguration | None = None  # noqa: N815
-    preferredAudioCodecs: tuple[AudioCodecSettings, ...] = ()  # noqa: N815
-    preferredVideoCodecs: Union[tuple[VideoCodecSettings, ...], Literal["auto"]] = ()  # noqa: N815
-    maxAudioBitrate: int | None = None  # noqa: N815
-    maxVideoBitrate: int | None = None  # noqa: N815
+    automaticSubscription: bool = True
+    dominantSpeaker: bool = False
+    networkQuality: NetworkQualityConfiguration | None = None
+    preferredAudioCodecs: tuple[AudioCodecSettings, ...] = ()
+    preferredVideoCodecs: tuple[VideoCodecSettings, ...] | Literal["auto"] = ()
+    maxAudioBitrate: int | None = None
+    maxVideoBitrate: int | None = None
     region: str = "gll"
     url: str | None = None
-    connectTimeout: float = 30.0  # noqa: N815
+    connectTimeout: float = 30.0
     ignored: tuple[str, ...] = ()
 
     @classmethod
@@ -292,4 +292,15 @@ def _video_codec(value: Any, i: int) -> VideoCodecSettings:
         raise _invalid_type(f"options.preferredVideoCodecs[{i}].simulcast", "boolean")
     return VideoCodecSettings(codec, simulcast)
 
-__all__ = ["AUDIO_CODECS", "AudioCodecSettings", "ConnectOptions", "IGNORED_KEYS", "LocalTrackPublishOptions", "NetworkQualityConfiguration", "PRIORITIES", "SUPPORTED_KEYS", "VIDEO_CODECS", "VideoCodecSettings"]
+__all__ = [
+    "AUDIO_CODECS",
+    "IGNORED_KEYS",
+    "PRIORITIES",
+    "SUPPORTED_KEYS",
+    "VIDEO_CODECS",
+    "AudioCodecSettings",
+    "ConnectOptions",
+    "LocalTrackPublishOptions",
+    "NetworkQualityConfiguration",
+    "VideoCodecSettings",
+]

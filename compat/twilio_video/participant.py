@@ -61,10 +61,10 @@ class Participant(EventEmitter):
         self.networkQualityStats = stats
         self.emit("networkQualityLevelChanged", level, stats)
 
-    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+    def toString(self) -> str:
         return f"[{type(self).__name__} #{self._instance}: {self.sid}]"
 
-    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+    def toJSON(self) -> dict[str, Any]:
         return {"sid": self.sid, "identity": self.identity, "state": self.state, "tracks": list(self.tracks)}
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ class RemoteTrackPublication(TrackPublication):
         self._failed = False
 
     @property
-    def isSubscribed(self) -> bool:  # noqa: N802 - twilio-video.js name
+    def isSubscribed(self) -> bool:
         return self.track is not None
 
     def _set_track(self, track: Any) -> None:

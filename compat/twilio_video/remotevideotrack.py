@@ -35,25 +35,25 @@ class RemoteVideoTrack(RemoteTrackMixin, MediaTrack):
     def __aiter__(self) -> FrameStream[Any]:
         return self.frames()
 
-    def switchOn(self) -> RemoteVideoTrack:  # noqa: N802 - twilio-video.js name
+    def switchOn(self) -> RemoteVideoTrack:
         raise RuntimeError(
             "Invalid state. You can call switchOn only when bandwidthProfile.video.clientTrackSwitchOffControl is set to \"manual\""
         )
 
-    def switchOff(self) -> RemoteVideoTrack:  # noqa: N802 - twilio-video.js name
+    def switchOff(self) -> RemoteVideoTrack:
         raise RuntimeError(
             "Invalid state. You can call switchOff only when bandwidthProfile.video.clientTrackSwitchOffControl is set to \"manual\""
         )
 
-    def setContentPreferences(self, preferences: Any) -> RemoteVideoTrack:  # noqa: N802
+    def setContentPreferences(self, preferences: Any) -> RemoteVideoTrack:
         raise RuntimeError(
             "Invalid state. You can call setContentPreferences only when bandwidthProfile.video.contentPreferencesMode is set to \"manual\""
         )
 
-    def addProcessor(self, processor: Any, options: Any = None) -> RemoteVideoTrack:  # noqa: N802
+    def addProcessor(self, processor: Any, options: Any = None) -> RemoteVideoTrack:
         raise NotImplementedError("VideoProcessor needs a browser canvas; process frames from frames()")
 
-    def removeProcessor(self, processor: Any) -> RemoteVideoTrack:  # noqa: N802
+    def removeProcessor(self, processor: Any) -> RemoteVideoTrack:
         raise NotImplementedError("VideoProcessor needs a browser canvas")
 
     def _set_enabled(self, enabled: bool) -> None:

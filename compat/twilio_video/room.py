@@ -21,15 +21,15 @@ from typing import Any
 from compat import core as C
 
 from .errormapping import disconnect_error, reconnecting_error, subscription_error
+from .eventemitter import EventEmitter
 from .localparticipant import LocalParticipant
 from .networkquality import LEVELS
 from .options import ConnectOptions
 from .remoteparticipant import RemoteParticipant
 from .remotetrackpublication import RemoteTrackPublication
-from .eventemitter import EventEmitter
 from .stats import StatsReport, build_reports
 
-logger = logging.getLogger("compat.twilio_video")
+logger = logging.getLogger(__name__)
 _counter = itertools.count(1)
 
 # RemoteParticipant events the Room re-emits with the participant appended.
@@ -85,13 +85,13 @@ class Room(EventEmitter):
     # --- properties --------------------------------------------------------------------
 
     @property
-    def dominantSpeaker(self) -> RemoteParticipant | None:  # noqa: N802 - twilio-video.js name
+    def dominantSpeaker(self) -> RemoteParticipant | None:
         return self._dominant
 
-    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+    def toString(self) -> str:
         return f"[Room #{self._instance}: {self.sid}]"
 
-    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+    def toJSON(self) -> dict[str, Any]:
         return {"sid": self.sid, "name": self.name, "state": self.state, "participants": list(self.participants)}
 
     def __repr__(self) -> str:
@@ -117,13 +117,13 @@ class Room(EventEmitter):
             await asyncio.wait(set(self._tasks), timeout=timeout)
         await self._session.wait_closed(timeout)
 
-    async def getStats(self) -> list[StatsReport]:  # noqa: N802 - twilio-video.js name
+    async def getStats(self) -> list[StatsReport]:
         """One StatsReport per peer connection (LiveKit: publisher and subscriber)."""
         if self.state == "disconnected":
             return []
         return build_reports(await self._session.get_stats(), self)
 
-    def refreshInactiveMedia(self) -> Room:  # noqa: N802 - twilio-video.js name
+    def refreshInactiveMedia(self) -> Room:
         """Browser/mobile workaround in the original; nothing to do here."""
         return self
 

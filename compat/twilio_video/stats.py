@@ -14,60 +14,60 @@ if TYPE_CHECKING:
 
 @attrs.define
 class TrackStats:
-    trackId: str | None  # noqa: N815 - twilio-video.js names
-    trackSid: str | None  # noqa: N815
+    trackId: str | None
+    trackSid: str | None
     timestamp: float
     ssrc: str
-    packetsLost: int | None = None  # noqa: N815
+    packetsLost: int | None = None
     codec: str | None = None
 
 
 @attrs.define
 class LocalTrackStats(TrackStats):
-    bytesSent: int | None = None  # noqa: N815
-    packetsSent: int | None = None  # noqa: N815
-    roundTripTime: float | None = None  # noqa: N815
+    bytesSent: int | None = None
+    packetsSent: int | None = None
+    roundTripTime: float | None = None
 
 
 @attrs.define
 class LocalAudioTrackStats(LocalTrackStats):
-    audioLevel: int | None = None  # noqa: N815
+    audioLevel: int | None = None
     jitter: float | None = None
 
 
 @attrs.define
 class LocalVideoTrackStats(LocalTrackStats):
-    captureDimensions: dict[str, int] | None = None  # noqa: N815
+    captureDimensions: dict[str, int] | None = None
     dimensions: dict[str, int] | None = None
-    captureFrameRate: float | None = None  # noqa: N815
-    frameRate: float | None = None  # noqa: N815
+    captureFrameRate: float | None = None
+    frameRate: float | None = None
 
 
 @attrs.define
 class RemoteTrackStats(TrackStats):
-    bytesReceived: int | None = None  # noqa: N815
-    packetsReceived: int | None = None  # noqa: N815
+    bytesReceived: int | None = None
+    packetsReceived: int | None = None
     jitter: float | None = None
 
 
 @attrs.define
 class RemoteAudioTrackStats(RemoteTrackStats):
-    audioLevel: int | None = None  # noqa: N815
+    audioLevel: int | None = None
 
 
 @attrs.define
 class RemoteVideoTrackStats(RemoteTrackStats):
     dimensions: dict[str, int] | None = None
-    frameRate: float | None = None  # noqa: N815
+    frameRate: float | None = None
 
 
 @attrs.define
 class StatsReport:
-    peerConnectionId: str  # noqa: N815
-    localAudioTrackStats: list[LocalAudioTrackStats] = attrs.Factory(list)  # noqa: N815
-    localVideoTrackStats: list[LocalVideoTrackStats] = attrs.Factory(list)  # noqa: N815
-    remoteAudioTrackStats: list[RemoteAudioTrackStats] = attrs.Factory(list)  # noqa: N815
-    remoteVideoTrackStats: list[RemoteVideoTrackStats] = attrs.Factory(list)  # noqa: N815
+    peerConnectionId: str
+    localAudioTrackStats: list[LocalAudioTrackStats] = attrs.Factory(list)
+    localVideoTrackStats: list[LocalVideoTrackStats] = attrs.Factory(list)
+    remoteAudioTrackStats: list[RemoteAudioTrackStats] = attrs.Factory(list)
+    remoteVideoTrackStats: list[RemoteVideoTrackStats] = attrs.Factory(list)
 
 
 def _dims(s: RtpStats) -> dict[str, int] | None:
@@ -130,4 +130,14 @@ def build_reports(conns: list[ConnectionStats], room: Room) -> list[StatsReport]
         reports.append(report)
     return reports
 
-__all__ = ["LocalAudioTrackStats", "LocalTrackStats", "LocalVideoTrackStats", "RemoteAudioTrackStats", "RemoteTrackStats", "RemoteVideoTrackStats", "StatsReport", "TrackStats", "build_reports"]
+__all__ = [
+    "LocalAudioTrackStats",
+    "LocalTrackStats",
+    "LocalVideoTrackStats",
+    "RemoteAudioTrackStats",
+    "RemoteTrackStats",
+    "RemoteVideoTrackStats",
+    "StatsReport",
+    "TrackStats",
+    "build_reports",
+]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .eventemitter import EventEmitter
 from .errors import RangeError
+from .eventemitter import EventEmitter
 from .options import PRIORITIES
 
 _counter = itertools.count(1)
@@ -28,14 +28,14 @@ class Track(EventEmitter):
         self.name = name
         self._instance = next(_counter)
 
-    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+    def toString(self) -> str:
         return f"[{type(self).__name__} #{self._instance}: {self._label()}]"
 
     def _label(self) -> str:
         label = getattr(self, "sid", None) or getattr(self, "id", "")
         return str(label)
 
-    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+    def toJSON(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and isinstance(v, (str, int, float, bool, type(None)))}
 
     def __repr__(self) -> str:
@@ -66,7 +66,7 @@ class RemoteTrackMixin:
     isSwitchedOff: bool
     priority: str | None
 
-    def setPriority(self, priority: str | None) -> Any:  # noqa: N802 - twilio-video.js name
+    def setPriority(self, priority: str | None) -> Any:
         """Subscriber priority (kept for parity; LiveKit has no per-track subscribe priority)."""
         if priority is not None and priority not in PRIORITIES:
             raise RangeError(f"priority must be one of {', '.join(PRIORITIES)}")

@@ -18,10 +18,10 @@ class TrackPublication(EventEmitter):
         self.kind = kind
         self._instance = next(_counter)
 
-    def toString(self) -> str:  # noqa: N802 - twilio-video.js name
+    def toString(self) -> str:
         return f"[{type(self).__name__} #{self._instance}: {self.trackSid}]"
 
-    def toJSON(self) -> dict[str, Any]:  # noqa: N802 - twilio-video.js name
+    def toJSON(self) -> dict[str, Any]:
         return {"trackSid": self.trackSid, "trackName": self.trackName, "kind": self.kind}
 
     def __repr__(self) -> str:

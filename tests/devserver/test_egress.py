@@ -62,7 +62,7 @@ def silent_runs(samples: np.ndarray, window: float = 0.05, threshold: float = 0.
     quiet = windows_rms(samples, window) < threshold
     runs: list[tuple[float, float]] = []
     start: int | None = None
-    for i, q in enumerate(list(quiet) + [False]):
+    for i, q in enumerate([*list(quiet), False]):
         if q and start is None:
             start = i
         elif not q and start is not None:

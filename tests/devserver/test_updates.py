@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from livekit import rtc
 
 from tests.support import EventLog, LiveKitServer, wait_for
 

@@ -24,7 +24,7 @@ from tests.media import (
     sine,
 )
 from tests.support import EXTERNAL, EventLog, LiveKitServer, wait_for
-from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, Trace, close, twilio_connect
+from tests.twilio.helpers import ROOM_EVENTS, Trace, close, twilio_connect
 
 pytestmark = pytest.mark.media
 
@@ -123,7 +123,7 @@ async def test_audio_both_ways(lk_server: LiveKitServer) -> None:
     try:
         async with bot_tone(mic, 440), publish_tone(remote, 1000):
             ((lk_track, _, _),) = await log.wait("track_subscribed")
-            ((track, pub, _),) = await trace.wait("trackSubscribed")
+            ((track, _pub, _),) = await trace.wait("trackSubscribed")
             ((started, _),) = await trace.wait("trackStarted")
             assert started is track and track.isStarted
             stream = track.frames(capacity=200)
@@ -146,6 +146,13 @@ async def test_audio_both_ways(lk_server: LiveKitServer) -> None:
             assert local[0].trackSid in room.localParticipant.tracks
             assert any((s.bytesSent or 0) > 0 for s in local)
             assert any((s.bytesReceived or 0) > 0 for s in remote_stats)
+            # the receiver's RTCP reports give the publisher its round-trip time (within ~1-2 s)
+            for _ in range(50):
+                local = [s for r in await room.getStats() for s in r.localAudioTrackStats]
+                if any(s.roundTripTime is not None for s in local):
+                    break
+                await asyncio.sleep(0.1)
+            assert any(0 < (s.roundTripTime or 0) < 1000 for s in local), local
     finally:
         await remote.disconnect()
         await close(room)
@@ -181,7 +188,7 @@ async def test_video_both_ways(lk_server: LiveKitServer) -> None:
     try:
         async with bot_video(cam), publish_video(remote, 640, 360):
             ((lk_track, _, _),) = await log.wait("track_subscribed")
-            ((track, pub, alice),) = await trace.wait("trackSubscribed")
+            ((track, pub, _alice),) = await trace.wait("trackSubscribed")
             assert isinstance(track, Video.RemoteVideoTrack) and pub.kind == "video"
             await trace.wait("trackStarted")
             names = trace.names("room")

@@ -4,6 +4,7 @@ trace the application sees must equal the reference model of section 3.6."""
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from livekit import rtc
 

@@ -139,7 +139,7 @@ async def test_local_disconnect_order_is_synchronous(lk_server: LiveKitServer) -
             trace.watch(room, "room", ROOM_EVENTS)
             trace.watch(room.localParticipant, "lp", ("disconnected", "trackPublished"))
             (alice,) = room.participants.values()
-            ((track, pub, _),) = await trace.wait("trackSubscribed")
+            ((track, _pub, _),) = await trace.wait("trackSubscribed")
             frames = track.frames()
             before = len(trace.events)
             assert room.disconnect() is room
