@@ -82,7 +82,7 @@ class WebhookDestination:
         self._in_flight: Queued | None = None
         self._wake = asyncio.Event()
         self._closing = False
-        self._failing = False  # the last attempt failed: the endpoint is down or refusing
+        self._failing = False  # the last attempt failed in a way worth retrying: the endpoint looks down
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self.unreported = 0  # events lost since the last delivery: the next one's num_dropped
@@ -96,6 +96,9 @@ class WebhookDestination:
 
     def enqueue(self, event: webhook_pb.WebhookEvent) -> None:
         """O(1) and never waits: called from room hooks on the signalling path."""
+        if self._task is not None and self._task.done():
+            self._drop(event, "the webhook sender has shut down")  # else it would wait forever, unsaid
+            return
         if len(self._queue) >= self.max_queue:
             # Too far behind: give up the oldest waiting event (the one in flight keeps its place).
             self._drop(self._queue.popleft().event, f"queue full ({self.max_queue} events waiting)")
@@ -136,6 +139,7 @@ class WebhookDestination:
             return
         while True:
             outcome, problem = await self._attempt(item.event)
+            self._failing = outcome is Outcome.RETRY
             if outcome is Outcome.DELIVERED:
                 return
             if outcome is Outcome.REFUSED:
@@ -163,17 +167,13 @@ class WebhookDestination:
                 await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            self._failing = True
             return Outcome.RETRY, repr(exc)
         except Exception as exc:  # e.g. a URL aiohttp cannot use: say so rather than lose the task
-            self._failing = True
             return Outcome.REFUSED, repr(exc)
         if 200 <= status < 300:
-            self._failing = False
             self.unreported -= reported  # losses counted after this body was made stay for the next
             self.delivered += 1
             return Outcome.DELIVERED, ""
-        self._failing = True
         retry = status in (408, 429) or (status >= 500 and status != 501)
         return (Outcome.RETRY if retry else Outcome.REFUSED), f"HTTP {status}"
 
