@@ -1,4 +1,4 @@
-"""python -m compat.devserver [--host H] [--port P] [--keys KEY:SECRET]"""
+"""python -m compat.devserver [--host H] [--port P] [--keys KEY:SECRET] [--webhook URL] [--webhook-horizon S]"""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ async def serve(args: argparse.Namespace) -> None:
         args.port,
         parse_keys(args.keys),
         webhooks=args.webhook or (),
+        webhook_horizon=args.webhook_horizon,
+        webhook_backoff_max=args.webhook_backoff_max,
         recordings_dir=args.recordings_dir,
     )
     await server.start()
@@ -48,6 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7880)
     parser.add_argument("--keys", action="append", metavar="KEY:SECRET", help="API key and secret (repeatable)")
     parser.add_argument("--webhook", action="append", metavar="URL", help="webhook endpoint (repeatable)")
+    parser.add_argument(
+        "--webhook-horizon", type=float, default=600.0, metavar="SECONDS",
+        help="retry each webhook event for this long, then count it as lost in num_dropped (default 600)",
+    )
+    parser.add_argument(
+        "--webhook-backoff-max", type=float, default=5.0, metavar="SECONDS",
+        help="longest pause between two tries of a webhook (default 5)",
+    )
     parser.add_argument("--recordings-dir", default="recordings", help="where egress writes files")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

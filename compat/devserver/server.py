@@ -72,6 +72,8 @@ class DevServer:
         ping_timeout: int = 15,
         reconnect_grace: float | None = None,
         webhooks: Sequence[str] = (),
+        webhook_horizon: float = 600.0,
+        webhook_backoff_max: float = 5.0,
         recordings_dir: str | None = None,
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0:
@@ -87,6 +89,10 @@ class DevServer:
         self.version = VERSION
         self.node_id = new_id("ND_")
         self.webhooks = list(webhooks)
+        # How long each webhook event is retried before it is counted as lost, and the longest pause
+        # between two tries (docs/devserver.md, "Webhook delivery guarantees").
+        self.webhook_horizon = webhook_horizon
+        self.webhook_backoff_max = webhook_backoff_max
         self.recordings_dir = recordings_dir
         self.manager = RoomManager(
             empty_timeout=empty_timeout, departure_timeout=departure_timeout, max_participants=max_participants
@@ -171,7 +177,13 @@ class DevServer:
         self.twirp = TwirpRouter(self.keys)
         self.room_service = RoomService(self)
         self.room_service.register(self.twirp)
-        self.notifier = WebhookNotifier(self.webhooks, self.api_key, self.api_secret)
+        self.notifier = WebhookNotifier(
+            self.webhooks,
+            self.api_key,
+            self.api_secret,
+            horizon=self.webhook_horizon,
+            backoff_max=self.webhook_backoff_max,
+        )
         self.manager.observers.append(self.notifier)
         self.add_extension(self.notifier)  # closed last: flushes what the others reported
         self.egress = EgressManager(self, self.recordings_dir, self.notifier.egress_event)

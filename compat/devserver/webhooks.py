@@ -3,10 +3,14 @@
 Each body is signed the way LiveKit does it: the `Authorization` header carries a JWT (issuer the
 API key, signed with its secret) whose `sha256` claim is the base64 SHA-256 of the body, which is
 what `livekit.api.WebhookReceiver` checks. Room hooks only serialize the event and queue it; each
-destination has its own queue and delivery task, so a slow or failing endpoint never blocks
-signalling or media. A destination delivers in order: an event is retried (with exponential
-backoff, a bounded number of times) before the next one is sent. Events still queued at shutdown
-are flushed within a bounded time.
+destination has its own bounded queue and delivery task, so a slow or failing endpoint never blocks
+signalling or media.
+
+A destination delivers in order and without duplicates: the event at the head is retried (capped
+exponential backoff) until it is delivered or its horizon, counted from when it happened, has
+passed; only then is the next one sent. An event lost that way, refused for good (4xx), or pushed
+out of a full queue is logged as a WARNING, and the next delivered event carries the count in
+`num_dropped`, as LiveKit's does. Events still queued at shutdown are flushed within a bounded time.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import enum
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -34,10 +41,24 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/webhook+json"
 USER_AGENT = "compat-devserver-webhook"
+DEFAULT_HORIZON = 600.0
+DEFAULT_BACKOFF_MAX = 5.0
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # the endpoint may take it later: connection errors, timeouts, 408, 429, 5xx but 501
+    REFUSED = "refused"  # a final answer (other 4xx, 501, redirects): retrying would not change it
+
+
+@dataclass
+class Queued:
+    event: webhook_pb.WebhookEvent
+    deadline: float  # event-loop time after which the event is given up
 
 
 class WebhookDestination:
-    """One URL: a FIFO of signed deliveries and the task that sends them."""
+    """One URL: a bounded FIFO of events and the task that delivers them one at a time."""
 
     def __init__(
         self,
@@ -45,7 +66,7 @@ class WebhookDestination:
         api_key: str,
         api_secret: str,
         *,
-        max_attempts: int,
+        horizon: float,
         backoff_min: float,
         backoff_max: float,
         timeout: float,
@@ -54,17 +75,21 @@ class WebhookDestination:
         self.url = url
         self.api_key = api_key
         self.api_secret = api_secret
-        self.max_attempts = max_attempts
+        self.horizon = horizon
         self.backoff_min = backoff_min
         self.backoff_max = backoff_max
         self.timeout = timeout
         self.max_queue = max_queue
-        self._queue: asyncio.Queue[webhook_pb.WebhookEvent | None] = asyncio.Queue()
+        self._queue: deque[Queued] = deque()
+        self._in_flight: Queued | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._failing = False  # the last attempt failed in a way worth retrying: the endpoint looks down
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self.unreported = 0  # events lost since the last delivery: the next one's num_dropped
         self.dropped = 0
         self.delivered = 0
-        self.failed = 0
         self.attempts = 0
 
     def start(self) -> None:
@@ -72,18 +97,20 @@ class WebhookDestination:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"webhook {self.url}")
 
     def enqueue(self, event: webhook_pb.WebhookEvent) -> None:
-        if self._queue.qsize() >= self.max_queue:
-            # Too far behind: drop the oldest (LiveKit drops too, and counts it in num_dropped).
-            try:
-                self._queue.get_nowait()
-                self.dropped += 1
-            except asyncio.QueueEmpty:
-                pass
-        self._queue.put_nowait(event)
+        """O(1) and never waits: called from room hooks on the signalling path."""
+        if self._task is not None and self._task.done():
+            self._drop(event, "the webhook sender has shut down")  # else it would wait forever, unsaid
+            return
+        if len(self._queue) >= self.max_queue:
+            # Too far behind: give up the oldest waiting event (the one in flight keeps its place).
+            self._drop(self._queue.popleft().event, f"queue full ({self.max_queue} events waiting)")
+        self._queue.append(Queued(event, asyncio.get_running_loop().time() + self.horizon))
+        self._wake.set()
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Events not delivered yet: waiting, and the one being sent."""
+        return len(self._queue) + (self._in_flight is not None)
 
     def sign(self, body: str) -> str:
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
@@ -93,60 +120,94 @@ class WebhookDestination:
     async def _run(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         try:
-            while True:
-                event = await self._queue.get()
-                if event is None:
-                    return
-                if self.dropped:
-                    event.num_dropped = self.dropped
-                    self.dropped = 0
-                await self._deliver(event)
+            while self._queue or not self._closing:
+                if not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                self._in_flight = self._queue.popleft()
+                await self._deliver(self._in_flight)
+                self._in_flight = None
         finally:
             await self._session.close()
 
-    async def _deliver(self, event: webhook_pb.WebhookEvent) -> None:
-        assert self._session is not None
-        body = json_format.MessageToJson(event, indent=None)
+    async def _deliver(self, item: Queued) -> None:
+        """Send one event until it is delivered, refused, or past its deadline."""
+        loop = asyncio.get_running_loop()
         delay = self.backoff_min
-        for attempt in range(1, self.max_attempts + 1):
-            self.attempts += 1
-            try:
-                async with self._session.post(
-                    self.url,
-                    data=body.encode(),
-                    headers={"Authorization": self.sign(body), "Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT},
-                ) as resp:
-                    await resp.read()
-                    if 200 <= resp.status < 300:
-                        self.delivered += 1
-                        return
-                    retry = resp.status == 429 or (resp.status >= 500 and resp.status != 501)
-                    problem = f"HTTP {resp.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                retry = True
-                problem = repr(exc)
-            if not retry or attempt == self.max_attempts:
-                self.failed += 1
-                log.warning("webhook %s to %s failed after %d attempt(s): %s", event.event, self.url, attempt, problem)
+        if self._failing and loop.time() >= item.deadline:
+            # Expired while waiting behind others, and the endpoint is still failing: no new try.
+            self._drop(item.event, f"not delivered within {self.horizon:g}s; the endpoint is failing")
+            return
+        while True:
+            outcome, problem = await self._attempt(item.event)
+            self._failing = outcome is Outcome.RETRY
+            if outcome is Outcome.DELIVERED:
                 return
-            log.info("webhook %s to %s: %s; retrying in %.2fs", event.event, self.url, problem, delay)
-            await asyncio.sleep(delay)
+            if outcome is Outcome.REFUSED:
+                self._drop(item.event, f"refused: {problem}")
+                return
+            remaining = item.deadline - loop.time()
+            if remaining <= 0:
+                self._drop(item.event, f"not delivered within {self.horizon:g}s: {problem}")
+                return
+            wait = min(delay, remaining)  # the last try falls on the deadline
+            log.info("webhook %s %s to %s: %s; retrying in %.2fs", item.event.event, item.event.id, self.url, problem, wait)
+            await asyncio.sleep(wait)
             delay = min(delay * 2, self.backoff_max)
 
+    async def _attempt(self, event: webhook_pb.WebhookEvent) -> tuple[Outcome, str]:
+        """One POST. num_dropped is set per attempt, so losses during the retries are counted too."""
+        assert self._session is not None
+        reported = self.unreported
+        event.num_dropped = reported
+        body = json_format.MessageToJson(event, indent=None)
+        self.attempts += 1
+        headers = {"Authorization": self.sign(body), "Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT}
+        try:
+            async with self._session.post(self.url, data=body.encode(), headers=headers, allow_redirects=False) as resp:
+                await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            return Outcome.RETRY, repr(exc)
+        except Exception as exc:  # e.g. a URL aiohttp cannot use: say so rather than lose the task
+            return Outcome.REFUSED, repr(exc)
+        if 200 <= status < 300:
+            self.unreported -= reported  # losses counted after this body was made stay for the next
+            self.delivered += 1
+            return Outcome.DELIVERED, ""
+        retry = status in (408, 429) or (status >= 500 and status != 501)
+        return (Outcome.RETRY if retry else Outcome.REFUSED), f"HTTP {status}"
+
+    def _drop(self, event: webhook_pb.WebhookEvent, reason: str) -> None:
+        self.unreported += 1
+        self.dropped += 1
+        log.warning(
+            "webhook LOST: %s %s (room %r) to %s: %s; the next delivered event carries num_dropped",
+            event.event, event.id, _room_name(event), self.url, reason,
+        )
+
     async def close(self, flush_timeout: float) -> None:
+        """Deliver what is queued for at most flush_timeout seconds, then give up (and say so)."""
         task = self._task
         if task is None:
             return
-        self._queue.put_nowait(None)
+        self._closing = True
+        self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), flush_timeout)
         except asyncio.TimeoutError:
-            log.warning("webhook %s: %d event(s) not delivered at shutdown", self.url, self._queue.qsize())
+            undelivered = self.pending
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
+            log.warning(
+                "webhook %s: %d event(s) left undelivered at shutdown (flush limit %gs)", self.url, undelivered, flush_timeout
+            )
+        if self.unreported:
+            log.warning("webhook %s: %d lost event(s) were never reported in num_dropped", self.url, self.unreported)
 
 
 class WebhookNotifier(RoomObserver):
@@ -158,19 +219,21 @@ class WebhookNotifier(RoomObserver):
         api_key: str,
         api_secret: str,
         *,
-        max_attempts: int = 5,
+        horizon: float = DEFAULT_HORIZON,
         backoff_min: float = 0.2,
-        backoff_max: float = 5.0,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
         timeout: float = 5.0,
         max_queue: int = 1000,
         flush_timeout: float = 10.0,
     ) -> None:
+        if horizon <= 0 or backoff_min <= 0 or backoff_max < backoff_min or max_queue < 1:
+            raise ValueError("webhook horizon and backoff must be positive, backoff_max >= backoff_min, max_queue >= 1")
         self.destinations = [
             WebhookDestination(
                 url,
                 api_key,
                 api_secret,
-                max_attempts=max_attempts,
+                horizon=horizon,
                 backoff_min=backoff_min,
                 backoff_max=backoff_max,
                 timeout=timeout,
@@ -228,3 +291,7 @@ def _track(track: PublishedTrack) -> models.TrackInfo:
     info = models.TrackInfo()
     info.CopyFrom(track.info)
     return info
+
+
+def _room_name(event: webhook_pb.WebhookEvent) -> str:
+    return event.room.name or event.egress_info.room_name
