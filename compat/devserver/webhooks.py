@@ -170,7 +170,7 @@ class WebhookDestination:
                 status = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return Outcome.RETRY, repr(exc)
-        except Exception as exc:  # e.g. a URL aiohttp cannot use: say so rather than lose the task
+        except Exception as exc:  # noqa: BLE001 - e.g. a URL aiohttp cannot use: say so rather than lose the task
             return Outcome.REFUSED, repr(exc)
         if 200 <= status < 300:
             self.unreported -= reported  # losses counted after this body was made stay for the next

@@ -260,7 +260,7 @@ async def test_events_past_a_short_horizon_are_named_and_counted_in_num_dropped(
     assert started.room.name == "h2" and started.num_dropped == 2
     lost = queued[:2]
     assert started.id == queued[2] and not {e.id for e in endpoint.events} & set(lost)
-    for event_id, name in zip(lost, ("room_started", "room_finished")):
+    for event_id, name in zip(lost, ("room_started", "room_finished"), strict=True):
         assert any(event_id in w and name in w and "'h1'" in w for w in warnings(caplog)), (event_id, warnings(caplog))
 
 
