@@ -12,8 +12,8 @@ from livekit import api
 from livekit.protocol import webhook as webhook_pb
 
 from compat.devserver import DevServer
-from tests.media import publish_tone
-from tests.support import LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer, publish_tone
+from tests.support import wait_for
 
 
 class Endpoint:
