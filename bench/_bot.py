@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
 import logging
 import os
@@ -27,17 +26,9 @@ import sys
 import time
 from typing import Any
 
-from livekit import api, rtc
+from livekit import rtc
 
-
-def token(key: str, secret: str, identity: str, room: str) -> str:
-    return (
-        api.AccessToken(key, secret)
-        .with_identity(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=room))
-        .with_ttl(datetime.timedelta(minutes=30))
-        .to_jwt()
-    )
+from compat.devserver.testing import LiveKitServer
 
 
 def say(obj: dict[str, Any]) -> None:
@@ -81,6 +72,7 @@ async def shim_close(room: Any) -> None:
 
 async def run(mode: str, url: str, key: str, secret: str, room_name: str, tracks: int) -> None:
     loop = asyncio.get_running_loop()
+    server = LiveKitServer(url, key, secret)
     counters = Counters()
     readers: list[asyncio.Task[None]] = []
     room: Any = None
@@ -89,7 +81,7 @@ async def run(mode: str, url: str, key: str, secret: str, room_name: str, tracks
     async def connect() -> tuple[Any, float]:
         nonlocal cycles
         cycles += 1
-        tok = token(key, secret, f"{mode}-bot-{cycles}", room_name)
+        tok = server.token(f"{mode}-bot-{cycles}", room_name, ttl=1800)
         t0 = time.perf_counter()
         if mode == "raw":
             joined = await asyncio.wait_for(raw_connect(url, tok), 15.0)

@@ -12,31 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import sys
 
-import numpy as np
-from livekit import api, rtc
+from livekit import rtc
 
-SAMPLE_RATE = 48000
+from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, sine
+
 CHUNK = 4800  # 100 ms
-
-
-def token(key: str, secret: str, identity: str, room: str) -> str:
-    return (
-        api.AccessToken(key, secret)
-        .with_identity(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=room))
-        .with_ttl(datetime.timedelta(minutes=30))
-        .to_jwt()
-    )
 
 
 async def publisher(url: str, key: str, secret: str, room_name: str, i: int, rooms: list[rtc.Room]) -> None:
     room = rtc.Room()
     rooms.append(room)
-    await room.connect(url, token(key, secret, f"pub-{i:02d}", room_name),
+    await room.connect(url, LiveKitServer(url, key, secret).token(f"pub-{i:02d}", room_name, ttl=1800),
                        rtc.RoomOptions(auto_subscribe=False, connect_timeout=10.0))
     source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
     track = rtc.LocalAudioTrack.create_audio_track(f"tone-{i}", source)
@@ -44,9 +33,8 @@ async def publisher(url: str, key: str, secret: str, room_name: str, i: int, roo
     freq = 300.0 + 37.0 * i
     n = 0
     while True:
-        t = (np.arange(CHUNK) + n) / SAMPLE_RATE
+        data = sine(freq, n, CHUNK)
         n += CHUNK
-        data = (0.3 * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
         await source.capture_frame(rtc.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, CHUNK))
 
 

@@ -39,7 +39,6 @@ import platform
 import re
 import secrets
 import signal
-import socket
 import statistics
 import sys
 import threading
@@ -55,14 +54,12 @@ import numpy as np
 from livekit import rtc
 from livekit.protocol import rtc as signal_pb
 
-from tests.media import publish_tone
-from tests.support import LiveKitServer
+from compat.devserver.testing import FRAME_SAMPLES, LiveKitServer, ServerProcess, free_port, publish_tone, rms
 
 T = TypeVar("T")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AUDIO_FRAMES_PER_S = 100  # 10 ms frames
-FRAME_SAMPLES = 480  # 10 ms at 48 kHz
 RTP_PACKETS_PER_S = 50  # aiortc's Opus encoder sends 20 ms packets
 AUDIBLE_RMS = 1000.0  # the tone is 0.3 full scale (rms ≈ 7000); below this a frame counts as silent
 DEFAULT_SIZES = (2, 4, 8)
@@ -141,75 +138,6 @@ def rss_mb(pid: int) -> float:
     return round(int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
-# ---- the server process -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    """`python -m compat.devserver` in a child process; its output is drained and its tail kept."""
-
-    def __init__(self, port: int, key: str, secret: str, profile: str | None) -> None:
-        self.port = port
-        self.key = key
-        self.secret = secret
-        self.profile = profile
-        self.proc: asyncio.subprocess.Process | None = None
-        self.tail: list[str] = []
-        self.warnings: list[str] = []
-        self._drain: asyncio.Task[None] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def start(self, timeout: float = 20.0) -> None:
-        module = ["-m", "compat.devserver", "--host", "127.0.0.1", "--port", str(self.port)]
-        args = ["-m", "cProfile", "-o", self.profile, *module] if self.profile else module
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, "--keys", f"{self.key}:{self.secret}",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
-        )
-        ready = asyncio.get_running_loop().create_future()
-        self._drain = asyncio.create_task(self._read(ready))
-        await asyncio.wait_for(ready, timeout)
-
-    async def _read(self, ready: asyncio.Future[None]) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            line = raw.decode(errors="replace").rstrip()
-            self.tail = ([*self.tail, line])[-40:]
-            if line.startswith(("WARNING", "ERROR", "CRITICAL")) and len(self.warnings) < 50:
-                self.warnings.append(line[:300])
-            if not ready.done() and "dev server on" in line:
-                ready.set_result(None)
-        if not ready.done():
-            ready.set_exception(RuntimeError("dev server exited: " + " | ".join(self.tail[-5:])))
-
-    async def stop(self, timeout: float = 15.0) -> int | None:
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)  # graceful: rooms closed, cProfile (if any) written
-            try:
-                await asyncio.wait_for(proc.wait(), timeout)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        if self._drain is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._drain, 2.0)
-        return proc.returncode
-
-
 # ---- helpers --------------------------------------------------------------------------------------
 
 
@@ -226,8 +154,7 @@ async def disconnect_all(rooms: Sequence[rtc.Room], timeout: float = 10.0) -> No
 
 
 def frame_rms(frame: rtc.AudioFrame) -> float:
-    samples = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32)
-    return float(np.sqrt(np.dot(samples, samples) / samples.size)) if samples.size else 0.0
+    return rms(np.frombuffer(frame.data, dtype=np.int16))
 
 
 async def first_audible(track: rtc.Track, timeout: float) -> float:
@@ -831,7 +758,7 @@ async def run(args: argparse.Namespace, results: dict[str, Any], watchdog: Watch
     await server.start()
     watchdog.server_pid = server.pid
     results["server"] = {"pid": server.pid, "port": server.port, "profiled": bool(args.profile_server)}
-    lk = LiveKitServer(f"ws://127.0.0.1:{server.port}", "bench", secret)
+    lk = server.livekit_server()
     try:
         idle0, t0 = cpu_seconds(server.pid), time.perf_counter()
         await asyncio.sleep(1.0)

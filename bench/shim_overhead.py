@@ -52,13 +52,13 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from livekit import rtc
 from livekit.rtc._proto import participant_pb2, track_pb2
 
-from bench.devserver import ServerProcess, cpu_seconds, environment, free_port
+from bench.devserver import cpu_seconds, environment
 from compat import core as C
 from compat.core.rtc_session import RtcSession, _Sink
+from compat.devserver.testing import ServerProcess, free_port, sine
 from compat.twilio_video.connect import connect_session
 
 SAMPLE_RATE = 48000
@@ -338,7 +338,7 @@ async def room_build(sizes: list[int], repeats: int = 30) -> dict[str, float]:
 
 
 async def _feed(source: rtc.AudioSource, frames: int) -> None:
-    data = (np.sin(np.arange(FRAME) / 10) * 3000).astype(np.int16).tobytes()
+    data = sine(764.0, 0, FRAME).tobytes()  # any audio: the PCM is only copied
     frame = rtc.AudioFrame(data, SAMPLE_RATE, 1, FRAME)
     for _ in range(frames):
         await source.capture_frame(frame)
@@ -439,7 +439,7 @@ async def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
     server = ServerProcess(args.port or free_port(), "bench", secrets.token_hex(24), None)
     await server.start()
     Child.live.add(server.pid)
-    url = f"ws://127.0.0.1:{server.port}"
+    url = server.livekit_server().url
     sizes: list[Any] = []
     results["sizes"] = sizes
     try:

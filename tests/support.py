@@ -1,91 +1,22 @@
-"""Shared helpers for tests: where the LiveKit server is, tokens, and bounded waits."""
+"""Test-only helpers: which server the run uses (env), bounded waits, and an event log.
+
+Servers, tokens and tones are in compat.devserver.testing (shared with bench/).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import attrs
-from livekit import api, rtc
+# Re-exported while tests/conftest.py and tests/twilio/helpers.py (edited elsewhere) import it from here.
+from compat.devserver.testing import LiveKitServer as LiveKitServer
 
 T = TypeVar("T")
 
 IN_NETNS = os.environ.get("NETNS_RUN_INSIDE") == "1"
 EXTERNAL = all(os.environ.get(k) for k in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"))
-
-
-@attrs.frozen
-class LiveKitServer:
-    """A LiveKit server the tests may use: the embedded dev server or an external one."""
-
-    url: str
-    api_key: str
-    api_secret: str
-    embedded: Any = None  # the DevServer instance when embedded, else None
-
-    def token(
-        self,
-        identity: str,
-        room: str,
-        *,
-        name: str | None = None,
-        metadata: str | None = None,
-        attributes: dict[str, str] | None = None,
-        ttl: float = 600.0,
-        **grants: Any,
-    ) -> str:
-        """A LiveKit access token; keyword grants override roomJoin=True, room=room."""
-        video = api.VideoGrants(room_join=True, room=room)
-        for key, value in grants.items():
-            setattr(video, key, value)
-        tok = (
-            api.AccessToken(self.api_key, self.api_secret)
-            .with_identity(identity)
-            .with_grants(video)
-            .with_ttl(datetime.timedelta(seconds=ttl))
-        )
-        if name is not None:
-            tok = tok.with_name(name)
-        if metadata is not None:
-            tok = tok.with_metadata(metadata)
-        if attributes is not None:
-            tok = tok.with_attributes(attributes)
-        return tok.to_jwt()
-
-    @contextlib.asynccontextmanager
-    async def api(self) -> AsyncIterator[api.LiveKitAPI]:
-        """A livekit.api client for this server (created inside the running loop, always closed)."""
-        client = api.LiveKitAPI(self.url, self.api_key, self.api_secret)
-        try:
-            yield client
-        finally:
-            await client.aclose()
-
-    def http_url(self) -> str:
-        return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
-
-    async def connect(
-        self,
-        identity: str,
-        room: str,
-        *,
-        options: rtc.RoomOptions | None = None,
-        room_object: rtc.Room | None = None,
-        **token_kwargs: Any,
-    ) -> rtc.Room:
-        """Connect a real livekit.rtc.Room (connect is never cancelled; its own timeout bounds it).
-
-        Pass `room_object` to register handlers before connecting."""
-        r = room_object or rtc.Room()
-        opts = options or rtc.RoomOptions()
-        if opts.connect_timeout is None:
-            opts.connect_timeout = 10.0
-        await r.connect(self.url, self.token(identity, room, **token_kwargs), opts)
-        return r
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 from livekit import rtc
 
-from tests.support import LiveKitServer
+from compat.devserver.testing import LiveKitServer
 
 BROWSER_DIR = Path(__file__).parent / "browser"
 CHROMIUM = os.environ.get("COMPAT_CHROMIUM", "/usr/bin/chromium")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -136,12 +135,9 @@ class DevServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        server = site._server
-        if server is not None and self.port == 0:
-            for sock in getattr(server, "sockets", ()):
-                if sock.family in (socket.AF_INET, socket.AF_INET6):
-                    self.port = sock.getsockname()[1]
-                    break
+        if self.port == 0:
+            # The OS chose the port: AppRunner.addresses (public) lists getsockname() of every bound socket.
+            self.port = self._runner.addresses[0][1]
         log.info("dev server listening on %s", self.url)
 
     async def stop(self) -> None:

@@ -27,6 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
+from compat.devserver.aiortc_internals import negotiated_mime_type, set_msid
 from compat.devserver.ids import new_id
 from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
 from compat.devserver.room import Participant, PublishedTrack, Room
@@ -546,7 +547,7 @@ class Session:
     def _attach_media(self, published: PublishedTrack, track: MediaStreamTrack) -> None:
         del self._pending_tracks[published.cid]
         codec = next(
-            (t._codecs[0].mimeType for t in self.publisher.getTransceivers() if t.receiver.track is track and t._codecs),
+            (negotiated_mime_type(t) for t in self.publisher.getTransceivers() if t.receiver.track is track),
             None,
         )
         if codec:
@@ -612,8 +613,7 @@ class Session:
         relay = track.forwarder.subscribe()
         transceiver = self.subscriber.addTransceiver(relay, direction="sendonly")
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".
-        transceiver.sender._stream_id = f"{publisher.sid}|{track.sid}"
-        transceiver.sender._track_id = track.sid
+        set_msid(transceiver.sender, f"{publisher.sid}|{track.sid}", track.sid)
         self.subscriptions[track.sid] = Subscription(track.sid, transceiver, relay)
         publisher.send(rtc.SignalResponse(track_subscribed=rtc.TrackSubscribed(track_sid=track.sid)))
         if negotiate:
@@ -636,8 +636,7 @@ class Session:
         sub.transceiver.direction = "inactive"
         # The retired m-line keeps its msid; a later subscription to the same track would repeat
         # it, and libwebrtc rejects an SDP with duplicate msids.
-        sub.transceiver.sender._stream_id = "-"
-        sub.transceiver.sender._track_id = new_id("retired_")
+        set_msid(sub.transceiver.sender, "-", new_id("retired_"))
         self.negotiate_subscriber()
 
     def negotiate_subscriber(self) -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from livekit import rtc
 
+from compat.devserver.testing import LiveKitServer
 from tests.media import first_video_frame
-from tests.support import EventLog, LiveKitServer, wait_for
+from tests.support import EventLog, wait_for
 
 pytestmark = pytest.mark.media
 

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from livekit import rtc
 
-from tests.support import LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer
+from tests.support import wait_for
 
 pytestmark = pytest.mark.media
 

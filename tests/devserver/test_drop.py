@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 from livekit import rtc
 
-from tests.support import EventLog, LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer
+from tests.support import EventLog, wait_for
 
 pytestmark = pytest.mark.media
 

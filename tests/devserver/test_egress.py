@@ -19,9 +19,10 @@ from livekit.protocol import egress as egress_pb
 
 from compat.devserver import DevServer
 from compat.devserver.recorder import Recording
+from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, dominant_frequency, free_port, sine
 from tests.devserver.test_webhooks import Endpoint, endpoint  # noqa: F401 - fixture
-from tests.media import SAMPLE_RATE, dominant_frequency, publish_video, sine
-from tests.support import EventLog, LiveKitServer, wait_for
+from tests.media import publish_video
+from tests.support import EventLog, wait_for
 
 Status = egress_pb.EgressStatus
 
@@ -516,12 +517,9 @@ async def test_stopping_the_server_mid_recording_leaves_a_complete_file(
 @pytest.mark.media
 async def test_sigterm_to_the_dev_server_process_finishes_the_recording(tmp_path: Path) -> None:
     import signal
-    import socket
     import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with (tmp_path / "server.log").open("wb") as log_file:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "compat.devserver", "--port", str(port), "--recordings-dir", str(tmp_path),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from livekit.protocol import rtc as proto_rtc
 
 from compat.devserver import DevServer
-from tests.support import LiveKitServer
+from compat.devserver.testing import LiveKitServer
 
 _SCALARS: dict[int, st.SearchStrategy[Any]] = {
     FieldDescriptor.TYPE_BOOL: st.booleans(),

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from livekit import rtc
 
-from tests.media import dominant_frequency, first_video_frame, publish_tone, publish_video, read_audio, rms
-from tests.support import EventLog, LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone, read_audio, rms
+from tests.media import first_video_frame, publish_video
+from tests.support import EventLog, wait_for
 
 pytestmark = pytest.mark.media
 

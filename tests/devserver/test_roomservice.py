@@ -13,8 +13,8 @@ import pytest
 from livekit import api, rtc
 from livekit.protocol import models
 
-from tests.media import publish_tone
-from tests.support import EventLog, LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer, publish_tone
+from tests.support import EventLog, wait_for
 
 
 @pytest.fixture

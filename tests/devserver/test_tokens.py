@@ -10,7 +10,7 @@ import jwt
 import pytest
 from livekit import api, rtc
 
-from tests.support import LiveKitServer
+from compat.devserver.testing import LiveKitServer
 
 
 def _claims(server: LiveKitServer, **overrides: object) -> dict[str, object]:

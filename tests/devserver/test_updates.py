@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.support import EventLog, LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer
+from tests.support import EventLog, wait_for
 
 pytestmark = pytest.mark.media
 

@@ -13,9 +13,9 @@ from livekit import api
 from livekit.protocol import webhook as webhook_pb
 
 from compat.devserver import DevServer
+from compat.devserver.testing import LiveKitServer, publish_tone
 from compat.devserver.webhooks import WebhookDestination
-from tests.media import publish_tone
-from tests.support import LiveKitServer, wait_for
+from tests.support import wait_for
 
 
 class Endpoint:

@@ -6,7 +6,8 @@ import pytest
 from livekit import api
 
 from compat import twilio_video as Video
-from tests.support import EXTERNAL, LiveKitServer
+from compat.devserver.testing import LiveKitServer
+from tests.support import EXTERNAL
 from tests.twilio.helpers import ROOM_EVENTS, Trace, close, twilio_connect
 
 pytestmark = pytest.mark.media

@@ -13,17 +13,9 @@ import pytest
 from livekit import api, rtc
 
 from compat import twilio_video as Video
-from tests.media import (
-    FRAME_SAMPLES,
-    SAMPLE_RATE,
-    dominant_frequency,
-    first_video_frame,
-    publish_tone,
-    publish_video,
-    read_audio,
-    sine,
-)
-from tests.support import EXTERNAL, EventLog, LiveKitServer, wait_for
+from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, dominant_frequency, publish_tone, read_audio, sine
+from tests.media import first_video_frame, publish_video
+from tests.support import EXTERNAL, EventLog, wait_for
 from tests.twilio.helpers import ROOM_EVENTS, Trace, close, twilio_connect
 
 pytestmark = pytest.mark.media

@@ -8,8 +8,9 @@ import asyncio
 import pytest
 from livekit import rtc
 
-from tests.media import publish_tone, publish_video
-from tests.support import LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer, publish_tone
+from tests.media import publish_video
+from tests.support import wait_for
 from tests.twilio.helpers import announced, close, twilio_connect
 from tests.twilio.model import Model, Recorder
 

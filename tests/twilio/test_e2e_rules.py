@@ -9,8 +9,9 @@ import pytest
 from livekit import rtc
 
 from compat import twilio_video as Video
-from tests.media import publish_tone, publish_video
-from tests.support import LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer, publish_tone
+from tests.media import publish_video
+from tests.support import wait_for
 from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, Trace, announced, close, settle, twilio_connect
 
 pytestmark = pytest.mark.media

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone
 from examples.twilio_recording_bot import run_bot
-from tests.media import dominant_frequency, publish_tone
-from tests.support import LiveKitServer, wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.media
 
