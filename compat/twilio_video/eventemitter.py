@@ -2,7 +2,7 @@
 
 The emitter itself is :class:`compat.core.emitter.Emitter` (pyee's asyncio emitter: ``on``,
 ``once``, ``emit``, ``listeners``, ...); this adds the Node-style names twilio-video.js
-applications call.
+applications call. ``E`` is the Literal of the class's event names.
 """
 
 from __future__ import annotations
@@ -13,32 +13,33 @@ from typing import Any, TypeVar
 
 from compat.core.emitter import Emitter
 
+E = TypeVar("E", bound=str)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-class EventEmitter(Emitter[str]):
+class EventEmitter(Emitter[E]):
     """Node-style aliases over the core emitter."""
 
     _logger = logging.getLogger(__name__)
 
-    def off(self, event: str, f: Callable[..., Any]) -> None:
+    def off(self, event: E, f: Callable[..., Any]) -> None:
         """Node's ``off``: remove a listener (no error if it is not registered)."""
         try:
             self.remove_listener(event, f)
         except KeyError:
             pass
 
-    def removeListener(self, event: str, f: Callable[..., Any]) -> None:
+    def removeListener(self, event: E, f: Callable[..., Any]) -> None:
         self.off(event, f)
 
-    def addListener(self, event: str, f: Handler) -> Handler:
+    def addListener(self, event: E, f: Handler) -> Handler:
         return self.on(event, f)
 
-    def removeAllListeners(self, event: str | None = None) -> None:
+    def removeAllListeners(self, event: E | None = None) -> None:
         self.remove_all_listeners(event)
 
-    def listenerCount(self, event: str) -> int:
+    def listenerCount(self, event: E) -> int:
         return len(self.listeners(event))
 
 
-__all__ = ["EventEmitter"]
+__all__ = ["E", "EventEmitter"]
