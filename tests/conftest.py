@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support import EXTERNAL, IN_NETNS, LiveKitServer
+from compat.devserver.testing import LiveKitServer
+from tests.support import EXTERNAL, IN_NETNS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

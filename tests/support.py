@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 # Re-exported while tests/conftest.py and tests/twilio/helpers.py (edited elsewhere) import it from here.
-from compat.devserver.testing import LiveKitServer as LiveKitServer
 
 T = TypeVar("T")
 
@@ -34,26 +33,36 @@ async def within(aw: Awaitable[T], timeout: float = 10.0) -> T:
 
 
 class EventLog:
-    """Collects events of an emitter as (name, args) in order, with bounded waits."""
+    """Records the events of one or more emitters (the vendor models' pyee emitters and
+    ``livekit.rtc``'s: both take ``on(name, handler)``) as ``(label, name, args)`` in order,
+    with bounded waits. Each emitter is listened to under a label (``"room"`` unless given),
+    which ``of`` and ``wait`` filter on."""
 
-    def __init__(self) -> None:
-        self.events: list[tuple[str, tuple[Any, ...]]] = []
-        self._changed = asyncio.Event()
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.events: list[tuple[str, str, tuple[Any, ...]]] = []
+        self.timeout = timeout  # the default bound of wait()
 
-    def listen(self, emitter: Any, *names: str) -> None:
+    def listen(self, emitter: Any, *names: str, label: str = "room") -> None:
         for name in names:
-            emitter.on(name, self._recorder(name))
+            emitter.on(name, self._recorder(label, name))
 
-    def _recorder(self, name: str) -> Callable[..., None]:
+    def _recorder(self, label: str, name: str) -> Callable[..., None]:
         def record(*args: Any) -> None:
-            self.events.append((name, args))
-            self._changed.set()
+            self.events.append((label, name, args))
 
         return record
 
-    def names(self) -> list[str]:
-        return [n for n, _ in self.events]
+    def names(self, label: str | None = None) -> list[str]:
+        """Event names in order, of every label unless one is given."""
+        return [n for lab, n, _ in self.events if label is None or lab == label]
 
-    async def wait(self, name: str, count: int = 1, timeout: float = 10.0) -> list[tuple[Any, ...]]:
-        await wait_for(lambda: self.names().count(name) >= count, timeout, f"{count}x {name!r} (got {self.names()})")
-        return [a for n, a in self.events if n == name]
+    def of(self, name: str, label: str = "room") -> list[tuple[Any, ...]]:
+        return [a for lab, n, a in self.events if n == name and lab == label]
+
+    async def wait(
+        self, name: str, count: int = 1, *, label: str = "room", timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Wait until ``label`` emitted ``name`` at least ``count`` times; its arguments, in order."""
+        bound = self.timeout if timeout is None else timeout
+        await wait_for(lambda: len(self.of(name, label)) >= count, bound, f"{count}x {label}.{name} (got {self.events})")
+        return self.of(name, label)

@@ -89,16 +89,17 @@ from .errors import (
     TwilioError,
     createTwilioError,
 )
-from .localaudiotrack import LocalAudioTrack
-from .localdatatrack import LocalDataTrack, LocalDataTrackOptions
-from .localparticipant import LocalParticipant
+from .localaudiotrack import LocalAudioTrack, LocalAudioTrackEvent
+from .localdatatrack import LocalDataTrack, LocalDataTrackEvent, LocalDataTrackOptions
+from .localparticipant import LocalParticipant, LocalParticipantEvent
 from .localtrackpublication import (
     LocalAudioTrackPublication,
     LocalDataTrackPublication,
     LocalTrackPublication,
+    LocalTrackPublicationEvent,
     LocalVideoTrackPublication,
 )
-from .localvideotrack import LocalVideoTrack
+from .localvideotrack import LocalVideoTrack, LocalVideoTrackEvent
 from .networkquality import NetworkQualityMediaStats, NetworkQualityStats
 from .options import (
     AudioCodecSettings,
@@ -107,18 +108,19 @@ from .options import (
     NetworkQualityConfiguration,
     VideoCodecSettings,
 )
-from .participant import Participant
-from .remoteaudiotrack import RemoteAudioTrack
-from .remotedatatrack import RemoteDataTrack
-from .remoteparticipant import RemoteParticipant
+from .participant import Participant, ParticipantState
+from .remoteaudiotrack import RemoteAudioTrack, RemoteAudioTrackEvent
+from .remotedatatrack import RemoteDataTrack, RemoteDataTrackEvent
+from .remoteparticipant import RemoteParticipant, RemoteParticipantEvent
 from .remotetrackpublication import (
     RemoteAudioTrackPublication,
     RemoteDataTrackPublication,
     RemoteTrackPublication,
+    RemoteTrackPublicationEvent,
     RemoteVideoTrackPublication,
 )
-from .remotevideotrack import RemoteVideoTrack
-from .room import Room
+from .remotevideotrack import RemoteVideoTrack, RemoteVideoTrackEvent
+from .room import Room, RoomEvent, RoomState
 from .stats import (
     LocalAudioTrackStats,
     LocalVideoTrackStats,
@@ -150,15 +152,20 @@ __all__ = [
     "ConnectOptions",
     "FrameStream",
     "LocalAudioTrack",
+    "LocalAudioTrackEvent",
     "LocalAudioTrackPublication",
     "LocalAudioTrackStats",
     "LocalDataTrack",
+    "LocalDataTrackEvent",
     "LocalDataTrackOptions",
     "LocalDataTrackPublication",
     "LocalParticipant",
+    "LocalParticipantEvent",
     "LocalTrackPublication",
+    "LocalTrackPublicationEvent",
     "LocalTrackPublishOptions",
     "LocalVideoTrack",
+    "LocalVideoTrackEvent",
     "LocalVideoTrackPublication",
     "LocalVideoTrackStats",
     "MediaClientLocalDescFailedError",
@@ -179,15 +186,21 @@ __all__ = [
     "ParticipantIdentityTooLongError",
     "ParticipantMaxTracksExceededError",
     "ParticipantNotFoundError",
+    "ParticipantState",
     "RangeError",
     "RemoteAudioTrack",
+    "RemoteAudioTrackEvent",
     "RemoteAudioTrackPublication",
     "RemoteAudioTrackStats",
     "RemoteDataTrack",
+    "RemoteDataTrackEvent",
     "RemoteDataTrackPublication",
     "RemoteParticipant",
+    "RemoteParticipantEvent",
     "RemoteTrackPublication",
+    "RemoteTrackPublicationEvent",
     "RemoteVideoTrack",
+    "RemoteVideoTrackEvent",
     "RemoteVideoTrackPublication",
     "RemoteVideoTrackStats",
     "Room",
@@ -195,6 +208,7 @@ __all__ = [
     "RoomCompletedError",
     "RoomConnectFailedError",
     "RoomCreateFailedError",
+    "RoomEvent",
     "RoomInvalidParametersError",
     "RoomMaxParticipantsExceededError",
     "RoomMaxParticipantsOutOfRangeError",
@@ -205,6 +219,7 @@ __all__ = [
     "RoomNameTooLongError",
     "RoomNotFoundError",
     "RoomRoomExistsError",
+    "RoomState",
     "RoomStatusCallbackInvalidError",
     "RoomStatusCallbackMethodInvalidError",
     "RoomStatusInvalidError",

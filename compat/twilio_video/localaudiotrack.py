@@ -12,10 +12,12 @@ from typing import Any
 
 from compat.core.media import AudioFrame, AudioSource
 
-from .localtrack import LocalMediaTrackMixin, track_name
+from .localtrack import LocalMediaTrackEvent, LocalMediaTrackMixin, track_name
+
+LocalAudioTrackEvent = LocalMediaTrackEvent
 
 
-class LocalAudioTrack(LocalMediaTrackMixin):
+class LocalAudioTrack(LocalMediaTrackMixin[LocalAudioTrackEvent]):
     """``new LocalAudioTrack(source?, options?)``; options: ``{name}``."""
 
     def __init__(
@@ -43,4 +45,4 @@ class LocalAudioTrack(LocalMediaTrackMixin):
             return
         await self.source.capture_frame(frame)
 
-__all__ = ["LocalAudioTrack"]
+__all__ = ["LocalAudioTrack", "LocalAudioTrackEvent"]

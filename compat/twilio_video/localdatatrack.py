@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MAX_MESSAGE_BYTES = 16 * 1024
 
+LocalDataTrackEvent = NoReturn
+"""A LocalDataTrack emits no event (nor does the original): any name is a type error."""
+
 
 @attrs.frozen
 class LocalDataTrackOptions:
@@ -32,7 +35,7 @@ class LocalDataTrackOptions:
     ordered: bool = True
 
 
-class LocalDataTrack(Track):
+class LocalDataTrack(Track[LocalDataTrackEvent]):
     """``new LocalDataTrack(options?)``; ``send(data)`` is fire-and-forget."""
 
     def __init__(self, options: Any = None, *, name: str | None = None) -> None:
@@ -75,4 +78,4 @@ class LocalDataTrack(Track):
         for session in self._sessions:
             session.send_data(payload, topic=self.name, reliable=self.reliable)
 
-__all__ = ["MAX_MESSAGE_BYTES", "LocalDataTrack", "LocalDataTrackOptions"]
+__all__ = ["MAX_MESSAGE_BYTES", "LocalDataTrack", "LocalDataTrackEvent", "LocalDataTrackOptions"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from compat.core import PublishFailure, PublishSettings
 
@@ -46,6 +46,19 @@ logger = logging.getLogger(__name__)
 MAX_TRACK_NAME = 128
 LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
 
+LocalParticipantEvent = Literal[
+    "connected",
+    "disconnected",
+    "networkQualityLevelChanged",
+    "reconnected",
+    "reconnecting",
+    "trackDisabled",
+    "trackEnabled",
+    "trackPublicationFailed",
+    "trackPublished",
+    "trackStopped",
+]
+
 
 def check_track_name(name: str, taken: set[str]) -> TwilioError | None:
     """Twilio's track-name rules (53301-53304), checked before anything reaches LiveKit."""
@@ -60,7 +73,7 @@ def check_track_name(name: str, taken: set[str]) -> TwilioError | None:
     return None
 
 
-class LocalParticipant(Participant):
+class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]):
     def __init__(self, sid: str, identity: str, session: Session, options: ConnectOptions) -> None:
         super().__init__(sid, identity, "connected")
         self.signalingRegion = options.region
@@ -287,4 +300,4 @@ class LocalParticipant(Participant):
     def setBandwidthProfile(self, *args: Any) -> None:
         logger.warning("setBandwidthProfile is not implemented (as in twilio-video.js)")
 
-__all__ = ["MAX_TRACK_NAME", "LocalParticipant", "check_track_name"]
+__all__ = ["MAX_TRACK_NAME", "LocalParticipant", "LocalParticipantEvent", "check_track_name"]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
+from .eventemitter import E
 from .track import MediaTrack
+
+LocalMediaTrackEvent = Literal["disabled", "enabled", "stopped"]
+"""Events of LocalAudioTrack and LocalVideoTrack (no capture device: no ``started``, ``muted``, ``unmuted``)."""
 
 
 def track_name(options: Any, name: str | None, default: str) -> str:
@@ -21,7 +25,7 @@ def track_name(options: Any, name: str | None, default: str) -> str:
     return name
 
 
-class LocalMediaTrackMixin(MediaTrack):
+class LocalMediaTrackMixin(MediaTrack[E]):
     """``id``, ``isEnabled``, ``isMuted``, ``isStopped``; ``enable/disable/stop/restart``."""
 
     id: str
@@ -55,4 +59,4 @@ class LocalMediaTrackMixin(MediaTrack):
     async def restart(self, constraints: Any = None) -> None:
         raise TypeError("restart() is only supported for tracks created by createLocalTracks() in a browser")
 
-__all__ = ["LocalMediaTrackMixin", "track_name"]
+__all__ = ["LocalMediaTrackEvent", "LocalMediaTrackMixin", "track_name"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import RangeError
 from .options import PRIORITIES
@@ -11,8 +11,10 @@ from .trackpublication import TrackPublication
 if TYPE_CHECKING:
     from .localparticipant import LocalParticipant
 
+LocalTrackPublicationEvent = Literal["trackDisabled", "trackEnabled"]
 
-class LocalTrackPublication(TrackPublication):
+
+class LocalTrackPublication(TrackPublication[LocalTrackPublicationEvent]):
     """``track``, ``isTrackEnabled``, ``priority``; ``setPriority()``, ``unpublish()``.
 
     Events: ``trackEnabled()``/``trackDisabled()`` when the local track is toggled."""
@@ -51,4 +53,10 @@ class LocalVideoTrackPublication(LocalTrackPublication):
 class LocalDataTrackPublication(LocalTrackPublication):
     pass
 
-__all__ = ["LocalAudioTrackPublication", "LocalDataTrackPublication", "LocalTrackPublication", "LocalVideoTrackPublication"]
+__all__ = [
+    "LocalAudioTrackPublication",
+    "LocalDataTrackPublication",
+    "LocalTrackPublication",
+    "LocalTrackPublicationEvent",
+    "LocalVideoTrackPublication",
+]

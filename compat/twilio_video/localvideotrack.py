@@ -11,10 +11,12 @@ from typing import Any
 
 from compat.core.media import VideoFrame, VideoSource
 
-from .localtrack import LocalMediaTrackMixin, track_name
+from .localtrack import LocalMediaTrackEvent, LocalMediaTrackMixin, track_name
+
+LocalVideoTrackEvent = LocalMediaTrackEvent
 
 
-class LocalVideoTrack(LocalMediaTrackMixin):
+class LocalVideoTrack(LocalMediaTrackMixin[LocalVideoTrackEvent]):
     """``new LocalVideoTrack(source?, options?)``; ``dimensions`` come from the source."""
 
     def __init__(
@@ -47,4 +49,4 @@ class LocalVideoTrack(LocalMediaTrackMixin):
     def removeProcessor(self, processor: Any) -> LocalVideoTrack:
         raise NotImplementedError("VideoProcessor needs a browser canvas")
 
-__all__ = ["LocalVideoTrack"]
+__all__ = ["LocalVideoTrack", "LocalVideoTrackEvent"]

@@ -10,42 +10,49 @@ report (and always None with ``networkQuality`` off).
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
-from .eventemitter import EventEmitter
+from .eventemitter import E, EventEmitter
 from .networkquality import NetworkQualityStats
+from .trackpublication import TrackPublication
 
 _counter = itertools.count(1)
 
+ParticipantState = Literal["connecting", "connected", "reconnecting", "disconnected"]
 
-class Participant(EventEmitter):
-    def __init__(self, sid: str, identity: str, state: str = "connected") -> None:
+P = TypeVar("P", bound=TrackPublication[Any])
+
+
+class Participant(EventEmitter[E], Generic[E, P]):
+    """``E``: the event names; ``P``: the publication class of the maps."""
+
+    def __init__(self, sid: str, identity: str, state: ParticipantState = "connected") -> None:
         super().__init__()
         self.sid = sid
         self.identity = identity
-        self.state = state
-        self.tracks: dict[str, Any] = {}
-        self.audioTracks: dict[str, Any] = {}
-        self.videoTracks: dict[str, Any] = {}
-        self.dataTracks: dict[str, Any] = {}
+        self.state: ParticipantState = state
+        self.tracks: dict[str, P] = {}
+        self.audioTracks: dict[str, P] = {}
+        self.videoTracks: dict[str, P] = {}
+        self.dataTracks: dict[str, P] = {}
         self.networkQualityLevel: int | None = None
         self.networkQualityStats: NetworkQualityStats | None = None
         self._instance = next(_counter)
 
-    def _kind_map(self, kind: str) -> dict[str, Any]:
+    def _kind_map(self, kind: str) -> dict[str, P]:
         return {"audio": self.audioTracks, "video": self.videoTracks}.get(kind, self.dataTracks)
 
-    def _put_publication(self, pub: Any) -> None:
+    def _put_publication(self, pub: P) -> None:
         self.tracks[pub.trackSid] = pub
         self._kind_map(pub.kind)[pub.trackSid] = pub
 
-    def _drop_publication(self, sid: str) -> Any:
+    def _drop_publication(self, sid: str) -> P | None:
         pub = self.tracks.pop(sid, None)
         if pub is not None:
             self._kind_map(pub.kind).pop(sid, None)
         return pub
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: ParticipantState) -> None:
         """Change state and emit the state's name (``disconnected``, ``reconnecting``, ...).
         ``reconnected`` is emitted later, with no arguments, by the caller."""
         if state == self.state:
@@ -70,4 +77,4 @@ class Participant(EventEmitter):
     def __repr__(self) -> str:
         return self.toString()
 
-__all__ = ["Participant"]
+__all__ = ["Participant", "ParticipantState"]

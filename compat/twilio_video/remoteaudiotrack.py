@@ -8,15 +8,17 @@ consumer is too slow for are dropped oldest-first and counted in ``stream.droppe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .track import MediaTrack, RemoteTrackMixin
 
 if TYPE_CHECKING:
     from compat.core import FrameStream, Session
 
+RemoteAudioTrackEvent = Literal["disabled", "enabled", "started"]
 
-class RemoteAudioTrack(RemoteTrackMixin, MediaTrack):
+
+class RemoteAudioTrack(RemoteTrackMixin, MediaTrack[RemoteAudioTrackEvent]):
     def __init__(self, sid: str, name: str, session: Session, *, enabled: bool = True) -> None:
         MediaTrack.__init__(self, "audio", name)
         self.sid = sid
@@ -47,4 +49,4 @@ class RemoteAudioTrack(RemoteTrackMixin, MediaTrack):
             self.isStarted = True
             self.emit("started", self)
 
-__all__ = ["RemoteAudioTrack"]
+__all__ = ["RemoteAudioTrack", "RemoteAudioTrackEvent"]

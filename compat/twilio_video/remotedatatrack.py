@@ -7,10 +7,15 @@ when the payload is valid UTF-8, else ``bytes`` (LiveKit does not carry the type
 
 from __future__ import annotations
 
+from typing import Literal
+
 from .track import RemoteTrackMixin, Track
 
+RemoteDataTrackEvent = Literal["message"]
+"""No ``switchedOff``/``switchedOn``: LiveKit's Python SDK has no stream-state signal."""
 
-class RemoteDataTrack(RemoteTrackMixin, Track):
+
+class RemoteDataTrack(RemoteTrackMixin, Track[RemoteDataTrackEvent]):
     def __init__(self, sid: str, name: str, *, reliable: bool = True) -> None:
         Track.__init__(self, "data", name)
         self.sid = sid
@@ -31,4 +36,4 @@ class RemoteDataTrack(RemoteTrackMixin, Track):
             payload = data
         self.emit("message", payload, self)
 
-__all__ = ["RemoteDataTrack"]
+__all__ = ["RemoteDataTrack", "RemoteDataTrackEvent"]

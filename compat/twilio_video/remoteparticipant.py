@@ -11,7 +11,7 @@ Events: ``trackPublished(pub)``, ``trackUnpublished(pub)``, ``trackSubscribed(tr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .participant import Participant
 from .remoteaudiotrack import RemoteAudioTrack
@@ -27,6 +27,31 @@ from .remotevideotrack import RemoteVideoTrack
 if TYPE_CHECKING:
     from compat.core import Session, TrackInfo
 
+RemoteParticipantTrackEvent = Literal[
+    "trackDimensionsChanged",
+    "trackDisabled",
+    "trackEnabled",
+    "trackMessage",
+    "trackPublished",
+    "trackPublishPriorityChanged",  # wired, never fired (no LiveKit signal)
+    "trackStarted",
+    "trackSubscribed",
+    "trackSubscriptionFailed",
+    "trackSwitchedOff",  # wired, never fired
+    "trackSwitchedOn",  # wired, never fired
+    "trackUnpublished",
+    "trackUnsubscribed",
+]
+"""The track events of a RemoteParticipant; the Room re-emits each with the participant appended."""
+
+RemoteParticipantEvent = Literal[
+    RemoteParticipantTrackEvent,
+    "disconnected",
+    "networkQualityLevelChanged",
+    "reconnected",  # wired, never fired (LiveKit reports no remote reconnection)
+    "reconnecting",  # wired, never fired
+]
+
 _PUB_CLASSES: dict[str, type[RemoteTrackPublication]] = {
     "audio": RemoteAudioTrackPublication,
     "video": RemoteVideoTrackPublication,
@@ -34,7 +59,7 @@ _PUB_CLASSES: dict[str, type[RemoteTrackPublication]] = {
 }
 
 
-class RemoteParticipant(Participant):
+class RemoteParticipant(Participant[RemoteParticipantEvent, RemoteTrackPublication]):
     def __init__(self, sid: str, identity: str, session: Session) -> None:
         super().__init__(sid, identity, "connected")
         self._session = session
@@ -102,4 +127,4 @@ class RemoteParticipant(Participant):
         self._unsubscribe_all()
         self.emit("disconnected", self)
 
-__all__ = ["RemoteParticipant"]
+__all__ = ["RemoteParticipant", "RemoteParticipantEvent", "RemoteParticipantTrackEvent"]

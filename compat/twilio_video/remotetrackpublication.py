@@ -7,13 +7,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .errors import TwilioError
 from .trackpublication import TrackPublication
 
+RemoteTrackPublicationEvent = Literal[
+    "publishPriorityChanged",  # wired, never fired (no LiveKit signal)
+    "subscribed",
+    "subscriptionFailed",
+    "trackDisabled",
+    "trackEnabled",
+    "trackSwitchedOff",  # wired, never fired
+    "trackSwitchedOn",  # wired, never fired
+    "unsubscribed",
+]
 
-class RemoteTrackPublication(TrackPublication):
+
+class RemoteTrackPublication(TrackPublication[RemoteTrackPublicationEvent]):
     def __init__(self, sid: str, name: str, kind: str, *, enabled: bool = True) -> None:
         super().__init__(sid, name, kind)
         self.isTrackEnabled = enabled
@@ -58,4 +69,10 @@ class RemoteVideoTrackPublication(RemoteTrackPublication):
 class RemoteDataTrackPublication(RemoteTrackPublication):
     pass
 
-__all__ = ["RemoteAudioTrackPublication", "RemoteDataTrackPublication", "RemoteTrackPublication", "RemoteVideoTrackPublication"]
+__all__ = [
+    "RemoteAudioTrackPublication",
+    "RemoteDataTrackPublication",
+    "RemoteTrackPublication",
+    "RemoteTrackPublicationEvent",
+    "RemoteVideoTrackPublication",
+]

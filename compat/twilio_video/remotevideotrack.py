@@ -9,15 +9,17 @@ equivalent for, so they always throw, as the original does without that mode.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .track import MediaTrack, RemoteTrackMixin
 
 if TYPE_CHECKING:
     from compat.core import FrameStream, Session
 
+RemoteVideoTrackEvent = Literal["dimensionsChanged", "disabled", "enabled", "started"]
 
-class RemoteVideoTrack(RemoteTrackMixin, MediaTrack):
+
+class RemoteVideoTrack(RemoteTrackMixin, MediaTrack[RemoteVideoTrackEvent]):
     def __init__(self, sid: str, name: str, session: Session, *, enabled: bool = True) -> None:
         MediaTrack.__init__(self, "video", name)
         self.sid = sid
@@ -70,4 +72,4 @@ class RemoteVideoTrack(RemoteTrackMixin, MediaTrack):
         self.isStarted = True
         self.emit("started", self)
 
-__all__ = ["RemoteVideoTrack"]
+__all__ = ["RemoteVideoTrack", "RemoteVideoTrackEvent"]

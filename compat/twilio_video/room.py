@@ -15,8 +15,8 @@ import asyncio
 import hashlib
 import itertools
 import logging
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, get_args
 
 from compat import core as C
 
@@ -25,29 +25,31 @@ from .eventemitter import EventEmitter
 from .localparticipant import LocalParticipant
 from .networkquality import LEVELS
 from .options import ConnectOptions
-from .remoteparticipant import RemoteParticipant
+from .remoteparticipant import RemoteParticipant, RemoteParticipantEvent, RemoteParticipantTrackEvent
 from .remotetrackpublication import RemoteTrackPublication
 from .stats import StatsReport, build_reports
 
 logger = logging.getLogger(__name__)
 _counter = itertools.count(1)
 
+RoomState = Literal["connected", "reconnecting", "disconnected"]
+
+RoomEvent = Literal[
+    RemoteParticipantTrackEvent,  # re-emitted with the participant appended
+    "disconnected",
+    "dominantSpeakerChanged",
+    "participantConnected",
+    "participantDisconnected",
+    "participantReconnected",  # wired, never fired (LiveKit reports no remote reconnection)
+    "participantReconnecting",  # wired, never fired
+    "reconnected",
+    "reconnecting",
+    "recordingStarted",
+    "recordingStopped",
+]
+
 # RemoteParticipant events the Room re-emits with the participant appended.
-REEMITTED = (
-    "trackDimensionsChanged",
-    "trackDisabled",
-    "trackEnabled",
-    "trackMessage",
-    "trackPublished",
-    "trackPublishPriorityChanged",
-    "trackStarted",
-    "trackSubscribed",
-    "trackSubscriptionFailed",
-    "trackSwitchedOff",
-    "trackSwitchedOn",
-    "trackUnpublished",
-    "trackUnsubscribed",
-)
+REEMITTED: tuple[RemoteParticipantTrackEvent, ...] = get_args(RemoteParticipantTrackEvent)
 
 
 def data_track_sid(participant_sid: str, topic: str) -> str:
@@ -56,7 +58,7 @@ def data_track_sid(participant_sid: str, topic: str) -> str:
     return f"TR_data_{digest}"
 
 
-class Room(EventEmitter):
+class Room(EventEmitter[RoomEvent]):
     def __init__(self, session: C.Session, options: ConnectOptions) -> None:
         super().__init__()
         snap = session.snapshot
@@ -66,13 +68,13 @@ class Room(EventEmitter):
         self.sid = snap.room_sid
         self.name = snap.room_name
         self.mediaRegion: str | None = None
-        self.state = "connected"
+        self.state: RoomState = "connected"
         self.isRecording = snap.is_recording
         self.localParticipant = LocalParticipant(snap.local.sid, snap.local.identity, session, options)
         self.localParticipant._room = self
         self.participants: dict[str, RemoteParticipant] = {}
         self._by_identity: dict[str, RemoteParticipant] = {}
-        self._reemitters: dict[int, list[tuple[str, Any]]] = {}
+        self._reemitters: dict[int, list[tuple[RemoteParticipantEvent, Callable[..., Any]]]] = {}
         self._speaker: str | None = None
         self._dominant: RemoteParticipant | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -147,16 +149,16 @@ class Room(EventEmitter):
 
     def _attach(self, p: RemoteParticipant) -> None:
         """Room re-emitters on a participant (the original's connectParticipant.reemit)."""
-        handlers: list[tuple[str, Any]] = []
+        handlers: list[tuple[RemoteParticipantEvent, Callable[..., Any]]] = []
         for name in REEMITTED:
             handlers.append((name, self._reemitter(name, p)))
         handlers.append(("reconnecting", lambda _p: self.emit("participantReconnecting", p, p)))
         handlers.append(("reconnected", lambda: self.emit("participantReconnected", p)))
-        for name, handler in handlers:
-            p.on(name, handler)
+        for event, handler in handlers:
+            p.on(event, handler)
         self._reemitters[id(p)] = handlers
 
-    def _reemitter(self, name: str, p: RemoteParticipant) -> Any:
+    def _reemitter(self, name: RemoteParticipantTrackEvent, p: RemoteParticipant) -> Callable[..., None]:
         def reemit(*args: Any) -> None:
             self.emit(name, *args, p)
 
@@ -348,4 +350,4 @@ _HANDLERS: dict[type, Any] = {
     C.Disconnected: Room._disconnected,
 }
 
-__all__ = ["REEMITTED", "Room", "data_track_sid"]
+__all__ = ["REEMITTED", "Room", "RoomEvent", "RoomState", "data_track_sid"]

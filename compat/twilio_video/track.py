@@ -11,13 +11,13 @@ import itertools
 from typing import Any
 
 from .errors import RangeError
-from .eventemitter import EventEmitter
+from .eventemitter import E, EventEmitter
 from .options import PRIORITIES
 
 _counter = itertools.count(1)
 
 
-class Track(EventEmitter):
+class Track(EventEmitter[E]):
     """A track: ``kind`` is ``'audio'``, ``'video'`` or ``'data'``; ``name`` a string."""
 
     kind: str
@@ -42,7 +42,7 @@ class Track(EventEmitter):
         return self.toString()
 
 
-class MediaTrack(Track):
+class MediaTrack(Track[E]):
     """An audio or video track. ``isStarted`` becomes True at the first frame (emits ``started``)."""
 
     def __init__(self, kind: str, name: str) -> None:

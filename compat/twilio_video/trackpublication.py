@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .eventemitter import EventEmitter
+from .eventemitter import E, EventEmitter
 
 _counter = itertools.count(1)
 
 
-class TrackPublication(EventEmitter):
+class TrackPublication(EventEmitter[E]):
     def __init__(self, sid: str, name: str, kind: str) -> None:
         super().__init__()
         self.trackSid = sid

@@ -1,72 +1,16 @@
-"""Helpers for the Twilio model tests: event recording with stable object keys."""
+"""Helpers for the Twilio model tests: the event names to record, connecting, waiting for the server."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, get_args
 
 from compat import twilio_video as Video
-from tests.support import LiveKitServer, wait_for
+from compat.devserver.testing import LiveKitServer
 
-ROOM_EVENTS = (
-    "participantConnected",
-    "participantDisconnected",
-    "trackPublished",
-    "trackUnpublished",
-    "trackSubscribed",
-    "trackUnsubscribed",
-    "trackEnabled",
-    "trackDisabled",
-    "trackMessage",
-    "trackStarted",
-    "trackDimensionsChanged",
-    "dominantSpeakerChanged",
-    "recordingStarted",
-    "recordingStopped",
-    "reconnecting",
-    "reconnected",
-    "disconnected",
-)
-
-PARTICIPANT_EVENTS = (
-    "trackPublished",
-    "trackUnpublished",
-    "trackSubscribed",
-    "trackUnsubscribed",
-    "trackEnabled",
-    "trackDisabled",
-    "trackMessage",
-    "trackStarted",
-    "disconnected",
-    "networkQualityLevelChanged",
-)
-
-
-class Trace:
-    """Records (emitter, event, args) from a Room and its participants."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, tuple[Any, ...]]] = []
-
-    def watch(self, emitter: Any, label: str, names: tuple[str, ...]) -> None:
-        for name in names:
-            emitter.on(name, self._recorder(label, name))
-
-    def _recorder(self, label: str, name: str) -> Any:
-        def record(*args: Any) -> None:
-            self.events.append((label, name, args))
-
-        return record
-
-    def names(self, label: str | None = None) -> list[str]:
-        return [n for lab, n, _ in self.events if label is None or lab == label]
-
-    def of(self, name: str, label: str = "room") -> list[tuple[Any, ...]]:
-        return [a for lab, n, a in self.events if n == name and lab == label]
-
-    async def wait(self, name: str, count: int = 1, label: str = "room", timeout: float = 15.0) -> list[tuple[Any, ...]]:
-        await wait_for(lambda: len(self.of(name, label)) >= count, timeout, f"{count}x {label}.{name} (got {self.events})")
-        return self.of(name, label)
+# Every event each class emits, from the model's own Literals (a test watches them all).
+ROOM_EVENTS: tuple[Video.RoomEvent, ...] = get_args(Video.RoomEvent)
+PARTICIPANT_EVENTS: tuple[Video.RemoteParticipantEvent, ...] = get_args(Video.RemoteParticipantEvent)
 
 
 async def twilio_connect(server: LiveKitServer, identity: str, room: str, **options: Any) -> Video.Room:

@@ -18,7 +18,7 @@ from compat import twilio_video as Video
 
 Event = tuple[str, str, tuple[Any, ...]]
 
-MODEL_ROOM_EVENTS = (
+MODEL_ROOM_EVENTS: tuple[Video.RoomEvent, ...] = (
     "participantConnected",
     "participantDisconnected",
     "trackPublished",
@@ -35,7 +35,7 @@ MODEL_ROOM_EVENTS = (
     "reconnected",
     "disconnected",
 )
-MODEL_PARTICIPANT_EVENTS = (
+MODEL_PARTICIPANT_EVENTS: tuple[Video.RemoteParticipantEvent, ...] = (
     "trackPublished",
     "trackUnpublished",
     "trackSubscribed",
@@ -48,7 +48,7 @@ MODEL_PARTICIPANT_EVENTS = (
     "disconnected",
     "networkQualityLevelChanged",
 )
-MODEL_LP_EVENTS = ("disconnected", "reconnecting", "reconnected", "networkQualityLevelChanged")
+MODEL_LP_EVENTS: tuple[Video.LocalParticipantEvent, ...] = ("disconnected", "reconnecting", "reconnected", "networkQualityLevelChanged")
 LEVELS = {"excellent": 5, "good": 3, "poor": 1, "lost": 0}
 
 
@@ -270,8 +270,8 @@ class Recorder:
         self.room = room
         for name in MODEL_ROOM_EVENTS:
             room.on(name, self._rec("room", name))
-        for name in MODEL_LP_EVENTS:
-            room.localParticipant.on(name, self._rec("lp", name))
+        for lp_event in MODEL_LP_EVENTS:
+            room.localParticipant.on(lp_event, self._rec("lp", lp_event))
         room.on("participantConnected", self.attach_participant)
 
     def attach_participant(self, p: Video.RemoteParticipant) -> None:

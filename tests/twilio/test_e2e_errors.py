@@ -7,17 +7,17 @@ from livekit import api
 
 from compat import twilio_video as Video
 from compat.devserver.testing import LiveKitServer
-from tests.support import EXTERNAL
-from tests.twilio.helpers import ROOM_EVENTS, Trace, close, twilio_connect
+from tests.support import EXTERNAL, EventLog
+from tests.twilio.helpers import ROOM_EVENTS, close, twilio_connect
 
 pytestmark = pytest.mark.media
 
 
 async def test_duplicate_identity_kick_gives_53205(lk_server: LiveKitServer) -> None:
     first = await twilio_connect(lk_server, "bot", "e1")
-    trace = Trace()
-    trace.watch(first, "room", ROOM_EVENTS)
-    trace.watch(first.localParticipant, "lp", ("disconnected",))
+    trace = EventLog(timeout=15.0)
+    trace.listen(first, *ROOM_EVENTS)
+    trace.listen(first.localParticipant, "disconnected", label="lp")
     second = await twilio_connect(lk_server, "bot", "e1")
     try:
         ((room, error),) = await trace.wait("disconnected")
@@ -53,9 +53,9 @@ async def test_token_without_join_grant_gives_20106(lk_server: LiveKitServer) ->
 async def test_room_deleted_gives_53118_and_kick_gives_none(lk_server: LiveKitServer) -> None:
     deleted = await twilio_connect(lk_server, "a", "e5")
     kicked = await twilio_connect(lk_server, "b", "e6")
-    t1, t2 = Trace(), Trace()
-    t1.watch(deleted, "room", ROOM_EVENTS)
-    t2.watch(kicked, "room", ROOM_EVENTS)
+    t1, t2 = EventLog(timeout=15.0), EventLog(timeout=15.0)
+    t1.listen(deleted, *ROOM_EVENTS)
+    t2.listen(kicked, *ROOM_EVENTS)
     lkapi = api.LiveKitAPI(lk_server.http_url(), lk_server.api_key, lk_server.api_secret)
     try:
         await lkapi.room.remove_participant(api.RoomParticipantIdentity(room="e6", identity="b"))

@@ -16,7 +16,7 @@ from compat import twilio_video as Video
 from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, dominant_frequency, publish_tone, read_audio, sine
 from tests.media import first_video_frame, publish_video
 from tests.support import EXTERNAL, EventLog, wait_for
-from tests.twilio.helpers import ROOM_EVENTS, Trace, close, twilio_connect
+from tests.twilio.helpers import ROOM_EVENTS, close, twilio_connect
 
 pytestmark = pytest.mark.media
 
@@ -65,8 +65,8 @@ async def test_data_both_ways(lk_server: LiveKitServer) -> None:
     remote = await lk_server.connect("alice", "m1")
     chat = Video.LocalDataTrack(name="chat")
     room = await twilio_connect(lk_server, "bot", "m1", tracks=[chat])
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     log = EventLog()
     log.listen(remote, "data_received")
     try:
@@ -108,8 +108,8 @@ async def test_audio_both_ways(lk_server: LiveKitServer) -> None:
     remote = await lk_server.connect("alice", "m2")
     mic = Video.LocalAudioTrack(name="bot-mic")
     room = await twilio_connect(lk_server, "bot", "m2", tracks=[mic])
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     log = EventLog()
     log.listen(remote, "track_subscribed")
     try:
@@ -154,8 +154,8 @@ async def test_audio_both_ways(lk_server: LiveKitServer) -> None:
 async def test_slow_consumer_drops_are_counted(lk_server: LiveKitServer) -> None:
     remote = await lk_server.connect("alice", "m3")
     room = await twilio_connect(lk_server, "bot", "m3")
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     try:
         async with publish_tone(remote, 500):
             ((track, _, _),) = await trace.wait("trackSubscribed")
@@ -173,8 +173,8 @@ async def test_video_both_ways(lk_server: LiveKitServer) -> None:
     remote = await lk_server.connect("alice", "m4")
     cam = Video.LocalVideoTrack(name="bot-cam", width=320, height=240)
     room = await twilio_connect(lk_server, "bot", "m4", tracks=[cam])
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     log = EventLog()
     log.listen(remote, "track_subscribed")
     try:
@@ -202,8 +202,8 @@ async def test_dominant_speaker_follows_the_loudest_remote(lk_server: LiveKitSer
     quiet = await lk_server.connect("quiet", "m5")
     loud = await lk_server.connect("loud", "m5")
     room = await twilio_connect(lk_server, "bot", "m5", dominantSpeaker=True)
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     try:
         async with publish_tone(loud, 300, amplitude=0.6):
             await wait_for(
@@ -258,8 +258,8 @@ async def test_recording_started_and_stopped(tmp_path: Path) -> None:
     async with DevServer(host="127.0.0.1", port=0, recordings_dir=str(tmp_path)) as server:
         srv = LiveKitServer(server.url, server.api_key, server.api_secret, server)
         room = await twilio_connect(srv, "bot", "rec")
-        trace = Trace()
-        trace.watch(room, "room", ROOM_EVENTS)
+        trace = EventLog(timeout=15.0)
+        trace.listen(room, *ROOM_EVENTS)
         lkapi = api.LiveKitAPI(srv.http_url(), srv.api_key, srv.api_secret)
         try:
             assert room.isRecording is False
@@ -271,8 +271,8 @@ async def test_recording_started_and_stopped(tmp_path: Path) -> None:
             await trace.wait("recordingStarted")
             assert room.isRecording is True
             late = await twilio_connect(srv, "late", "rec")
-            late_trace = Trace()
-            late_trace.watch(late, "room", ROOM_EVENTS)
+            late_trace = EventLog(timeout=15.0)
+            late_trace.listen(late, *ROOM_EVENTS)
             assert late.isRecording is True  # state at connect: no recordingStarted
             await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
             await trace.wait("recordingStopped")

@@ -11,8 +11,8 @@ from livekit import rtc
 from compat import twilio_video as Video
 from compat.devserver.testing import LiveKitServer, publish_tone
 from tests.media import publish_video
-from tests.support import wait_for
-from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, Trace, announced, close, settle, twilio_connect
+from tests.support import EventLog, wait_for
+from tests.twilio.helpers import PARTICIPANT_EVENTS, ROOM_EVENTS, announced, close, settle, twilio_connect
 
 pytestmark = pytest.mark.media
 
@@ -23,8 +23,8 @@ async def test_state_present_at_connect_is_in_the_maps_without_events(lk_server:
         async with publish_tone(remote, 440):
             await announced(lk_server, "r1", "alice", 1)
             room = await twilio_connect(lk_server, "bot", "r1")
-            trace = Trace()
-            trace.watch(room, "room", ROOM_EVENTS)
+            trace = EventLog(timeout=15.0)
+            trace.listen(room, *ROOM_EVENTS)
             try:
                 assert room.state == "connected" and room.name == "r1" and room.sid.startswith("RM_")
                 assert room.localParticipant.identity == "bot" and room.localParticipant.state == "connected"
@@ -48,9 +48,9 @@ async def test_state_present_at_connect_is_in_the_maps_without_events(lk_server:
 
 async def test_join_publish_mute_unpublish_leave(lk_server: LiveKitServer) -> None:
     room = await twilio_connect(lk_server, "bot", "r2")
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
-    room.on("participantConnected", lambda p: trace.watch(p, "p", PARTICIPANT_EVENTS))
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
+    room.on("participantConnected", lambda p: trace.listen(p, *PARTICIPANT_EVENTS, label="p"))
     remote = await lk_server.connect("alice", "r2")
     try:
         ((alice,),) = await trace.wait("participantConnected")
@@ -83,8 +83,8 @@ async def test_join_publish_mute_unpublish_leave(lk_server: LiveKitServer) -> No
 
 async def test_tracks_that_come_with_a_join_give_no_track_published(lk_server: LiveKitServer) -> None:
     room = await twilio_connect(lk_server, "bot", "r3")
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     remote = rtc.Room()
     try:
         # Publish before the bot can see the participant: join first on a second room
@@ -102,9 +102,9 @@ async def test_leaving_participant_unsubscribes_then_disconnects_and_keeps_publi
     lk_server: LiveKitServer,
 ) -> None:
     room = await twilio_connect(lk_server, "bot", "r4")
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
-    room.on("participantConnected", lambda p: trace.watch(p, "p", PARTICIPANT_EVENTS))
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
+    room.on("participantConnected", lambda p: trace.listen(p, *PARTICIPANT_EVENTS, label="p"))
     remote = await lk_server.connect("alice", "r4")
     try:
         async with publish_tone(remote, 440), publish_video(remote, 320, 240):
@@ -136,9 +136,9 @@ async def test_local_disconnect_order_is_synchronous(lk_server: LiveKitServer) -
             mic = Video.LocalAudioTrack(name="bot-mic")
             room = await twilio_connect(lk_server, "bot", "r5", tracks=[mic])
             assert [p.trackName for p in room.localParticipant.tracks.values()] == ["bot-mic"]
-            trace = Trace()
-            trace.watch(room, "room", ROOM_EVENTS)
-            trace.watch(room.localParticipant, "lp", ("disconnected", "trackPublished"))
+            trace = EventLog(timeout=15.0)
+            trace.listen(room, *ROOM_EVENTS)
+            trace.listen(room.localParticipant, "disconnected", "trackPublished", label="lp")
             (alice,) = room.participants.values()
             ((track, _pub, _),) = await trace.wait("trackSubscribed")
             frames = track.frames()
@@ -236,9 +236,9 @@ async def test_reconnection_events(lk_server: LiveKitServer, scenario: str) -> N
     from compat.core.rtc_session import RtcSession
 
     room = await twilio_connect(lk_server, "bot", f"rc-{scenario.lower()}")
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
-    trace.watch(room.localParticipant, "lp", ("reconnecting", "reconnected", "connected", "disconnected"))
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
+    trace.listen(room.localParticipant, "reconnecting", "reconnected", "connected", "disconnected", label="lp")
     states: list[str] = []
     room.localParticipant.on("reconnecting", lambda lp: states.append(room.state))
     try:
@@ -269,8 +269,8 @@ async def test_nothing_left_running_after_disconnect(lk_server: LiveKitServer) -
             cam = Video.LocalVideoTrack(name="cam", width=160, height=120)
             chat = Video.LocalDataTrack(name="chat")
             room = await twilio_connect(lk_server, "bot", "r8", tracks=[cam, chat])
-            trace = Trace()
-            trace.watch(room, "room", ROOM_EVENTS)
+            trace = EventLog(timeout=15.0)
+            trace.listen(room, *ROOM_EVENTS)
             await trace.wait("trackStarted", 2)
             streams = [pub.track.frames() for p in room.participants.values() for pub in p.tracks.values()]
             chat.send("bye")
@@ -286,8 +286,8 @@ async def test_nothing_left_running_after_disconnect(lk_server: LiveKitServer) -
 
 async def test_automatic_subscription_false_publishes_without_subscribing(lk_server: LiveKitServer) -> None:
     room = await twilio_connect(lk_server, "bot", "r9", automaticSubscription=False)
-    trace = Trace()
-    trace.watch(room, "room", ROOM_EVENTS)
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
     remote = await lk_server.connect("alice", "r9")
     try:
         async with publish_tone(remote, 440):
