@@ -31,7 +31,7 @@ from livekit.rtc.participant import PublishTrackError
 
 from . import facts as F
 from .media import AudioSource, VideoSource
-from .session import FrameStream, Session, bounded
+from .session import FrameStream, Session, _log_late_failure, bounded, bounded_command
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +62,14 @@ def disconnect_cause(reason: int | None) -> F.DisconnectCause:
     try:
         name = rtc.DisconnectReason.Name(reason)  # type: ignore[arg-type]
     except ValueError:
+        logger.warning("unknown LiveKit DisconnectReason value %r, reported as UNKNOWN", reason)
         return F.DisconnectCause.UNKNOWN
     if name == "UNKNOWN_REASON":
         return F.DisconnectCause.UNKNOWN
     try:
         return F.DisconnectCause[name]
     except KeyError:
+        logger.warning("LiveKit DisconnectReason %s has no DisconnectCause, reported as UNKNOWN", name)
         return F.DisconnectCause.UNKNOWN
 
 
@@ -188,6 +190,9 @@ class RtcSession(Session):
         sid = sid_task.result() if done and sid_task.exception() is None else ""
         if not done:
             sid_task.cancel()
+            logger.warning("room SID not known 2s after connect; the snapshot has an empty room SID")
+        elif not sid:
+            logger.warning("room SID unavailable after connect (%r); the snapshot has an empty room SID", sid_task.exception())
         self._snapshot = F.RoomSnapshot(
             room_sid=sid, room_name=room.name, local=local, participants=participants,
             is_recording=self._recording,
@@ -196,7 +201,12 @@ class RtcSession(Session):
 
     def _abandon(self, task: asyncio.Task[None]) -> None:
         """The caller gave up on connect(); disconnect if it eventually succeeded."""
-        if not task.cancelled() and task.exception() is None:
+        if task.cancelled():
+            logger.warning("an abandoned connect was cancelled")
+        elif task.exception() is not None:
+            logger.warning("an abandoned connect ended after its deadline: %s", task.exception())
+        else:
+            logger.warning("an abandoned connect succeeded after its deadline; disconnecting")
             self.disconnect()
 
     # --- bursts ----------------------------------------------------------------------------
@@ -422,6 +432,7 @@ class RtcSession(Session):
         task = self._loop.create_task(aw)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: _log_late_failure(t, "a background operation"))
 
     def open_resources(self) -> int:
         return len(self._streams) + len(self._local)
@@ -499,9 +510,11 @@ class RtcSession(Session):
     async def unpublish(self, track_sid: str) -> None:
         if track_sid not in self._local:
             return
-        if not self._closing and not self._ended:
-            await bounded(self._room.local_participant.unpublish_track(track_sid), 10.0, "unpublish_track")
-        self._release_local(track_sid)
+        try:
+            if not self._closing and not self._ended:
+                await bounded_command(self._room.local_participant.unpublish_track(track_sid), 10.0, "unpublish_track")
+        finally:
+            self._release_local(track_sid)
 
     def set_muted(self, track_sid: str, muted: bool) -> None:
         entry = self._local.get(track_sid)
@@ -538,7 +551,7 @@ class RtcSession(Session):
         task = self._loop.create_task(self._room.get_rtc_stats())
         done, _ = await asyncio.wait({task}, timeout=5.0)
         if not done:
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            task.add_done_callback(lambda t: _log_late_failure(t, "get_rtc_stats"))
             raise TimeoutError("getStats timed out after 5s")
         stats = task.result()
         return [
@@ -549,7 +562,7 @@ class RtcSession(Session):
     async def simulate_scenario(self, name: str) -> None:
         """Test hook: LiveKit's ``Room.simulate_scenario`` (e.g. ``"SIGNAL_RECONNECT"``)."""
         kind = getattr(rtc.SimulateScenarioKind, f"SIMULATE_{name}")
-        await bounded(self._room.simulate_scenario(kind), 10.0, "simulate_scenario")
+        await bounded_command(self._room.simulate_scenario(kind), 10.0, "simulate_scenario")
 
     # --- disconnect -------------------------------------------------------------------------
 

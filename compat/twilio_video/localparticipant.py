@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from compat.core import PublishFailure, PublishSettings
+from compat.core import CommandFailure, PublishFailure, PublishSettings
 
 from .errors import (
     TrackInvalidError,
@@ -157,8 +157,12 @@ class LocalParticipant(Participant):
                 raise TrackInvalidError(f"Track is invalid: LiveKit refused it ({exc.message})") from None
             if self.state == "disconnected" or id(track) in self._withdrawn:
                 self._withdrawn.discard(id(track))
-                await self._session.unpublish(info.sid)
-                raise RuntimeError(f"The {track.toString()} was unpublished")
+                failure = None
+                try:
+                    await self._session.unpublish(info.sid)
+                except CommandFailure as exc:  # logged at WARNING by the core
+                    failure = exc
+                raise RuntimeError(f"The {track.toString()} was unpublished") from failure
             cls = LocalAudioTrackPublication if kind == "audio" else LocalVideoTrackPublication
             pub = cls(info.sid, track, self, priority)
             if not track.isEnabled:
