@@ -34,6 +34,8 @@ DELIVERS = {"_deliver", "_emit"}
 ALLOWED: dict[tuple[str, str, str], str] = {
     ("rtc_session.py", "_probe", "StopAsyncIteration"): "the stream ended before its first frame: not a failure, "
     "the track's unsubscribe/leave is reported by its own fact",
+    ("rtc_session.py", "_join", "rtc.ConnectError"): "the handler only converts the error; the loop right after it "
+    "raises it as ConnectFailure or logs the retry at WARNING",
 }
 
 
