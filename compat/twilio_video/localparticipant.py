@@ -87,6 +87,9 @@ class LocalParticipant(Participant):
         Rejects with RangeError for a bad ``priority``, TypeError for a non-track, or a
         TwilioError (53301-53304 name rules, 53300 when LiveKit refuses the track); a
         failure is then also reported by a deferred ``trackPublicationFailed(error, track)``.
+        After ``room.disconnect()`` it rejects, without an event, with the plain Error of
+        twilio-video.js ``LocalParticipant#_getOrCreateLocalTrackPublication`` ("Unexpected
+        error: The <track> cannot be published"), a RuntimeError here as every plain JS Error.
         """
         return await self._publish(track, options, emit=True)
 
@@ -106,7 +109,9 @@ class LocalParticipant(Participant):
         if pending is not None:
             return await asyncio.shield(pending)
         if self.state == "disconnected":
-            raise RuntimeError("LocalParticipant is disconnected")
+            # twilio-video.js LocalParticipant#_getOrCreateLocalTrackPublication: a track added
+            # after the disconnect never reaches the signaling, which rejects with this Error.
+            raise RuntimeError(f"Unexpected error: The {track.toString()} cannot be published")
         taken = {p.trackName for p in self.tracks.values()} | set(self._pending_track_names.values())
         error = check_track_name(track.name, taken)
         if error is not None:
