@@ -214,7 +214,7 @@ class RtcSession(Session):
         attempts = JOIN_ATTEMPTS if _SINGLE_ATTEMPT_HOOK else 1
         for attempt in range(1, attempts + 1):
             left = deadline - loop.time()
-            signal_timeout = min(per_attempt, max(left - DIAL_MARGIN, left / 2))
+            signal_timeout = max(0.1, min(per_attempt, max(left - DIAL_MARGIN, left / 2)))
             try:
                 await _connect_once(self._room, url, token, dataclasses.replace(options, connect_timeout=signal_timeout))
                 return
@@ -709,15 +709,22 @@ async def _connect_once(room: rtc.Room, url: str, token: str, options: rtc.RoomO
     if client is None:
         await room.connect(url, token, options)
         return
-    original = type(client).request.__get__(client)
+    original = client.request  # the bound method, or whatever already wraps it
+    saved = client.__dict__.get("request")
     applied = False
+
+    def restore() -> None:
+        if client.__dict__.get("request") is request:
+            if saved is None:
+                del client.request
+            else:
+                client.request = saved
 
     def request(req: Any) -> Any:
         nonlocal applied
         if req.WhichOneof("message") == "connect" and not applied:
             applied = True
-            if client.__dict__.get("request") is request:
-                del client.request
+            restore()
             req.connect.options.join_retries = 0
         return original(req)
 
@@ -725,8 +732,7 @@ async def _connect_once(room: rtc.Room, url: str, token: str, options: rtc.RoomO
     try:
         await room.connect(url, token, options)
     finally:
-        if client.__dict__.get("request") is request:
-            del client.request
+        restore()
         if not applied:
             logger.warning("native connect sent without join_retries=0: it may retry after its deadline")
 
