@@ -265,6 +265,20 @@ class PublishFailure(Exception):  # noqa: N818 - a fact-like outcome, named as t
 
 
 @attrs.frozen
+class CommandFailure(Exception):  # noqa: N818 - a fact-like outcome, named as the facts are
+    """A session command (unpublish, a test hook, ...) failed or did not finish in time in
+    LiveKit. ``command`` names it; ``timed_out`` tells a timeout from a native error. The
+    core has already logged it at WARNING; the vendor maps it to its own error."""
+
+    command: str
+    message: str
+    timed_out: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.command}: {self.message}"
+
+
+@attrs.frozen
 class RtpStats:
     """One RTP stream's counters (a neutral subset of WebRTC stats)."""
 
@@ -304,6 +318,7 @@ class PublishSettings:
 
 __all__ = [
     "ActiveSpeakersChanged",
+    "CommandFailure",
     "ConnectFailure",
     "Connected",
     "ConnectionQualityChanged",

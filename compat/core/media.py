@@ -18,7 +18,26 @@ AudioFrame = rtc.AudioFrame
 VideoFrame = rtc.VideoFrame
 VideoBufferType = rtc.VideoBufferType
 
-__all__ = ["AudioFrame", "AudioSource", "VideoBufferType", "VideoFrame", "VideoSource"]
+__all__ = ["AudioFrame", "AudioSource", "VideoBufferType", "VideoFrame", "VideoSource", "check_audio_frame", "check_video_frame"]
+
+
+def check_audio_frame(frame: object) -> None:
+    """TypeError naming what ``capture_frame`` accepts (instead of an AttributeError later)."""
+    if not isinstance(frame, rtc.AudioFrame):
+        raise TypeError(
+            f"frame must be an AudioFrame (16-bit PCM: AudioFrame(data, sample_rate, num_channels, "
+            f"samples_per_channel)), not {type(frame).__name__}"
+        )
+
+
+def check_video_frame(frame: object, timestamp_us: object = 0) -> None:
+    """TypeError naming what ``capture_frame`` accepts (instead of an AttributeError later)."""
+    if not isinstance(frame, rtc.VideoFrame):
+        raise TypeError(
+            f"frame must be a VideoFrame (VideoFrame(width, height, VideoBufferType, data)), not {type(frame).__name__}"
+        )
+    if not isinstance(timestamp_us, int) or isinstance(timestamp_us, bool):
+        raise TypeError(f"timestamp_us must be an int, not {type(timestamp_us).__name__}")
 
 
 class AudioSource:
@@ -36,7 +55,10 @@ class AudioSource:
         self._sinks: list[rtc.AudioSource] = []
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        """Queue one frame for sending. Paces at real time once the native queue is full."""
+        """Queue one frame for sending. Paces at real time once the native queue is full.
+        Raises TypeError for anything but an :data:`AudioFrame`, ValueError for a frame of
+        another rate or channel count."""
+        check_audio_frame(frame)
         if frame.sample_rate != self.sample_rate or frame.num_channels != self.num_channels:
             raise ValueError(
                 f"frame is {frame.sample_rate} Hz/{frame.num_channels} ch, source is "
@@ -87,7 +109,9 @@ class VideoSource:
         self._sinks: list[rtc.VideoSource] = []
 
     def capture_frame(self, frame: rtc.VideoFrame, *, timestamp_us: int = 0) -> None:
-        """Send one frame now (no back-pressure: the caller paces)."""
+        """Send one frame now (no back-pressure: the caller paces). Raises TypeError for
+        anything but a :data:`VideoFrame` or a non-int ``timestamp_us``."""
+        check_video_frame(frame, timestamp_us)
         sinks = self._sinks
         if not sinks:
             self.unsent_frames += 1

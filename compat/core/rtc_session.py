@@ -3,9 +3,12 @@
 Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
 
 * every rtc handler is registered before ``connect()``; handlers are sync and fast;
-* ``connect()`` is never cancelled: it runs in its own task and is bounded by
-  ``RoomOptions.connect_timeout``; a caller that gives up leaves it to finish and
-  be disconnected;
+* ``connect()`` is never cancelled (python-sdks #784): it runs in its own task. The
+  join is bounded by a deadline (:func:`open_session`): each native connect makes a
+  single attempt (``join_retries`` 0, see :func:`_connect_once`) whose signal timeout ends
+  before the deadline, retries are made here and only while time is left, so nothing
+  dials after the deadline. A caller that gives up leaves the attempt in flight to end
+  by itself (the FFI offers no way to stop it) and be disconnected if it succeeded;
 * state present at connect becomes a :class:`RoomSnapshot` (LiveKit sends no
   participant_connected/track_published for it), taken synchronously when connect()
   returns, before the room's listen task can run;
@@ -21,6 +24,7 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
@@ -31,12 +35,19 @@ from livekit.rtc.participant import PublishTrackError
 
 from . import facts as F
 from .media import AudioSource, VideoSource
-from .session import FrameStream, Session, bounded
+from .session import FrameStream, Session, _log_late_failure, bounded, bounded_command
 
 logger = logging.getLogger(__name__)
 
 BURST_WINDOW = 0.15
 PUBLISH_TIMEOUT = 20.0
+# Joining (see open_session): at most JOIN_ATTEMPTS native attempts (the SDK's own default,
+# 1 + RoomOptions.join_retries 3, now driven from here), each with a signal timeout that
+# expires DIAL_MARGIN seconds before the deadline; no attempt shorter than MIN_ATTEMPT.
+JOIN_ATTEMPTS = 4
+SIGNAL_TIMEOUT = 5.0  # the FFI's default signal-connection timeout
+DIAL_MARGIN = 0.5
+MIN_ATTEMPT = 0.5
 
 _KIND: dict[int, F.TrackKind] = {rtc.TrackKind.KIND_AUDIO: "audio", rtc.TrackKind.KIND_VIDEO: "video"}
 _SOURCE = {
@@ -62,12 +73,14 @@ def disconnect_cause(reason: int | None) -> F.DisconnectCause:
     try:
         name = rtc.DisconnectReason.Name(reason)  # type: ignore[arg-type]
     except ValueError:
+        logger.warning("unknown LiveKit DisconnectReason value %r, reported as UNKNOWN", reason)
         return F.DisconnectCause.UNKNOWN
     if name == "UNKNOWN_REASON":
         return F.DisconnectCause.UNKNOWN
     try:
         return F.DisconnectCause[name]
     except KeyError:
+        logger.warning("LiveKit DisconnectReason %s has no DisconnectCause, reported as UNKNOWN", name)
         return F.DisconnectCause.UNKNOWN
 
 
@@ -140,6 +153,7 @@ class RtcSession(Session):
         self._data_queue: asyncio.Queue[tuple[bytes, str, bool]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._teardown: asyncio.Task[None] | None = None
+        self._gave_up = False  # the caller of open_session() stopped waiting
         self._register()
 
     # --- connect -------------------------------------------------------------------------
@@ -163,13 +177,8 @@ class RtcSession(Session):
         on("reconnected", self._on_reconnected)
         on("disconnected", self._on_disconnected)
 
-    async def _connect(self, url: str, token: str, options: rtc.RoomOptions) -> None:
-        try:
-            await self._room.connect(url, token, options)
-        except rtc.ConnectError as exc:
-            raise connect_failure(exc.message) from None
-        except Exception as exc:
-            raise F.ConnectFailure(f"{type(exc).__name__}: {exc}") from exc
+    async def _connect(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
+        await self._join(url, token, options, deadline)
         # Synchronously, before the listen task gets a chance to run:
         room = self._room
         lp = room.local_participant
@@ -188,15 +197,47 @@ class RtcSession(Session):
         sid = sid_task.result() if done and sid_task.exception() is None else ""
         if not done:
             sid_task.cancel()
+            logger.warning("room SID not known 2s after connect; the snapshot has an empty room SID")
+        elif not sid:
+            logger.warning("room SID unavailable after connect (%r); the snapshot has an empty room SID", sid_task.exception())
         self._snapshot = F.RoomSnapshot(
             room_sid=sid, room_name=room.name, local=local, participants=participants,
             is_recording=self._recording,
         )
         self._backlog.insert(0, F.Connected(self._snapshot))
 
+    async def _join(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
+        """Native connect attempts until one succeeds, one fails for good (an HTTP 4xx), or
+        no attempt fits before ``deadline`` (see :func:`open_session`)."""
+        loop = self._loop
+        per_attempt = options.connect_timeout or SIGNAL_TIMEOUT
+        attempts = JOIN_ATTEMPTS if _SINGLE_ATTEMPT_HOOK else 1
+        for attempt in range(1, attempts + 1):
+            left = deadline - loop.time()
+            signal_timeout = max(0.1, min(per_attempt, max(left - DIAL_MARGIN, left / 2)))
+            try:
+                await _connect_once(self._room, url, token, dataclasses.replace(options, connect_timeout=signal_timeout))
+                return
+            except rtc.ConnectError as exc:
+                failure = connect_failure(exc.message)
+            except Exception as exc:
+                raise F.ConnectFailure(f"{type(exc).__name__}: {exc}") from exc
+            left = deadline - loop.time()
+            if (failure.status is not None and failure.status < 500) or self._gave_up or attempt == attempts:
+                raise failure
+            if left - DIAL_MARGIN < MIN_ATTEMPT:
+                raise F.ConnectFailure(f"{failure.message} (no time left for another attempt)", failure.status)
+            logger.warning("connect attempt %d/%d failed: %s; retrying (%.1fs left)", attempt, attempts, failure.message, left)
+        raise AssertionError("unreachable")
+
     def _abandon(self, task: asyncio.Task[None]) -> None:
         """The caller gave up on connect(); disconnect if it eventually succeeded."""
-        if not task.cancelled() and task.exception() is None:
+        if task.cancelled():
+            logger.warning("an abandoned connect was cancelled")
+        elif task.exception() is not None:
+            logger.warning("an abandoned connect ended after its deadline: %s", task.exception())
+        else:
+            logger.warning("an abandoned connect succeeded after its deadline; disconnecting")
             self.disconnect()
 
     # --- bursts ----------------------------------------------------------------------------
@@ -422,6 +463,7 @@ class RtcSession(Session):
         task = self._loop.create_task(aw)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: _log_late_failure(t, "a background operation"))
 
     def open_resources(self) -> int:
         return len(self._streams) + len(self._local)
@@ -499,9 +541,11 @@ class RtcSession(Session):
     async def unpublish(self, track_sid: str) -> None:
         if track_sid not in self._local:
             return
-        if not self._closing and not self._ended:
-            await bounded(self._room.local_participant.unpublish_track(track_sid), 10.0, "unpublish_track")
-        self._release_local(track_sid)
+        try:
+            if not self._closing and not self._ended:
+                await bounded_command(self._room.local_participant.unpublish_track(track_sid), 10.0, "unpublish_track")
+        finally:
+            self._release_local(track_sid)
 
     def set_muted(self, track_sid: str, muted: bool) -> None:
         entry = self._local.get(track_sid)
@@ -538,7 +582,7 @@ class RtcSession(Session):
         task = self._loop.create_task(self._room.get_rtc_stats())
         done, _ = await asyncio.wait({task}, timeout=5.0)
         if not done:
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            task.add_done_callback(lambda t: _log_late_failure(t, "get_rtc_stats"))
             raise TimeoutError("getStats timed out after 5s")
         stats = task.result()
         return [
@@ -549,7 +593,7 @@ class RtcSession(Session):
     async def simulate_scenario(self, name: str) -> None:
         """Test hook: LiveKit's ``Room.simulate_scenario`` (e.g. ``"SIGNAL_RECONNECT"``)."""
         kind = getattr(rtc.SimulateScenarioKind, f"SIMULATE_{name}")
-        await bounded(self._room.simulate_scenario(kind), 10.0, "simulate_scenario")
+        await bounded_command(self._room.simulate_scenario(kind), 10.0, "simulate_scenario")
 
     # --- disconnect -------------------------------------------------------------------------
 
@@ -630,6 +674,69 @@ def _inbound(s: Any) -> F.RtpStats:
     )
 
 
+def _single_attempt_hook() -> Any:
+    """The FFI client whose connect requests get ``join_retries = 0``, or None.
+
+    ``rtc.RoomOptions`` does not expose the FFI's ``RoomOptions.join_retries`` (the Rust
+    SDK's default 3 makes one ``Room.connect()`` dial up to four times, each attempt a
+    signal connection plus a validation request, ~32 s against an unreachable host).
+    :func:`_connect_once` sets the field on the connect request on its way to the FFI."""
+    try:
+        from livekit.rtc._ffi_client import FfiClient
+        from livekit.rtc._proto import room_pb2
+
+        client = FfiClient.instance
+        if callable(client.request) and "join_retries" in room_pb2.RoomOptions.DESCRIPTOR.fields_by_name:
+            return client
+    except Exception as exc:  # noqa: BLE001 - a livekit-rtc without these internals
+        logger.warning("cannot limit native connects to one attempt (%r): a connect may go on retrying after its deadline", exc)
+        return None
+    logger.warning("cannot limit native connects to one attempt: a connect may go on retrying after its deadline")
+    return None
+
+
+_SINGLE_ATTEMPT_HOOK: Any = None
+_HOOK_CHECKED = False
+
+
+async def _connect_once(room: rtc.Room, url: str, token: str, options: rtc.RoomOptions) -> None:
+    """``room.connect()`` as one native attempt (``join_retries = 0``), never cancelled.
+
+    ``Room.connect`` builds its FFI request and sends it synchronously before its first
+    await, so the one-shot wrapper installed here sees exactly that request (an instance
+    attribute shadowing ``FfiClient.request``, removed by its first connect request)."""
+    client = _SINGLE_ATTEMPT_HOOK
+    if client is None:
+        await room.connect(url, token, options)
+        return
+    original = client.request  # the bound method, or whatever already wraps it
+    saved = client.__dict__.get("request")
+    applied = False
+
+    def restore() -> None:
+        if client.__dict__.get("request") is request:
+            if saved is None:
+                del client.request
+            else:
+                client.request = saved
+
+    def request(req: Any) -> Any:
+        nonlocal applied
+        if req.WhichOneof("message") == "connect" and not applied:
+            applied = True
+            restore()
+            req.connect.options.join_retries = 0
+        return original(req)
+
+    client.request = request
+    try:
+        await room.connect(url, token, options)
+    finally:
+        restore()
+        if not applied:
+            logger.warning("native connect sent without join_retries=0: it may retry after its deadline")
+
+
 async def open_session(
     url: str,
     token: str,
@@ -638,19 +745,33 @@ async def open_session(
     connect_timeout: float = 10.0,
     overall_timeout: float = 45.0,
 ) -> RtcSession:
-    """Connect a new RtcSession. Raises :class:`ConnectFailure` (``timed_out`` when the
-    whole join took longer than ``overall_timeout``; the native connect then finishes in
-    the background and is disconnected)."""
+    """Connect a new RtcSession. Raises :class:`ConnectFailure` (``timed_out`` when the join
+    did not finish within ``overall_timeout`` seconds).
+
+    ``overall_timeout`` is the deadline of the whole join; ``connect_timeout`` bounds each
+    signal-connection attempt (``RoomOptions.connect_timeout``), cut so that every attempt
+    times out ``DIAL_MARGIN`` seconds before the deadline. Up to ``JOIN_ATTEMPTS`` native
+    attempts of one try each are made while time is left; an HTTP 4xx is not retried.
+    After the deadline nothing new is dialled: the attempt in flight, which the FFI cannot
+    stop, ends by itself (against an unreachable host: at most the SDK's 3 s validation
+    request later) and is disconnected if it still succeeds."""
+    global _SINGLE_ATTEMPT_HOOK, _HOOK_CHECKED
+    if not _HOOK_CHECKED:
+        _HOOK_CHECKED = True
+        _SINGLE_ATTEMPT_HOOK = _single_attempt_hook()
     loop = asyncio.get_running_loop()
+    deadline = loop.time() + overall_timeout
     session = RtcSession(loop=loop)
     options = rtc.RoomOptions(auto_subscribe=auto_subscribe, connect_timeout=connect_timeout)
-    task = loop.create_task(session._connect(url, token, options))
+    task = loop.create_task(session._connect(url, token, options, deadline))
     try:
         done, _ = await asyncio.wait({task}, timeout=overall_timeout)
     except asyncio.CancelledError:
+        session._gave_up = True
         task.add_done_callback(session._abandon)
         raise
     if not done:
+        session._gave_up = True
         task.add_done_callback(session._abandon)
         raise F.ConnectFailure(f"connect timed out after {overall_timeout}s", timed_out=True)
     task.result()
@@ -658,7 +779,11 @@ async def open_session(
 
 __all__ = [
     "BURST_WINDOW",
+    "DIAL_MARGIN",
+    "JOIN_ATTEMPTS",
+    "MIN_ATTEMPT",
     "PUBLISH_TIMEOUT",
+    "SIGNAL_TIMEOUT",
     "RtcSession",
     "connect_failure",
     "disconnect_cause",

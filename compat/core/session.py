@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, TypeVar
 
 from .facts import (
+    CommandFailure,
     Connected,
     ConnectionStats,
     Disconnected,
@@ -295,24 +296,55 @@ class ScriptedSession(Session):
         return sum(len(s) for s in self._streams.values())
 
 
-async def bounded(aw: Awaitable[T], timeout: float, what: str) -> T | None:
-    """Await ``aw`` for at most ``timeout`` seconds without cancelling it on timeout
-    (native operations must not be cancelled); log and return None on timeout/error."""
+async def _settle(aw: Awaitable[T], timeout: float, what: str) -> asyncio.Future[T] | None:
+    """Await ``aw`` for at most ``timeout`` seconds without cancelling it (native operations
+    must not be cancelled). Returns the finished task, or None on timeout; a task left
+    running logs its late failure at WARNING when it ends."""
     task = asyncio.ensure_future(aw)
     done, _ = await asyncio.wait({task}, timeout=timeout)
     if not done:
-        logger.warning("%s did not finish within %.1fs", what, timeout)
-        task.add_done_callback(_consume_exception)
+        task.add_done_callback(lambda t: _log_late_failure(t, what))
+        return None
+    return task
+
+
+async def bounded(aw: Awaitable[T], timeout: float, what: str) -> T | None:
+    """Teardown: await ``aw`` for at most ``timeout`` seconds (never cancelled). A timeout or
+    a failure is logged at WARNING and gives None, so the teardown goes on.
+
+    Commands whose caller must learn about a failure use :func:`bounded_command`."""
+    task = await _settle(aw, timeout, what)
+    if task is None:
+        logger.warning("%s did not finish within %.1fs; teardown goes on", what, timeout)
         return None
     try:
         return task.result()
-    except Exception as exc:  # noqa: BLE001 - teardown must go on
-        logger.debug("%s failed: %r", what, exc)
+    except Exception as exc:  # noqa: BLE001 - teardown must go on; logged at WARNING
+        logger.warning("%s failed: %r; teardown goes on", what, exc)
         return None
 
 
-def _consume_exception(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
+async def bounded_command(aw: Awaitable[T], timeout: float, what: str) -> T:
+    """A command: await ``aw`` for at most ``timeout`` seconds (never cancelled). A timeout or
+    a native failure is logged at WARNING and raised as :class:`CommandFailure`, for the
+    vendor to map to its own error."""
+    task = await _settle(aw, timeout, what)
+    if task is None:
+        logger.warning("%s did not finish within %.1fs", what, timeout)
+        raise CommandFailure(what, f"did not finish within {timeout:.1f}s", timed_out=True)
+    try:
+        return task.result()
+    except Exception as exc:  # any native failure becomes a CommandFailure
+        logger.warning("%s failed: %r", what, exc)
+        raise CommandFailure(what, str(exc) or type(exc).__name__) from exc
 
-__all__ = ["FactListener", "FrameStream", "ScriptedSession", "Session", "bounded"]
+
+def _log_late_failure(task: asyncio.Future[Any], what: str) -> None:
+    """Done callback of an operation its caller stopped waiting for."""
+    if task.cancelled():
+        logger.warning("%s was cancelled after its caller stopped waiting", what)
+    elif task.exception() is not None:
+        logger.warning("%s failed after its caller stopped waiting: %r", what, task.exception())
+
+
+__all__ = ["FactListener", "FrameStream", "ScriptedSession", "Session", "bounded", "bounded_command"]

@@ -23,7 +23,10 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
     ``options`` is a dict with twilio-video.js key names (or keyword arguments, or a
     :class:`ConnectOptions`). Unknown keys raise TypeError; browser-only keys are accepted
     and ignored (docs/parity.md). Additions: ``url`` (default: environment
-    ``LIVEKIT_URL``) and ``connectTimeout`` (seconds, default 30). ``token`` must be a
+    ``LIVEKIT_URL``) and ``connectTimeout`` (seconds, default 30: the deadline of the
+    whole join, after which it rejects with 53000 and nothing is dialled any more; each
+    signalling attempt is bounded by ``min(10, connectTimeout)``, cut to end before the
+    deadline, see ``compat.core.open_session``). ``token`` must be a
     LiveKit access token. Without ``tracks`` nothing is published (no microphone or
     camera capture). Failures raise the TwilioError the original rejects with.
 

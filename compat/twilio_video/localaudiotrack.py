@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from compat.core.media import AudioFrame, AudioSource
+from compat.core.media import AudioFrame, AudioSource, check_audio_frame
 
 from .localtrack import LocalMediaTrackEvent, LocalMediaTrackMixin, track_name
 
@@ -39,7 +39,9 @@ class LocalAudioTrack(LocalMediaTrackMixin[LocalAudioTrackEvent]):
         """Addition: send one PCM frame (paced at real time by the native queue).
 
         Frames sent while the track is stopped are discarded and counted in
-        ``source.unsent_frames``; while it is disabled LiveKit sends silence."""
+        ``source.unsent_frames``; while it is disabled LiveKit sends silence. Anything but an
+        ``AudioFrame`` raises TypeError (a frame of another rate or channel count, ValueError)."""
+        check_audio_frame(frame)
         if self.isStopped:
             self.source.unsent_frames += 1
             return

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from compat.core import PublishFailure, PublishSettings
+from compat.core import CommandFailure, PublishFailure, PublishSettings
 
 from .errors import (
     TrackInvalidError,
@@ -100,6 +100,9 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         Rejects with RangeError for a bad ``priority``, TypeError for a non-track, or a
         TwilioError (53301-53304 name rules, 53300 when LiveKit refuses the track); a
         failure is then also reported by a deferred ``trackPublicationFailed(error, track)``.
+        After ``room.disconnect()`` it rejects, without an event, with the plain Error of
+        twilio-video.js ``LocalParticipant#_getOrCreateLocalTrackPublication`` ("Unexpected
+        error: The <track> cannot be published"), a RuntimeError here as every plain JS Error.
         """
         return await self._publish(track, options, emit=True)
 
@@ -119,7 +122,9 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         if pending is not None:
             return await asyncio.shield(pending)
         if self.state == "disconnected":
-            raise RuntimeError("LocalParticipant is disconnected")
+            # twilio-video.js LocalParticipant#_getOrCreateLocalTrackPublication: a track added
+            # after the disconnect never reaches the signaling, which rejects with this Error.
+            raise RuntimeError(f"Unexpected error: The {track.toString()} cannot be published")
         taken = {p.trackName for p in self.tracks.values()} | set(self._pending_track_names.values())
         error = check_track_name(track.name, taken)
         if error is not None:
@@ -170,8 +175,12 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
                 raise TrackInvalidError(f"Track is invalid: LiveKit refused it ({exc.message})") from None
             if self.state == "disconnected" or id(track) in self._withdrawn:
                 self._withdrawn.discard(id(track))
-                await self._session.unpublish(info.sid)
-                raise RuntimeError(f"The {track.toString()} was unpublished")
+                failure = None
+                try:
+                    await self._session.unpublish(info.sid)
+                except CommandFailure as exc:  # logged at WARNING by the core
+                    failure = exc
+                raise RuntimeError(f"The {track.toString()} was unpublished") from failure
             cls = LocalAudioTrackPublication if kind == "audio" else LocalVideoTrackPublication
             pub = cls(info.sid, track, self, priority)
             if not track.isEnabled:

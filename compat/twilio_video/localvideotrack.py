@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from compat.core.media import VideoFrame, VideoSource
+from compat.core.media import VideoFrame, VideoSource, check_video_frame
 
 from .localtrack import LocalMediaTrackEvent, LocalMediaTrackMixin, track_name
 
@@ -37,7 +37,9 @@ class LocalVideoTrack(LocalMediaTrackMixin[LocalVideoTrackEvent]):
         self.processor: Any = None
 
     def capture_frame(self, frame: VideoFrame, *, timestamp_us: int = 0) -> None:
-        """Addition: send one frame now. Discarded (and counted) while the track is stopped."""
+        """Addition: send one frame now. Discarded (and counted) while the track is stopped.
+        Anything but a ``VideoFrame`` (or a non-int ``timestamp_us``) raises TypeError."""
+        check_video_frame(frame, timestamp_us)
         if self.isStopped:
             self.source.unsent_frames += 1
             return

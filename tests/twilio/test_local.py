@@ -243,3 +243,35 @@ async def test_handlers_plain_async_and_failing(caplog: pytest.LogCaptureFixture
     assert room.participants["PA_a"].identity == "alice"  # the SDK went on
     room.off("participantConnected", broken)
     room.off("participantConnected", broken)  # no error when not registered
+
+
+async def test_publish_after_disconnect_rejects_like_the_original() -> None:
+    """twilio-video.js LocalParticipant#_getOrCreateLocalTrackPublication: plain Error, no event."""
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    failed: list[object] = []
+    room.localParticipant.on("trackPublicationFailed", lambda e, t: failed.append(e))
+    room.disconnect()
+    for track in (Video.LocalAudioTrack(name="mic"), Video.LocalDataTrack(name="chat")):
+        with pytest.raises(RuntimeError, match=r"^Unexpected error: The \[Local\w+Track #\d+: [0-9a-f-]+\] cannot be published$"):
+            await room.localParticipant.publishTrack(track)
+    await asyncio.sleep(0.01)
+    assert failed == [] and [c for c, _ in session.calls if c == "publish_media"] == []
+
+
+async def test_capture_frame_rejects_non_frames_with_type_error() -> None:
+    mic, cam = Video.LocalAudioTrack(name="mic"), Video.LocalVideoTrack(name="cam", width=2, height=2)
+    with pytest.raises(TypeError, match=r"frame must be an AudioFrame .* not str"):
+        await mic.capture_frame("x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"frame must be a VideoFrame .* not str"):
+        cam.capture_frame("x")  # type: ignore[arg-type]
+    frame = Video.VideoFrame(2, 2, Video.VideoBufferType.RGBA, bytearray(16))
+    with pytest.raises(TypeError, match="timestamp_us must be an int"):
+        cam.capture_frame(frame, timestamp_us="x")  # type: ignore[arg-type]
+    mic.stop()  # a stopped track still checks the type before discarding
+    with pytest.raises(TypeError):
+        await mic.capture_frame(b"\0\0")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        await Video.AudioSource().capture_frame(None)  # type: ignore[arg-type]
+    cam.capture_frame(frame)  # a real frame is fine (counted as unsent: not published)
+    assert cam.source.unsent_frames == 1
