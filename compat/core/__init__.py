@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .facts import (
     ActiveSpeakersChanged,
+    CommandFailure,
     Connected,
     ConnectFailure,
     ConnectionQualityChanged,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActiveSpeakersChanged",
+    "CommandFailure",
     "ConnectFailure",
     "Connected",
     "ConnectionQualityChanged",

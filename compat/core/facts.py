@@ -265,6 +265,16 @@ class PublishFailure(Exception):  # noqa: N818 - a fact-like outcome, named as t
 
 
 @attrs.frozen
+class CommandFailure(Exception):  # noqa: N818 - a fact-like outcome, named as the facts are
+    """A command (unpublish, ...) failed in LiveKit; already logged at WARNING."""
+
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@attrs.frozen
 class RtpStats:
     """One RTP stream's counters (a neutral subset of WebRTC stats)."""
 
@@ -304,6 +314,7 @@ class PublishSettings:
 
 __all__ = [
     "ActiveSpeakersChanged",
+    "CommandFailure",
     "ConnectFailure",
     "Connected",
     "ConnectionQualityChanged",
