@@ -275,6 +275,13 @@ class RtcSession(Session):
         )
         self._backlog.insert(0, F.Connected(self._snapshot))
 
+    @property
+    def livekit_room_sid(self) -> str:
+        """LiveKit's current room SID as livekit.rtc knows it (refreshed by its room updates;
+        may differ from ``snapshot.room_sid``, which vendor models keep for the session)."""
+        sid: str = self._room._info.sid
+        return sid or (self._snapshot.room_sid if self._snapshot is not None else "")
+
     def _abandon(self, task: asyncio.Task[None]) -> None:
         """The caller gave up on connect(); disconnect if it eventually succeeded."""
         if not task.cancelled() and task.exception() is None:
