@@ -18,7 +18,20 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   facts and one ParticipantLeft, without TrackUnpublished. A burst ends when an unrelated
   event arrives or after ``BURST_WINDOW`` seconds of quiet;
 * every AudioStream/VideoStream opened here is closed on unsubscribe, participant leave
-  and disconnect; every native AudioSource/VideoSource on unpublish and disconnect.
+  and disconnect; every native AudioSource/VideoSource on unpublish and disconnect;
+* track SIDs in facts are **vendor-facing** and stable for the session: the LiveKit SID a
+  track had when it was first reported. LiveKit re-issues SIDs on a full reconnect (our
+  tracks are republished, and after a server restart everyone's are); commands and frame
+  streams go through a map to the *current* LiveKit publication;
+* reconnect reconciliation (mirrors twilio-video.js ``RoomV2._update`` for a ``synced``
+  room state, lib/signaling/v2/room.js: participants still there are kept, the others are
+  disconnected): from ``reconnecting`` to ``reconnected`` LiveKit's leave/join/unsubscribe
+  noise is held back; then the room as it is now is compared with the room as reported.
+  Participants who stayed keep their SIDs, publications and subscriptions, and frame
+  streams opened on their tracks are re-attached to the new native tracks. Participants
+  (and tracks) absent after the reconnect are waited for up to ``REJOIN_GRACE`` seconds
+  (after a server restart everybody rejoins at their own pace) unless the room visibly
+  survived (a participant kept its LiveKit SID), then reported as left/unpublished.
 """
 
 from __future__ import annotations
@@ -28,8 +41,10 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
+import attrs
 from livekit import rtc
 from livekit.rtc.participant import PublishTrackError
 
@@ -48,6 +63,8 @@ JOIN_ATTEMPTS = 4
 SIGNAL_TIMEOUT = 5.0  # the FFI's default signal-connection timeout
 DIAL_MARGIN = 0.5
 MIN_ATTEMPT = 0.5
+REJOIN_GRACE = 12.0  # after a reconnect: how long absent participants/tracks may take to return
+COMMAND_TIMEOUT = 10.0
 
 _KIND: dict[int, F.TrackKind] = {rtc.TrackKind.KIND_AUDIO: "audio", rtc.TrackKind.KIND_VIDEO: "video"}
 _SOURCE = {
@@ -124,6 +141,37 @@ class _Sink:
         await asyncio.Event().wait()
 
 
+class _Parked:
+    """The sink of a native stream being let go while its FrameStream waits for the
+    track to come back after a reconnect: its last frames and its end are ignored."""
+
+    __slots__ = ()
+
+    def put(self, event: Any) -> None:
+        pass
+
+    async def get(self) -> None:
+        await asyncio.Event().wait()
+
+
+@attrs.define
+class _Track:
+    """A remote track as reported to the vendor model, and its current LiveKit SID."""
+
+    info: F.TrackInfo
+    lk_sid: str
+    subscribed: bool = False
+
+
+@attrs.define
+class _Remote:
+    """A remote participant as reported to the vendor model."""
+
+    info: F.ParticipantInfo
+    lk_sid: str
+    tracks: dict[str, _Track] = attrs.Factory(dict)
+
+
 class RtcSession(Session):
     """A Session on a real ``livekit.rtc.Room``. Create with :func:`open_session`."""
 
@@ -143,10 +191,22 @@ class RtcSession(Session):
         self._pending_join: F.ParticipantInfo | None = None
         self._pending_tracks: list[F.TrackInfo] = []
         self._timer: asyncio.TimerHandle | None = None
-        # media
+        # what the vendor model was told, and vendor-facing SIDs -> LiveKit's current ones
+        self._reported: dict[str, _Remote] = {}
+        self._vsid: dict[str, str] = {}  # LiveKit track SID -> vendor SID, where they differ
+        # reconnect reconciliation
+        self._held = False  # between reconnecting and reconnected
+        self._carry = False  # from reconnecting until everything absent returned or was reported
+        self._missing: set[str] = set()  # identities not seen since the drop
+        self._unbound: set[str] = set()  # vendor track SIDs not seen since the drop
+        self._resub: set[str] = set()  # vendor track SIDs subscribed before, awaiting the new track
+        self._grace: asyncio.TimerHandle | None = None
+        # media (remote tracks and streams keyed by vendor SID; a parked stream has no native)
         self._remote_tracks: dict[str, tuple[str, rtc.RemoteTrack]] = {}
         self._streams: dict[FrameStream[Any], tuple[str, Any]] = {}
+        self._makers: dict[FrameStream[Any], Callable[[rtc.RemoteTrack], Any]] = {}
         self._local: dict[str, tuple[rtc.LocalTrack, Any, Any]] = {}
+        self._local_pubs: dict[str, rtc.LocalTrackPublication] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._pumps: dict[FrameStream[Any], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,6 +236,7 @@ class RtcSession(Session):
         on("reconnecting", self._on_reconnecting)
         on("reconnected", self._on_reconnected)
         on("disconnected", self._on_disconnected)
+        on("local_track_republished", self._on_local_track_republished)
 
     async def _connect(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
         await self._join(url, token, options, deadline)
@@ -188,6 +249,10 @@ class RtcSession(Session):
             for p in room.remote_participants.values()
         )
         local = participant_info(lp)
+        for state, rp in zip(participants, room.remote_participants.values(), strict=True):
+            self._reported[state.info.identity] = _Remote(
+                state.info, rp.sid, {t.sid: _Track(t, t.sid) for t in state.tracks}
+            )
         self._connected = True
         self._sender = self._loop.create_task(self._send_loop())
         # Facts arriving while we wait for the room SID are kept in the backlog, after
@@ -230,6 +295,13 @@ class RtcSession(Session):
             logger.warning("connect attempt %d/%d failed: %s; retrying (%.1fs left)", attempt, attempts, failure.message, left)
         raise AssertionError("unreachable")
 
+    @property
+    def livekit_room_sid(self) -> str:
+        """LiveKit's current room SID as livekit.rtc knows it (refreshed by its room updates;
+        may differ from ``snapshot.room_sid``, which vendor models keep for the session)."""
+        sid: str = self._room._info.sid
+        return sid or (self._snapshot.room_sid if self._snapshot is not None else "")
+
     def _abandon(self, task: asyncio.Task[None]) -> None:
         """The caller gave up on connect(); disconnect if it eventually succeeded."""
         if task.cancelled():
@@ -266,9 +338,86 @@ class RtcSession(Session):
         self._flush()
         self._deliver(fact)
 
+    # --- reported state and SID map -------------------------------------------------------
+
+    def _deliver(self, fact: F.Fact) -> None:
+        self._note(fact)
+        super()._deliver(fact)
+
+    def _note(self, fact: F.Fact) -> None:
+        """Keep ``_reported`` equal to what the vendor model has been told."""
+        rep = self._reported
+        if isinstance(fact, F.ParticipantJoined):
+            rep[fact.participant.identity] = _Remote(
+                fact.participant, fact.participant.sid, {t.sid: _Track(t, t.sid) for t in fact.tracks}
+            )
+        elif isinstance(fact, F.ParticipantLeft):
+            gone = rep.pop(fact.identity, None)
+            for t in gone.tracks.values() if gone is not None else ():
+                self._vsid.pop(t.lk_sid, None)
+        elif isinstance(fact, F.TrackPublished):
+            if fact.identity in rep:
+                rep[fact.identity].tracks[fact.track.sid] = _Track(fact.track, fact.track.sid)
+        elif isinstance(fact, (F.TrackUnpublished, F.TrackSubscribed, F.TrackUnsubscribed, F.TrackMuted, F.TrackUnmuted)):
+            r = rep.get(fact.identity)
+            found = r.tracks.get(fact.track_sid) if r is not None else None
+            if r is None or found is None:
+                return
+            t = found
+            if isinstance(fact, F.TrackUnpublished):
+                del r.tracks[fact.track_sid]
+                self._vsid.pop(t.lk_sid, None)
+            elif isinstance(fact, (F.TrackSubscribed, F.TrackUnsubscribed)):
+                t.subscribed = isinstance(fact, F.TrackSubscribed)
+            else:
+                t.info = attrs.evolve(t.info, muted=isinstance(fact, F.TrackMuted))
+
+    def _v(self, lk_sid: str) -> str:
+        """LiveKit track SID -> vendor-facing SID."""
+        return self._vsid.get(lk_sid, lk_sid)
+
+    def _track(self, identity: str, vsid: str) -> _Track | None:
+        r = self._reported.get(identity)
+        return r.tracks.get(vsid) if r is not None else None
+
+    def _match(self, identity: str, pub: rtc.TrackPublication) -> str | None:
+        """The vendor SID of a reported track that ``pub`` is (now); rebinds the map when
+        LiveKit re-issued the SID (same identity, name, kind and source, not yet seen again
+        since the drop). None for a track the vendor model does not know."""
+        r = self._reported.get(identity)
+        if r is None:
+            return None
+        vsid: str | None = self._vsid.get(pub.sid, pub.sid)
+        if vsid not in r.tracks:
+            vsid = None
+            if self._carry:
+                info = track_info(pub)
+                for t in r.tracks.values():
+                    i = t.info
+                    if i.sid in self._unbound and (i.name, i.kind, i.source) == (info.name, info.kind, info.source):
+                        vsid = i.sid
+                        break
+        if vsid is None:
+            return None
+        t = r.tracks[vsid]
+        if t.lk_sid != pub.sid:
+            logger.info("track %s of %s is LiveKit track %s now (was %s)", vsid, identity, pub.sid, t.lk_sid)
+            self._vsid.pop(t.lk_sid, None)
+            t.lk_sid = pub.sid
+            if pub.sid != vsid:
+                self._vsid[pub.sid] = vsid
+        self._unbound.discard(vsid)
+        return vsid
+
     # --- rtc handlers (sync) -------------------------------------------------------------
 
     def _on_participant_connected(self, p: rtc.RemoteParticipant) -> None:
+        if self._held:
+            return  # reconciled at reconnected
+        if p.identity in self._missing:
+            self._flush()
+            self._rejoin(p)
+            return
         self._flush()
         self._pending_kind = "join"
         self._pending_identity = p.identity
@@ -277,30 +426,45 @@ class RtcSession(Session):
         self._arm()
 
     def _on_track_published(self, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        if self._held:
+            return
         if self._pending_kind == "join" and self._pending_identity == p.identity:
             if all(t.sid != pub.sid for t in self._pending_tracks):
                 self._pending_tracks.append(track_info(pub))
             self._arm()
             return
+        if self._carry and self._match(p.identity, pub) is not None:
+            self._flush()
+            self._adopt(p, pub)  # a carried-over track, republished under a new SID
+            self._maybe_end_carry()
+            return
         self._emit(F.TrackPublished(p.identity, track_info(pub)))
 
     def _on_track_unpublished(self, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        sid = self._v(pub.sid)
+        if self._held or sid in self._unbound:
+            self._park(sid)
+            return  # the reconnect's noise: reconciled at reconnected
         if p.state == rtc.ParticipantState.PARTICIPANT_STATE_DISCONNECTED:
-            self._close_track(pub.sid)
+            self._close_track(sid)
             return  # part of a leave: Twilio/OpenTok report the leave, not unpublishes
         if self._pending_kind == "leave" and self._pending_identity == p.identity:
-            self._pending.append(F.TrackUnpublished(p.identity, pub.sid))
+            self._pending.append(F.TrackUnpublished(p.identity, sid))
             self._arm()
             return
         self._flush()
         self._pending_kind = "leave"
         self._pending_identity = p.identity
-        self._pending = [F.TrackUnpublished(p.identity, pub.sid)]
+        self._pending = [F.TrackUnpublished(p.identity, sid)]
         self._arm()
 
     def _on_track_unsubscribed(self, track: Any, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
-        self._close_track(pub.sid)
-        fact = F.TrackUnsubscribed(p.identity, pub.sid)
+        sid = self._v(pub.sid)
+        if self._held or sid in self._unbound:
+            self._park(sid)
+            return
+        self._close_track(sid)
+        fact = F.TrackUnsubscribed(p.identity, sid)
         if self._pending_kind == "leave" and self._pending_identity == p.identity:
             self._pending.append(fact)
             self._arm()
@@ -308,6 +472,11 @@ class RtcSession(Session):
         self._emit(fact)
 
     def _on_participant_disconnected(self, p: rtc.RemoteParticipant) -> None:
+        if self._held or p.identity in self._missing:
+            r = self._reported.get(p.identity)
+            for sid in r.tracks if r is not None else ():
+                self._park(sid)
+            return
         if self._pending_kind == "leave" and self._pending_identity == p.identity:
             if self._timer is not None:
                 self._timer.cancel()
@@ -322,13 +491,26 @@ class RtcSession(Session):
         for sid, (owner, _track) in list(self._remote_tracks.items()):
             if owner == p.identity:
                 self._close_track(sid)
+        self._resub.difference_update(self._reported[p.identity].tracks if p.identity in self._reported else ())
         self._deliver(F.ParticipantLeft(p.identity, disconnect_cause(p.disconnect_reason) if p.disconnect_reason else None))
 
     def _on_track_subscribed(self, track: rtc.RemoteTrack, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
-        self._remote_tracks[pub.sid] = (p.identity, track)
-        self._emit(F.TrackSubscribed(p.identity, pub.sid))
+        if self._held:
+            return  # reconciled at reconnected (from publication.track)
+        sid = self._match(p.identity, pub) or pub.sid
+        t = self._track(p.identity, sid)
+        if t is not None and t.subscribed:  # carried over a reconnect: same vendor track, new media
+            self._flush()
+            self._resume_track(p.identity, sid, track)
+            self._maybe_end_carry()
+            return
+        self._subscribed(p.identity, sid, track)
+
+    def _subscribed(self, identity: str, sid: str, track: rtc.RemoteTrack) -> None:
+        self._remote_tracks[sid] = (identity, track)
+        self._emit(F.TrackSubscribed(identity, sid))
         if not self._closing:
-            self._probes[pub.sid] = self._loop.create_task(self._probe(p.identity, pub.sid, track))
+            self._probes[sid] = self._loop.create_task(self._probe(identity, sid, track))
 
     async def _probe(self, identity: str, sid: str, track: rtc.RemoteTrack) -> None:
         """Wait for the first frame (TrackStarted), then stop looking at frames."""
@@ -351,15 +533,15 @@ class RtcSession(Session):
             self._deliver(F.TrackStarted(identity, sid))
 
     def _on_track_subscription_failed(self, p: rtc.RemoteParticipant, track_sid: str, error: str) -> None:
-        self._emit(F.TrackSubscriptionFailed(p.identity, track_sid, error))
+        self._emit(F.TrackSubscriptionFailed(p.identity, self._v(track_sid), error))
 
     def _on_track_muted(self, p: rtc.Participant, pub: rtc.TrackPublication) -> None:
-        if isinstance(p, rtc.RemoteParticipant):
-            self._emit(F.TrackMuted(p.identity, pub.sid))
+        if isinstance(p, rtc.RemoteParticipant) and not self._held:
+            self._emit(F.TrackMuted(p.identity, self._v(pub.sid)))
 
     def _on_track_unmuted(self, p: rtc.Participant, pub: rtc.TrackPublication) -> None:
-        if isinstance(p, rtc.RemoteParticipant):
-            self._emit(F.TrackUnmuted(p.identity, pub.sid))
+        if isinstance(p, rtc.RemoteParticipant) and not self._held:
+            self._emit(F.TrackUnmuted(p.identity, self._v(pub.sid)))
 
     def _on_data_received(self, packet: rtc.DataPacket) -> None:
         self._emit(
@@ -388,16 +570,140 @@ class RtcSession(Session):
 
     def _on_reconnecting(self) -> None:
         self._reconnecting = True
+        self._flush()
+        self._held = True
+        self._carry = True
+        self._cancel_grace()
+        self._missing = set(self._reported)
+        self._unbound = {sid for r in self._reported.values() for sid in r.tracks}
+        self._resub = set()
         self._emit(F.Reconnecting())
 
     def _on_reconnected(self) -> None:
         self._reconnecting = False
+        self._held = False
         self._emit(F.Reconnected())
+        room = self._room
+        for sid, pub in self._local_pubs.items():
+            if pub.sid not in room.local_participant.track_publications:
+                logger.warning("local track %s (LiveKit %s) is not published after the reconnect", sid, pub.sid)
+        current = list(room.remote_participants.values())
+        survived = any(p.identity in self._reported and self._reported[p.identity].lk_sid == p.sid for p in current)
+        for p in current:
+            if p.identity in self._missing:
+                self._rejoin(p)
+            elif p.identity not in self._reported:  # joined meanwhile
+                self._deliver(F.ParticipantJoined(participant_info(p), tuple(track_info(pub) for pub in p.track_publications.values())))
+                for rpub in p.track_publications.values():
+                    if rpub.track is not None:
+                        self._subscribed(p.identity, rpub.sid, rpub.track)
+        if survived:  # the server kept the room: whoever is absent has left
+            self._settle_absent()
+        if self._missing or self._unbound or self._resub:
+            self._grace = self._loop.call_later(REJOIN_GRACE, self._end_carry)
+        else:
+            self._carry = False
+
+    def _rejoin(self, p: rtc.RemoteParticipant) -> None:
+        """A participant reported before the drop is (back) in the room: keep it."""
+        self._missing.discard(p.identity)
+        r = self._reported[p.identity]
+        if r.lk_sid != p.sid:
+            logger.info("participant %s is LiveKit participant %s now (was %s)", p.identity, p.sid, r.lk_sid)
+            r.lk_sid = p.sid
+        for pub in p.track_publications.values():
+            self._adopt(p, pub)
+        self._maybe_end_carry()
+
+    def _adopt(self, p: rtc.RemoteParticipant, pub: rtc.RemoteTrackPublication) -> None:
+        """Reconcile one current publication of a participant who stayed."""
+        sid = self._match(p.identity, pub)
+        if sid is None:  # published meanwhile
+            self._deliver(F.TrackPublished(p.identity, track_info(pub)))
+            if pub.track is not None:
+                self._subscribed(p.identity, pub.sid, pub.track)
+            return
+        t = self._reported[p.identity].tracks[sid]
+        if t.info.muted != pub.muted:
+            self._deliver(F.TrackMuted(p.identity, sid) if pub.muted else F.TrackUnmuted(p.identity, sid))
+        if t.subscribed:
+            if pub.track is not None:
+                self._resume_track(p.identity, sid, pub.track)
+            else:
+                self._resub.add(sid)
+        elif pub.track is not None:
+            self._subscribed(p.identity, sid, pub.track)
+
+    def _resume_track(self, identity: str, sid: str, track: rtc.RemoteTrack) -> None:
+        """Media of a carried-over track resumes: re-attach its parked frame streams."""
+        self._resub.discard(sid)
+        self._remote_tracks[sid] = (identity, track)
+        for stream, (s, native) in list(self._streams.items()):
+            if s == sid and native is None:
+                self._attach(stream, self._makers[stream](track))
+
+    def _settle_absent(self) -> None:
+        """Report participants and tracks that did not come back as left / unpublished."""
+        self._flush()
+        for identity in sorted(self._missing):
+            r = self._reported.get(identity)
+            if r is None:
+                continue
+            logger.info("participant %s did not come back after the reconnect: reported as left", identity)
+            for sid, t in list(r.tracks.items()):
+                self._unbound.discard(sid)
+                self._resub.discard(sid)
+                if t.subscribed:
+                    self._close_track(sid)
+                    self._deliver(F.TrackUnsubscribed(identity, sid))
+            self._close_owned(identity)
+            self._deliver(F.ParticipantLeft(identity, None))
+        self._missing.clear()
+        for identity, r in list(self._reported.items()):
+            for sid, t in list(r.tracks.items()):
+                if sid in self._unbound:
+                    self._resub.discard(sid)
+                    if t.subscribed:
+                        self._close_track(sid)
+                        self._deliver(F.TrackUnsubscribed(identity, sid))
+                    self._deliver(F.TrackUnpublished(identity, sid))
+        self._unbound.clear()
+
+    def _end_carry(self) -> None:
+        self._grace = None
+        if self._held or self._ended or self._closing:
+            return
+        self._settle_absent()
+        for identity, r in list(self._reported.items()):
+            for sid in list(r.tracks):
+                if sid in self._resub:
+                    logger.warning("track %s of %s was not subscribed again after the reconnect", sid, identity)
+                    self._close_track(sid)
+                    self._deliver(F.TrackUnsubscribed(identity, sid))
+        self._resub.clear()
+        self._carry = False
+
+    def _maybe_end_carry(self) -> None:
+        if self._carry and not self._held and not (self._missing or self._unbound or self._resub):
+            self._cancel_grace()
+            self._carry = False
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    def _on_local_track_republished(self, pub: rtc.LocalTrackPublication, previous_sid: str) -> None:
+        for sid, known in self._local_pubs.items():
+            if known is pub:
+                logger.info("local track %s republished by LiveKit as %s (was %s)", sid, pub.sid, previous_sid)
 
     def _on_disconnected(self, reason: Any = None) -> None:
         if self._ended:
             return
         self._ended = True
+        self._held = False
+        self._cancel_grace()
         self._flush()
         self._deliver(F.Disconnected(disconnect_cause(reason), self._closing, self._reconnecting))
         self._start_teardown()
@@ -407,18 +713,43 @@ class RtcSession(Session):
     def _open(self, track_sid: str, capacity: int, make: Any) -> FrameStream[Any]:
         stream: FrameStream[Any] = FrameStream(capacity, track_sid=track_sid, closer=self._close_stream)
         entry = self._remote_tracks.get(track_sid)
-        if entry is None or self._closing or self._ended:
+        if self._closing or self._ended:
             stream._end()
             return stream
-        native = make(entry[1])
+        if entry is None:
+            if self._carry and any(t.subscribed for r in self._reported.values() if (t := r.tracks.get(track_sid))):
+                self._streams[stream] = (track_sid, None)  # parked until the track is back
+                self._makers[stream] = make
+            else:
+                stream._end()
+            return stream
+        self._makers[stream] = make
+        self._attach(stream, make(entry[1]))
+        return stream
+
+    def _attach(self, stream: FrameStream[Any], native: Any) -> None:
         if hasattr(getattr(native, "_queue", None), "put"):
             # Frames go straight from the stream's native-event task into our bounded,
             # counting ring: no extra task or copy per frame.
             native._queue = _Sink(stream)
         else:  # a livekit-rtc without that internal ring: pump (one await per frame)
             self._pumps[stream] = self._loop.create_task(self._pump(native, stream))
-        self._streams[stream] = (track_sid, native)
-        return stream
+        self._streams[stream] = (stream.track_sid, native)
+
+    def _park(self, track_sid: str) -> None:
+        """The native track went away during a reconnect: let go of the native streams, keep
+        the FrameStreams open for the track's return."""
+        self._remote_tracks.pop(track_sid, None)
+        for stream, (sid, native) in list(self._streams.items()):
+            if sid != track_sid or native is None:
+                continue
+            pump = self._pumps.pop(stream, None)
+            if pump is not None:
+                pump.cancel()
+            elif hasattr(native, "_queue"):
+                native._queue = _Parked()
+            self._streams[stream] = (sid, None)
+            self._spawn(bounded(native.aclose(), 5.0, "closing a media stream"))
 
     @staticmethod
     async def _pump(native: Any, stream: FrameStream[Any]) -> None:
@@ -449,9 +780,15 @@ class RtcSession(Session):
         pump = self._pumps.pop(stream, None)
         if pump is not None:
             pump.cancel()  # a VideoStream consumer does not wake up on aclose()
+        self._makers.pop(stream, None)
         entry = self._streams.pop(stream, None)
-        if entry is not None:
+        if entry is not None and entry[1] is not None:
             self._spawn(bounded(entry[1].aclose(), 5.0, "closing a media stream"))
+
+    def _close_owned(self, identity: str) -> None:
+        for sid, (owner, _track) in list(self._remote_tracks.items()):
+            if owner == identity:
+                self._close_track(sid)
 
     def _close_track(self, track_sid: str) -> None:
         self._remote_tracks.pop(track_sid, None)
@@ -505,17 +842,21 @@ class RtcSession(Session):
             raise
         if not done:  # never cancel the native publish: undo it if it completes later
             task.add_done_callback(lambda t: self._late_publish(t, key))
+            logger.warning("publishing %s track %r timed out after %.0fs", kind, name, PUBLISH_TIMEOUT)
             raise F.PublishFailure(f"publish timed out after {PUBLISH_TIMEOUT}s")
         try:
             pub = task.result()
         except PublishTrackError as exc:
             self._release_local(key)
+            logger.warning("publishing %s track %r failed: %s", kind, name, exc.message)
             raise F.PublishFailure(exc.message) from None
         except Exception as exc:  # noqa: BLE001
             self._release_local(key)
+            logger.warning("publishing %s track %r failed: %s", kind, name, exc)
             raise F.PublishFailure(str(exc)) from None
         entry = self._local.pop(key)
         self._local[pub.sid] = entry
+        self._local_pubs[pub.sid] = pub  # LiveKit updates it in place when it republishes
         if self._closing or self._ended:
             self._release_local(pub.sid)
         return F.TrackInfo(sid=pub.sid, name=name, kind=kind, source=settings.source)
@@ -526,11 +867,13 @@ class RtcSession(Session):
             return
         entry = self._local.pop(key, None)
         if entry is not None:
-            sid = task.result().sid
-            self._local[sid] = entry
-            self._spawn(self.unpublish(sid))
+            pub = task.result()
+            self._local[pub.sid] = entry
+            self._local_pubs[pub.sid] = pub
+            self._spawn(bounded(self.unpublish(pub.sid), COMMAND_TIMEOUT + 1, "unpublishing a late publish"))
 
     def _release_local(self, key: str) -> None:
+        self._local_pubs.pop(key, None)
         entry = self._local.pop(key, None)
         if entry is None:
             return
@@ -539,11 +882,18 @@ class RtcSession(Session):
         self._spawn(bounded(native.aclose(), 5.0, "closing a media source"))
 
     async def unpublish(self, track_sid: str) -> None:
+        """Unpublish by vendor SID (LiveKit's current SID is looked up). Raises
+        CommandFailure, logged at WARNING, when LiveKit refuses or does not answer."""
         if track_sid not in self._local:
             return
+        pub = self._local_pubs.get(track_sid)
+        lk_sid = pub.sid if pub is not None else track_sid
         try:
             if not self._closing and not self._ended:
-                await bounded_command(self._room.local_participant.unpublish_track(track_sid), 10.0, "unpublish_track")
+                await bounded_command(
+                    self._room.local_participant.unpublish_track(lk_sid), COMMAND_TIMEOUT,
+                    f"unpublishing track {track_sid} (LiveKit {lk_sid})",
+                )
         finally:
             self._release_local(track_sid)
 
@@ -552,10 +902,15 @@ class RtcSession(Session):
         if entry is None or self._ended:
             return
         track = entry[0]
-        if muted:
-            track.mute()
-        else:
-            track.unmute()
+        try:
+            if muted:
+                track.mute()
+            else:
+                track.unmute()
+        except Exception as exc:
+            what = f"{'muting' if muted else 'unmuting'} track {track_sid}"
+            logger.warning("%s failed: %s", what, exc)
+            raise F.CommandFailure(what, str(exc) or type(exc).__name__) from exc
 
     # --- data -------------------------------------------------------------------------------
 
@@ -606,6 +961,7 @@ class RtcSession(Session):
         self._start_teardown()
 
     def _flush_silently(self) -> None:
+        self._cancel_grace()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

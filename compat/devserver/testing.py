@@ -143,6 +143,7 @@ class ServerProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.tail: list[str] = []  # its last 40 output lines
         self.warnings: list[str] = []  # its first 50 WARNING/ERROR/CRITICAL lines
+        self.tracebacks = 0  # how many tracebacks it printed, over every start
         self._drain: asyncio.Task[None] | None = None
 
     @property
@@ -172,12 +173,24 @@ class ServerProcess:
         async for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.tail = ([*self.tail, line])[-40:]
+            if line.startswith("Traceback"):
+                self.tracebacks += 1
             if line.startswith(("WARNING", "ERROR", "CRITICAL")) and len(self.warnings) < 50:
                 self.warnings.append(line[:300])
             if not ready.done() and "dev server on" in line:
                 ready.set_result(None)
         if not ready.done():
             ready.set_exception(RuntimeError("dev server exited: " + " | ".join(self.tail[-5:])))
+
+    async def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL, as a crash would: nothing is closed or flushed. ``start()`` may follow."""
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), timeout)
+        if self._drain is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._drain, 2.0)
 
     async def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (rooms closed, recordings and profile written), SIGKILL after `timeout`; the exit code."""

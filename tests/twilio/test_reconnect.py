@@ -1,0 +1,235 @@
+"""Fault injection, end to end: the dev server is killed (SIGKILL) and restarted, or the
+bot's signalling drops; afterwards every command reaches the remote, participants who
+stayed produce no leave/rejoin, and one who left meanwhile produces exactly the leave events.
+
+Remote peers are plain ``livekit.rtc`` rooms. Every wait is bounded, and every helper that
+publishes media tears down within a bound even when the server is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from livekit import rtc
+
+from compat import twilio_video as Video
+from compat.core import rtc_session
+from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, ServerProcess, free_port, sine
+from tests.support import EventLog, wait_for
+from tests.twilio.helpers import ROOM_EVENTS, twilio_connect
+
+pytestmark = pytest.mark.media
+
+ROOM = "fault"
+
+
+class Peer:
+    """A plain livekit.rtc participant recording what it sees; publishes a tone on request."""
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+        self.room = rtc.Room()
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self.data: list[tuple[bytes, str | None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sources: list[rtc.AudioSource] = []
+        for name in ("participant_connected", "participant_disconnected", "track_published", "track_unpublished",
+                     "track_muted", "track_unmuted"):
+            self.room.on(name, self._recorder(name))
+        self.room.on("data_received", lambda pkt: self.data.append((pkt.data, pkt.topic)))
+
+    def _recorder(self, name: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            self.events.append((name, args))
+
+        return record
+
+    async def connect(self, server: LiveKitServer) -> None:
+        await server.connect(self.identity, ROOM, room_object=self.room)
+
+    async def publish_tone(self, freq: float, name: str) -> None:
+        source = rtc.AudioSource(SAMPLE_RATE, 1)
+        track = rtc.LocalAudioTrack.create_audio_track(name, source)
+        opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await asyncio.wait_for(self.room.local_participant.publish_track(track, opts), 15.0)
+        self._sources.append(source)
+
+        async def feed() -> None:
+            n = 0
+            while True:
+                data = sine(freq, n, FRAME_SAMPLES)
+                n += FRAME_SAMPLES
+                await source.capture_frame(rtc.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
+
+        self._tasks.append(asyncio.create_task(feed()))
+
+    def remote_track(self, identity: str, name: str) -> rtc.RemoteTrackPublication | None:
+        p = self.room.remote_participants.get(identity)
+        if p is None:
+            return None
+        return next((pub for pub in p.track_publications.values() if pub.name == name), None)
+
+    async def close(self) -> None:
+        """Bounded even when the server is gone: feeders stop, disconnect and sources close."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.room.disconnect(), 5.0)
+        for source in self._sources:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(source.aclose(), 3.0)
+        self._sources.clear()
+
+
+@contextlib.asynccontextmanager
+async def tone(track: Video.LocalAudioTrack, freq: float) -> AsyncIterator[None]:
+    async def feed() -> None:
+        n = 0
+        while True:
+            data = sine(freq, n, FRAME_SAMPLES)
+            n += FRAME_SAMPLES
+            await track.capture_frame(Video.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
+
+    task = asyncio.create_task(feed())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def reconnect_scenario(server: LiveKitServer, drop: Callable[[Video.Room], Awaitable[Any]], recover: float) -> None:
+    """The bot (Twilio room) with peers ``stay`` (publishes a tone, stays) and ``leaver``
+    (publishes a tone, leaves while the bot is disconnected). ``drop`` breaks the bot's
+    connection; ``recover`` bounds the time until everything is back."""
+    stay, leaver = Peer("stay"), Peer("leaver")
+    bot: Video.Room | None = None
+    try:
+        await stay.connect(server)
+        await leaver.connect(server)
+        await stay.publish_tone(440, "stay-mic")
+        await leaver.publish_tone(880, "leaver-mic")
+        bot = await twilio_connect(server, "bot", ROOM)
+        trace = EventLog(timeout=15.0)
+        trace.listen(bot, *ROOM_EVENTS)
+        mic = Video.LocalAudioTrack(name="bot-mic")
+        chat = Video.LocalDataTrack(name="chat")
+        async with tone(mic, 660):
+            await bot.localParticipant.publishTrack(mic)
+            await bot.localParticipant.publishTrack(chat)
+            await trace.wait("trackSubscribed", 2)
+            p_stay = next(p for p in bot.participants.values() if p.identity == "stay")
+            p_leaver = next(p for p in bot.participants.values() if p.identity == "leaver")
+            stay_pub = next(iter(p_stay.tracks.values()))
+            assert stay_pub is not None
+            stay_track, stay_sid = stay_pub.track, stay_pub.trackSid
+            assert isinstance(stay_track, Video.RemoteAudioTrack)
+            frames = stay_track.frames(capacity=500)
+            received: list[int] = [0]
+
+            async def consume() -> None:
+                async for _frame in frames:
+                    received[0] += 1
+
+            consumer = asyncio.create_task(consume())
+            await wait_for(lambda: stay.remote_track("bot", "bot-mic") is not None, 10.0, "stay sees bot-mic")
+            await wait_for(lambda: received[0] > 50, 10.0, "frames from stay")
+            before = list(trace.events)
+            mic_pub = next(p for p in bot.localParticipant.tracks.values() if p.trackName == "bot-mic")
+            mic_sid = mic_pub.trackSid
+
+            # --- the fault: the bot is cut off, and "leaver" leaves meanwhile
+            await drop(bot)
+            await trace.wait("reconnecting", 1, timeout=10.0)
+            await leaver.close()
+            await trace.wait("reconnected", 1, timeout=recover)
+            # media from "stay" resumes on the same track object and the same frame stream
+            mark = received[0]
+            await wait_for(lambda: received[0] > mark + 100, recover, "frames from stay after the reconnect")
+            assert not frames.closed and not consumer.done()
+            # "leaver" is reported gone, once, after its track was unsubscribed
+            await trace.wait("participantDisconnected", 1, timeout=rtc_session.REJOIN_GRACE + recover)
+            await asyncio.sleep(0.5)
+            after = trace.events[len(before):]
+            names = [(n, getattr(a[-1], "identity", None) if a else None) for _lab, n, a in after]
+            assert [n for n, _ in names if n in ("reconnecting", "reconnected")] == ["reconnecting", "reconnected"]
+            assert [x for x in names if x[0] in ("participantConnected", "participantDisconnected")] == [
+                ("participantDisconnected", "leaver")
+            ], names
+            assert [x for x in names if x[0] in ("trackUnsubscribed", "trackUnpublished", "trackSubscribed")] == [
+                ("trackUnsubscribed", "leaver")
+            ], names
+            assert names.index(("trackUnsubscribed", "leaver")) < names.index(("participantDisconnected", "leaver"))
+            # "stay" is the same object, with the same publication, track and SIDs
+            assert bot.participants.get(p_stay.sid) is p_stay and p_leaver.sid not in bot.participants
+            assert stay_pub.track is stay_track
+            assert p_stay.tracks.get(stay_sid) is stay_pub
+            assert bot.sid and bot.localParticipant.tracks[mic_sid] is mic_pub
+
+            # --- every command reaches the remote
+            await wait_for(lambda: stay.remote_track("bot", "bot-mic") is not None, recover, "stay sees bot-mic again")
+            chat.send("after the storm")
+            await wait_for(lambda: (b"after the storm", "chat") in stay.data, 10.0, "data at stay")
+            mark_ev = len(stay.events)
+            mic.disable()
+            await wait_for(lambda: any(n == "track_muted" for n, _ in stay.events[mark_ev:]), 10.0, "mute at stay")
+            mic.enable()
+            await wait_for(lambda: any(n == "track_unmuted" for n, _ in stay.events[mark_ev:]), 10.0, "unmute at stay")
+            assert bot.localParticipant.unpublishTrack(mic) is mic_pub
+            await wait_for(lambda: stay.remote_track("bot", "bot-mic") is None, 10.0, "unpublish at stay")
+            mic2 = Video.LocalAudioTrack(name="bot-mic-2")
+            async with tone(mic2, 550):
+                pub2 = await asyncio.wait_for(bot.localParticipant.publishTrack(mic2), 20.0)
+                await wait_for(lambda: stay.remote_track("bot", "bot-mic-2") is not None, 10.0, "publish at stay")
+                assert bot.localParticipant.tracks[pub2.trackSid] is pub2
+            consumer.cancel()
+            await frames.aclose()
+    finally:
+        if bot is not None:
+            bot.disconnect()
+            await bot.wait_closed(10.0)
+        await leaver.close()
+        await stay.close()
+
+
+@pytest.mark.parametrize("outage", [2.0, 8.0])
+async def test_dev_server_killed_and_restarted(outage: float) -> None:
+    server = ServerProcess(free_port(), "devkey", "secret")
+    await server.start()
+
+    async def kill_and_restart(bot: Video.Room) -> None:
+        await server.kill()
+
+        async def restart() -> None:
+            await asyncio.sleep(outage)
+            await server.start()
+
+        restarting.append(asyncio.create_task(restart()))
+
+    restarting: list[asyncio.Task[None]] = []
+    try:
+        await asyncio.wait_for(reconnect_scenario(server.livekit_server(), kill_and_restart, recover=outage + 25.0), 120.0)
+    finally:
+        for task in restarting:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 25.0)
+        await server.kill()
+    assert server.tracebacks == 0, "\n".join(server.tail)
+
+
+async def test_signalling_drop(lk_server: LiveKitServer) -> None:
+    async def drop(bot: Video.Room) -> None:
+        session = bot._session
+        assert isinstance(session, rtc_session.RtcSession)
+        await session.simulate_scenario("SIGNAL_RECONNECT")
+
+    await asyncio.wait_for(reconnect_scenario(lk_server, drop, recover=20.0), 90.0)
