@@ -15,21 +15,27 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   facts and one ParticipantLeft, without TrackUnpublished. A burst ends when an unrelated
   event arrives or after ``BURST_WINDOW`` seconds of quiet;
 * every AudioStream/VideoStream opened here is closed on unsubscribe, participant leave
-  and disconnect; every native AudioSource/VideoSource on unpublish and disconnect.
+  and disconnect; every native AudioSource/VideoSource on unpublish and disconnect;
+* a session still open when its event loop shuts down (``asyncio.run`` returning) is
+  closed then, and at interpreter exit livekit's FFI is disposed and quiesced before
+  Python finalises (see :func:`shutdown`), so a bot needs no ``os._exit``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import re
+import threading
 import time
+from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 from livekit import rtc
-from livekit.rtc.participant import PublishTrackError
 
 from . import facts as F
+from .livekit_internals import PublishTrackError, dispose_ffi, ffi_started, redirect_frames
 from .media import AudioSource, VideoSource
 from .session import FrameStream, Session, bounded
 
@@ -37,6 +43,7 @@ logger = logging.getLogger("compat.core")
 
 BURST_WINDOW = 0.15
 PUBLISH_TIMEOUT = 20.0
+EXIT_TIMEOUT = 10.0  # bound on closing the sessions of one event loop when it shuts down
 
 _KIND: dict[int, F.TrackKind] = {rtc.TrackKind.KIND_AUDIO: "audio", rtc.TrackKind.KIND_VIDEO: "video"}
 _SOURCE = {
@@ -142,6 +149,7 @@ class RtcSession(Session):
         self._sender: asyncio.Task[None] | None = None
         self._teardown: asyncio.Task[None] | None = None
         self._register()
+        _track(self)
 
     # --- connect -------------------------------------------------------------------------
 
@@ -168,9 +176,13 @@ class RtcSession(Session):
         try:
             await self._room.connect(url, token, options)
         except rtc.ConnectError as exc:
+            _live.discard(self)
             raise connect_failure(exc.message) from None
         except Exception as exc:  # noqa: BLE001 - anything else the SDK raises is a connect failure too
+            _live.discard(self)
             raise F.ConnectFailure(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            _ensure_exit_hook()  # the FFI exists now, so our hook runs before the SDK's
         # Synchronously, before the listen task gets a chance to run:
         room = self._room
         lp = room.local_participant
@@ -374,11 +386,9 @@ class RtcSession(Session):
             stream._end()
             return stream
         native = make(entry[1])
-        if hasattr(getattr(native, "_queue", None), "put"):
-            # Frames go straight from the stream's native-event task into our bounded,
-            # counting ring: no extra task or copy per frame.
-            native._queue = _Sink(stream)
-        else:  # a livekit-rtc without that internal ring: pump (one await per frame)
+        # Frames go straight from the stream's native-event task into our bounded,
+        # counting ring: no extra task or copy per frame.
+        if not redirect_frames(native, _Sink(stream)):  # without that internal ring: pump
             self._pumps[stream] = self._loop.create_task(self._pump(native, stream))
         self._streams[stream] = (track_sid, native)
         return stream
@@ -574,8 +584,20 @@ class RtcSession(Session):
         self._pending = []
 
     def _start_teardown(self) -> None:
-        if self._teardown is None:
+        if self._teardown is None or self._teardown.cancelled():
             self._teardown = self._loop.create_task(self._do_teardown())
+            self._teardown.add_done_callback(self._torn_down)
+
+    def _torn_down(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            _live.discard(self)
+
+    def _close_for_exit(self) -> None:
+        """Close at loop shutdown; restarts a teardown that the shutdown cancelled."""
+        self._closing = True
+        self._detached = True
+        self._flush_silently()
+        self._start_teardown()
 
     async def _do_teardown(self) -> None:
         if self._timer is not None:
@@ -628,6 +650,93 @@ def _rtp(s: Any, tracks: dict[str, str]) -> F.RtpStats:
     )
 
 
+# --- clean exit ---------------------------------------------------------------------------
+# Live sessions and, per event loop, a started async generator whose ``finally`` runs in
+# the loop's shutdown_asyncgens() (asyncio.run does that after cancelling the remaining
+# tasks): there the loop's sessions are closed, rooms disconnected and streams/sources
+# closed while the loop can still run them.
+
+_live: set[RtcSession] = set()
+_guards: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+_hook_lock = threading.Lock()
+_hook_registered = False
+
+
+def _track(session: RtcSession) -> None:
+    _live.add(session)
+    loop = session._loop
+    if loop in _guards or not _running_here(loop):
+        return
+    guard = _loop_guard(loop)
+    try:
+        guard.asend(None).send(None)  # runs to the yield; the loop's firstiter hook tracks it
+    except StopIteration:
+        pass
+    _guards[loop] = guard
+
+
+async def _loop_guard(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        _guards.pop(loop, None)
+        if _running_here(loop):  # not when closed synchronously by shutdown()
+            await close_sessions(loop)
+
+
+def _running_here(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+async def close_sessions(loop: asyncio.AbstractEventLoop | None = None, timeout: float = EXIT_TIMEOUT) -> None:
+    """Close every session of ``loop`` (default: the running one) and wait, bounded,
+    until their rooms, streams and sources are closed."""
+    loop = loop or asyncio.get_running_loop()
+    sessions = [s for s in _live if s._loop is loop]
+    for session in sessions:
+        session._close_for_exit()
+    if sessions:
+        logger.debug("closing %d LiveKit session(s) as their event loop shuts down", len(sessions))
+        await asyncio.wait([loop.create_task(s.wait_closed(timeout)) for s in sessions], timeout=timeout)
+
+
+def _ensure_exit_hook() -> None:
+    """Register :func:`shutdown` with atexit once the FFI exists: atexit runs hooks in
+    reverse order, so ours then runs before livekit's own dispose hook."""
+    global _hook_registered
+    with _hook_lock:
+        if _hook_registered or not ffi_started():
+            return
+        _hook_registered = True
+    atexit.register(shutdown)
+
+
+def shutdown(timeout: float = EXIT_TIMEOUT) -> None:
+    """Close what is still open, then dispose livekit's FFI (see
+    livekit_internals.dispose_ffi). Runs at interpreter exit; call it yourself only when
+    the process will use no LiveKit room any more. Idempotent."""
+    for loop, guard in list(_guards.items()):
+        if loop.is_running() and not _running_here(loop):  # a loop still running in another thread
+            future = asyncio.run_coroutine_threadsafe(close_sessions(loop, timeout), loop)
+            try:
+                future.result(timeout + 1.0)
+            except Exception as exc:  # noqa: BLE001 - exit must go on
+                logger.warning("closing LiveKit sessions at exit failed: %r", exc)
+        _close_guard(guard)
+    dispose_ffi()
+
+
+def _close_guard(guard: AsyncGenerator[None, None]) -> None:
+    """Finish a guard whose loop is gone, so it is not finalised later on a closed loop."""
+    try:
+        guard.aclose().send(None)
+    except (StopIteration, RuntimeError):
+        pass
+
+
 async def open_session(
     url: str,
     token: str,
@@ -654,4 +763,7 @@ async def open_session(
     task.result()
     return session
 
-__all__ = ["BURST_WINDOW", "PUBLISH_TIMEOUT", "RtcSession", "connect_failure", "disconnect_cause", "open_session", "participant_info", "track_info"]
+__all__ = [
+    "BURST_WINDOW", "EXIT_TIMEOUT", "PUBLISH_TIMEOUT", "RtcSession", "close_sessions", "connect_failure",
+    "disconnect_cause", "open_session", "participant_info", "shutdown", "track_info",
+]

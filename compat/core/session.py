@@ -304,6 +304,9 @@ async def bounded(aw: Awaitable[T], timeout: float, what: str) -> T | None:
         logger.warning("%s did not finish within %.1fs", what, timeout)
         task.add_done_callback(_consume_exception)
         return None
+    if task.cancelled():  # e.g. the loop's shutdown cancelled it: teardown goes on
+        logger.debug("%s was cancelled", what)
+        return None
     try:
         return task.result()
     except Exception as exc:  # noqa: BLE001 - teardown must go on
