@@ -57,6 +57,7 @@ from livekit.rtc._proto import participant_pb2, track_pb2
 
 from bench.devserver import cpu_seconds, environment
 from compat import core as C
+from compat.core.livekit_internals import redirect_frames
 from compat.core.rtc_session import RtcSession, _Sink
 from compat.devserver.testing import ServerProcess, free_port, sine
 from compat.twilio_video.connect import connect_session
@@ -352,7 +353,7 @@ async def receive_local(frames: int, compat_path: bool) -> dict[str, Any]:
     stream: C.FrameStream[Any] | None = None
     if compat_path:
         stream = C.FrameStream(frames + 10)
-        native._queue = _Sink(stream)  # type: ignore[assignment]
+        redirect_frames(native, _Sink(stream))
     feeder = asyncio.create_task(_feed(source, frames * 4))
     got = 0
     cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import datetime
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -242,7 +241,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the SDK logs its /rtc/v1 → /rtc fallback as a warning
     warnings.filterwarnings("ignore", message="The HMAC key is")  # the dev key "secret" is short on purpose
-    code = asyncio.run(main(args.seconds, args.recordings.resolve()))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # skip interpreter teardown: livekit's FFI threads can panic in it and abort the process
+    sys.exit(asyncio.run(main(args.seconds, args.recordings.resolve())))

@@ -47,21 +47,16 @@ async def dev_server() -> AsyncIterator[LiveKitServer]:
         yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
 
 
-# livekit's native FFI threads can panic while the interpreter tears down (seen as
-# "thread caused non-unwinding panic. aborting." after the summary, about 1 run in 30), turning a
-# green run into an abort. Once pytest has reported, leave without that teardown.
-_exit_status: list[int] = [0]
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _exit_status[0] = int(exitstatus)
     # Rooms closed during teardown make the FFI log warnings after the summary; they are noise there.
     logging.getLogger("livekit").setLevel(logging.ERROR)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if "livekit.rtc" in sys.modules and os.environ.get("COMPAT_SKIP_HARD_EXIT") != "1":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status[0])
+    """Dispose livekit's FFI now (compat also does it at exit; tests that used only raw
+    livekit.rtc rooms never registered that hook), so the process exits normally."""
+    if "livekit.rtc" in sys.modules:
+        from compat.core.rtc_session import shutdown
+
+        shutdown()

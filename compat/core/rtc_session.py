@@ -5,7 +5,7 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
 * every rtc handler is registered before ``connect()``; handlers are sync and fast;
 * ``connect()`` is never cancelled (python-sdks #784): it runs in its own task. The
   join is bounded by a deadline (:func:`open_session`): each native connect makes a
-  single attempt (``join_retries`` 0, see :func:`_connect_once`) whose signal timeout ends
+  single attempt (``join_retries`` 0, see :func:`livekit_internals.connect_once`) whose signal timeout ends
   before the deadline, retries are made here and only while time is left, so nothing
   dials after the deadline. A caller that gives up leaves the attempt in flight to end
   by itself (the FFI offers no way to stop it) and be disconnected if it succeeded;
@@ -32,23 +32,36 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   (and tracks) absent after the reconnect are waited for up to ``REJOIN_GRACE`` seconds
   (after a server restart everybody rejoins at their own pace) unless the room visibly
   survived (a participant kept its LiveKit SID), then reported as left/unpublished.
+* a session still open when its event loop shuts down (``asyncio.run`` returning) is
+  closed then, and at interpreter exit livekit's FFI is disposed and quiesced before
+  Python finalises (see :func:`shutdown`), so a bot needs no ``os._exit``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import logging
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal
 
 import attrs
 from livekit import rtc
-from livekit.rtc.participant import PublishTrackError
 
 from . import facts as F
+from .livekit_internals import (
+    PublishTrackError,
+    connect_once,
+    dispose_ffi,
+    ffi_started,
+    redirect_frames,
+    room_sid_now,
+    single_attempt_client,
+)
 from .media import AudioSource, VideoSource
 from .session import FrameStream, Session, _log_late_failure, bounded, bounded_command
 
@@ -65,6 +78,7 @@ DIAL_MARGIN = 0.5
 MIN_ATTEMPT = 0.5
 REJOIN_GRACE = 12.0  # after a reconnect: how long absent participants/tracks may take to return
 COMMAND_TIMEOUT = 10.0
+EXIT_TIMEOUT = 10.0  # bound on closing the sessions of one event loop when it shuts down
 
 _KIND: dict[int, F.TrackKind] = {rtc.TrackKind.KIND_AUDIO: "audio", rtc.TrackKind.KIND_VIDEO: "video"}
 _SOURCE = {
@@ -215,6 +229,7 @@ class RtcSession(Session):
         self._teardown: asyncio.Task[None] | None = None
         self._gave_up = False  # the caller of open_session() stopped waiting
         self._register()
+        _track(self)
 
     # --- connect -------------------------------------------------------------------------
 
@@ -239,7 +254,13 @@ class RtcSession(Session):
         on("local_track_republished", self._on_local_track_republished)
 
     async def _connect(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
-        await self._join(url, token, options, deadline)
+        try:
+            await self._join(url, token, options, deadline)
+        except BaseException:
+            _live.discard(self)
+            raise
+        finally:
+            _ensure_exit_hook()  # the FFI exists now, so our hook runs before the SDK's
         # Synchronously, before the listen task gets a chance to run:
         room = self._room
         lp = room.local_participant
@@ -281,7 +302,8 @@ class RtcSession(Session):
             left = deadline - loop.time()
             signal_timeout = max(0.1, min(per_attempt, max(left - DIAL_MARGIN, left / 2)))
             try:
-                await _connect_once(self._room, url, token, dataclasses.replace(options, connect_timeout=signal_timeout))
+                attempt_options = dataclasses.replace(options, connect_timeout=signal_timeout)
+                await connect_once(self._room, url, token, attempt_options, _SINGLE_ATTEMPT_HOOK)
                 return
             except rtc.ConnectError as exc:
                 failure = connect_failure(exc.message)
@@ -299,7 +321,7 @@ class RtcSession(Session):
     def livekit_room_sid(self) -> str:
         """LiveKit's current room SID as livekit.rtc knows it (refreshed by its room updates;
         may differ from ``snapshot.room_sid``, which vendor models keep for the session)."""
-        sid: str = self._room._info.sid
+        sid = room_sid_now(self._room)
         return sid or (self._snapshot.room_sid if self._snapshot is not None else "")
 
     def _abandon(self, task: asyncio.Task[None]) -> None:
@@ -728,11 +750,9 @@ class RtcSession(Session):
         return stream
 
     def _attach(self, stream: FrameStream[Any], native: Any) -> None:
-        if hasattr(getattr(native, "_queue", None), "put"):
-            # Frames go straight from the stream's native-event task into our bounded,
-            # counting ring: no extra task or copy per frame.
-            native._queue = _Sink(stream)
-        else:  # a livekit-rtc without that internal ring: pump (one await per frame)
+        # Frames go straight from the stream's native-event task into our bounded,
+        # counting ring: no extra task or copy per frame.
+        if not redirect_frames(native, _Sink(stream)):  # without that internal ring: pump
             self._pumps[stream] = self._loop.create_task(self._pump(native, stream))
         self._streams[stream] = (stream.track_sid, native)
 
@@ -746,8 +766,8 @@ class RtcSession(Session):
             pump = self._pumps.pop(stream, None)
             if pump is not None:
                 pump.cancel()
-            elif hasattr(native, "_queue"):
-                native._queue = _Parked()
+            else:
+                redirect_frames(native, _Parked())
             self._streams[stream] = (sid, None)
             self._spawn(bounded(native.aclose(), 5.0, "closing a media stream"))
 
@@ -969,8 +989,20 @@ class RtcSession(Session):
         self._pending = []
 
     def _start_teardown(self) -> None:
-        if self._teardown is None:
+        if self._teardown is None or self._teardown.cancelled():
             self._teardown = self._loop.create_task(self._do_teardown())
+            self._teardown.add_done_callback(self._torn_down)
+
+    def _torn_down(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            _live.discard(self)
+
+    def _close_for_exit(self) -> None:
+        """Close at loop shutdown; restarts a teardown that the shutdown cancelled."""
+        self._closing = True
+        self._detached = True
+        self._flush_silently()
+        self._start_teardown()
 
     async def _do_teardown(self) -> None:
         if self._timer is not None:
@@ -1030,67 +1062,95 @@ def _inbound(s: Any) -> F.RtpStats:
     )
 
 
-def _single_attempt_hook() -> Any:
-    """The FFI client whose connect requests get ``join_retries = 0``, or None.
-
-    ``rtc.RoomOptions`` does not expose the FFI's ``RoomOptions.join_retries`` (the Rust
-    SDK's default 3 makes one ``Room.connect()`` dial up to four times, each attempt a
-    signal connection plus a validation request, ~32 s against an unreachable host).
-    :func:`_connect_once` sets the field on the connect request on its way to the FFI."""
-    try:
-        from livekit.rtc._ffi_client import FfiClient
-        from livekit.rtc._proto import room_pb2
-
-        client = FfiClient.instance
-        if callable(client.request) and "join_retries" in room_pb2.RoomOptions.DESCRIPTOR.fields_by_name:
-            return client
-    except Exception as exc:  # noqa: BLE001 - a livekit-rtc without these internals
-        logger.warning("cannot limit native connects to one attempt (%r): a connect may go on retrying after its deadline", exc)
-        return None
-    logger.warning("cannot limit native connects to one attempt: a connect may go on retrying after its deadline")
-    return None
-
-
 _SINGLE_ATTEMPT_HOOK: Any = None
 _HOOK_CHECKED = False
 
 
-async def _connect_once(room: rtc.Room, url: str, token: str, options: rtc.RoomOptions) -> None:
-    """``room.connect()`` as one native attempt (``join_retries = 0``), never cancelled.
+# --- clean exit ---------------------------------------------------------------------------
+# Live sessions and, per event loop, a started async generator whose ``finally`` runs in
+# the loop's shutdown_asyncgens() (asyncio.run does that after cancelling the remaining
+# tasks): there the loop's sessions are closed, rooms disconnected and streams/sources
+# closed while the loop can still run them.
 
-    ``Room.connect`` builds its FFI request and sends it synchronously before its first
-    await, so the one-shot wrapper installed here sees exactly that request (an instance
-    attribute shadowing ``FfiClient.request``, removed by its first connect request)."""
-    client = _SINGLE_ATTEMPT_HOOK
-    if client is None:
-        await room.connect(url, token, options)
+_live: set[RtcSession] = set()
+_guards: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+_hook_lock = threading.Lock()
+_hook_registered = False
+
+
+def _track(session: RtcSession) -> None:
+    _live.add(session)
+    loop = session._loop
+    if loop in _guards or not _running_here(loop):
         return
-    original = client.request  # the bound method, or whatever already wraps it
-    saved = client.__dict__.get("request")
-    applied = False
-
-    def restore() -> None:
-        if client.__dict__.get("request") is request:
-            if saved is None:
-                del client.request
-            else:
-                client.request = saved
-
-    def request(req: Any) -> Any:
-        nonlocal applied
-        if req.WhichOneof("message") == "connect" and not applied:
-            applied = True
-            restore()
-            req.connect.options.join_retries = 0
-        return original(req)
-
-    client.request = request
+    guard = _loop_guard(loop)
     try:
-        await room.connect(url, token, options)
+        guard.asend(None).send(None)  # runs to the yield; the loop's firstiter hook tracks it
+    except StopIteration:
+        pass
+    _guards[loop] = guard
+
+
+async def _loop_guard(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    try:
+        yield
     finally:
-        restore()
-        if not applied:
-            logger.warning("native connect sent without join_retries=0: it may retry after its deadline")
+        _guards.pop(loop, None)
+        if _running_here(loop):  # not when closed synchronously by shutdown()
+            await close_sessions(loop)
+
+
+def _running_here(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+async def close_sessions(loop: asyncio.AbstractEventLoop | None = None, timeout: float = EXIT_TIMEOUT) -> None:
+    """Close every session of ``loop`` (default: the running one) and wait, bounded,
+    until their rooms, streams and sources are closed."""
+    loop = loop or asyncio.get_running_loop()
+    sessions = [s for s in _live if s._loop is loop]
+    for session in sessions:
+        session._close_for_exit()
+    if sessions:
+        logger.debug("closing %d LiveKit session(s) as their event loop shuts down", len(sessions))
+        await asyncio.wait([loop.create_task(s.wait_closed(timeout)) for s in sessions], timeout=timeout)
+
+
+def _ensure_exit_hook() -> None:
+    """Register :func:`shutdown` with atexit once the FFI exists: atexit runs hooks in
+    reverse order, so ours then runs before livekit's own dispose hook."""
+    global _hook_registered
+    with _hook_lock:
+        if _hook_registered or not ffi_started():
+            return
+        _hook_registered = True
+    atexit.register(shutdown)
+
+
+def shutdown(timeout: float = EXIT_TIMEOUT) -> None:
+    """Close what is still open, then dispose livekit's FFI (see
+    livekit_internals.dispose_ffi). Runs at interpreter exit; call it yourself only when
+    the process will use no LiveKit room any more. Idempotent."""
+    for loop, guard in list(_guards.items()):
+        if loop.is_running() and not _running_here(loop):  # a loop still running in another thread
+            future = asyncio.run_coroutine_threadsafe(close_sessions(loop, timeout), loop)
+            try:
+                future.result(timeout + 1.0)
+            except Exception as exc:  # noqa: BLE001 - exit must go on
+                logger.warning("closing LiveKit sessions at exit failed: %r", exc)
+        _close_guard(guard)
+    dispose_ffi()
+
+
+def _close_guard(guard: AsyncGenerator[None, None]) -> None:
+    """Finish a guard whose loop is gone, so it is not finalised later on a closed loop."""
+    try:
+        guard.aclose().send(None)
+    except (StopIteration, RuntimeError):
+        pass
 
 
 async def open_session(
@@ -1114,7 +1174,7 @@ async def open_session(
     global _SINGLE_ATTEMPT_HOOK, _HOOK_CHECKED
     if not _HOOK_CHECKED:
         _HOOK_CHECKED = True
-        _SINGLE_ATTEMPT_HOOK = _single_attempt_hook()
+        _SINGLE_ATTEMPT_HOOK = single_attempt_client()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + overall_timeout
     session = RtcSession(loop=loop)
@@ -1136,14 +1196,17 @@ async def open_session(
 __all__ = [
     "BURST_WINDOW",
     "DIAL_MARGIN",
+    "EXIT_TIMEOUT",
     "JOIN_ATTEMPTS",
     "MIN_ATTEMPT",
     "PUBLISH_TIMEOUT",
     "SIGNAL_TIMEOUT",
     "RtcSession",
+    "close_sessions",
     "connect_failure",
     "disconnect_cause",
     "open_session",
     "participant_info",
+    "shutdown",
     "track_info",
 ]

@@ -317,6 +317,9 @@ async def bounded(aw: Awaitable[T], timeout: float, what: str) -> T | None:
     if task is None:
         logger.warning("%s did not finish within %.1fs; teardown goes on", what, timeout)
         return None
+    if task.cancelled():  # e.g. the loop's shutdown cancelled it: teardown goes on
+        logger.debug("%s was cancelled", what)
+        return None
     try:
         return task.result()
     except Exception as exc:  # noqa: BLE001 - teardown must go on; logged at WARNING
