@@ -36,6 +36,11 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     "the track's unsubscribe/leave is reported by its own fact",
     ("rtc_session.py", "_join", "rtc.ConnectError"): "the handler only converts the error; the loop right after it "
     "raises it as ConnectFailure or logs the retry at WARNING",
+    ("rtc_session.py", "_track", "StopIteration"): "driving the exit guard's async generator to its yield: "
+    "StopIteration is how that ends, not a failure",
+    ("rtc_session.py", "_running_here", "RuntimeError"): "probing for a running loop; none is an answer, not a failure",
+    ("rtc_session.py", "_close_guard", "(StopIteration, RuntimeError)"): "finishing the exit guard of a loop that is "
+    "gone: the generator protocol ends that way",
     ("emitter.py", "__init__", "RuntimeError"): "probing for a running loop (none yet is normal: pyee takes one later), "
     "not a failure",
 }
