@@ -19,7 +19,7 @@ from compat.devserver.ids import new_id
 from compat.devserver.media import TrackForwarder
 
 if TYPE_CHECKING:
-    from compat.devserver.session import Session
+    from compat.devserver.session import SignalConnection
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Participant:
         )
         self.auto_subscribe = auto_subscribe
         self.tracks: dict[str, PublishedTrack] = {}
-        self.session: Session | None = None
+        self.session: SignalConnection | None = None
         self.last_seen = time.monotonic()
         self.quality: models.ConnectionQuality = models.ConnectionQuality.EXCELLENT
         self.disconnect_reason: models.DisconnectReason = models.DisconnectReason.UNKNOWN_REASON

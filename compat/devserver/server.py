@@ -16,7 +16,7 @@ from livekit.protocol import models, rtc
 from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
 from compat.devserver.ids import new_id
 from compat.devserver.room import Participant, Room, RoomManager
-from compat.devserver.session import LOSSY_LABEL, RELIABLE_LABEL, Session
+from compat.devserver.session import LOSSY_LABEL, RELIABLE_LABEL, SignalConnection
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class DevServer:
         )
         self.peer_connections: set[RTCPeerConnection] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.sessions: set[Session] = set()
+        self.sessions: set[SignalConnection] = set()
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[_cors])
         self.app.router.add_get("/", self._health)
@@ -268,7 +268,7 @@ class DevServer:
             attributes=dict(claims.attributes),
             auto_subscribe=request.query.get("auto_subscribe", "1") not in ("0", "false"),
         )
-        session = Session(self, ws, room, participant)
+        session = SignalConnection(self, ws, room, participant)
         participant.session = session
         room.add(participant)
         self.sessions.add(session)

@@ -72,7 +72,7 @@ class Subscription:
         self.relay = relay
 
 
-class Session:
+class SignalConnection:
     def __init__(self, server: DevServer, ws: web.WebSocketResponse, room: Room, participant: Participant) -> None:
         self.server = server
         self.ws = ws
