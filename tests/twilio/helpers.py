@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, get_args
 
 from compat import twilio_video as Video
-from compat.devserver.testing import LiveKitServer
+from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, sine
 
 # Every event each class emits, from the model's own Literals (a test watches them all).
 ROOM_EVENTS: tuple[Video.RoomEvent, ...] = get_args(Video.RoomEvent)
@@ -46,3 +48,22 @@ async def announced(server: LiveKitServer, room: str, identity: str, tracks: int
             await asyncio.sleep(0.05)
     finally:
         await lkapi.aclose()
+
+
+@contextlib.asynccontextmanager
+async def bot_tone(track: Video.LocalAudioTrack, freq: float) -> AsyncIterator[None]:
+    """Feed ``track`` a sine tone in 10 ms frames for the duration of the block."""
+    async def feed() -> None:
+        n = 0
+        while True:
+            data = sine(freq, n, FRAME_SAMPLES)
+            n += FRAME_SAMPLES
+            await track.capture_frame(Video.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
+
+    task = asyncio.create_task(feed())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -13,30 +13,12 @@ import pytest
 from livekit import api, rtc
 
 from compat import twilio_video as Video
-from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, dominant_frequency, publish_tone, read_audio, sine
+from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, dominant_frequency, publish_tone, read_audio
 from tests.media import first_video_frame, publish_video
 from tests.support import EXTERNAL, EventLog, wait_for
-from tests.twilio.helpers import ROOM_EVENTS, close, twilio_connect
+from tests.twilio.helpers import ROOM_EVENTS, bot_tone, close, twilio_connect
 
 pytestmark = pytest.mark.media
-
-
-@contextlib.asynccontextmanager
-async def bot_tone(track: Video.LocalAudioTrack, freq: float) -> AsyncIterator[None]:
-    async def feed() -> None:
-        n = 0
-        while True:
-            data = sine(freq, n, FRAME_SAMPLES)
-            n += FRAME_SAMPLES
-            await track.capture_frame(Video.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
-
-    task = asyncio.create_task(feed())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager

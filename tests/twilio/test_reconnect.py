@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from compat import twilio_video as Video
 from compat.core import rtc_session
 from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, ServerProcess, free_port, sine
 from tests.support import EventLog, wait_for
-from tests.twilio.helpers import ROOM_EVENTS, twilio_connect
+from tests.twilio.helpers import ROOM_EVENTS, bot_tone, twilio_connect
 
 pytestmark = pytest.mark.media
 
@@ -89,24 +89,6 @@ class Peer:
         self._sources.clear()
 
 
-@contextlib.asynccontextmanager
-async def tone(track: Video.LocalAudioTrack, freq: float) -> AsyncIterator[None]:
-    async def feed() -> None:
-        n = 0
-        while True:
-            data = sine(freq, n, FRAME_SAMPLES)
-            n += FRAME_SAMPLES
-            await track.capture_frame(Video.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
-
-    task = asyncio.create_task(feed())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def reconnect_scenario(server: LiveKitServer, drop: Callable[[Video.Room], Awaitable[Any]], recover: float) -> None:
     """The bot (Twilio room) with peers ``stay`` (publishes a tone, stays) and ``leaver``
     (publishes a tone, leaves while the bot is disconnected). ``drop`` breaks the bot's
@@ -123,7 +105,7 @@ async def reconnect_scenario(server: LiveKitServer, drop: Callable[[Video.Room],
         trace.listen(bot, *ROOM_EVENTS)
         mic = Video.LocalAudioTrack(name="bot-mic")
         chat = Video.LocalDataTrack(name="chat")
-        async with tone(mic, 660):
+        async with bot_tone(mic, 660):
             await bot.localParticipant.publishTrack(mic)
             await bot.localParticipant.publishTrack(chat)
             await trace.wait("trackSubscribed", 2)
@@ -187,7 +169,7 @@ async def reconnect_scenario(server: LiveKitServer, drop: Callable[[Video.Room],
             assert bot.localParticipant.unpublishTrack(mic) is mic_pub
             await wait_for(lambda: stay.remote_track("bot", "bot-mic") is None, 10.0, "unpublish at stay")
             mic2 = Video.LocalAudioTrack(name="bot-mic-2")
-            async with tone(mic2, 550):
+            async with bot_tone(mic2, 550):
                 pub2 = await asyncio.wait_for(bot.localParticipant.publishTrack(mic2), 20.0)
                 await wait_for(lambda: stay.remote_track("bot", "bot-mic-2") is not None, 10.0, "publish at stay")
                 assert bot.localParticipant.tracks[pub2.trackSid] is pub2
