@@ -489,7 +489,9 @@ def scan_code(path: str, language: str, source: bytes) -> list[Finding]:
         if module is not None:
             _import_found(f, node, module)
         _scheduler_call(f, node)
-    for node in captures.get("declare", ()):
+    # In source order: `const G = AccessToken.VideoGrant` needs `AccessToken` bound first
+    # (a capture list is not in source order).
+    for node in sorted(captures.get("declare", ()), key=lambda n: n.start_byte):
         _declare(f, node)
     _global_families(f, captures.get("member", ()))
     for name, handler in _HANDLERS.items():
