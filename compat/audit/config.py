@@ -18,8 +18,20 @@ _COMMENT = re.compile(r"\s*(?:#|//|;|/\*|\*\s)")
 
 
 @functools.cache
-def _hosts() -> re.Pattern[str]:
-    return re.compile("|".join(f"(?P<h{i}>{rule.regex})" for i, rule in enumerate(K.HOST_RULES)))
+def _host_rules() -> list[tuple[re.Pattern[str], K.HostRule]]:
+    return [(re.compile(rule.regex), rule) for rule in K.HOST_RULES]
+
+
+def _vendor_hosts(text: str) -> Iterator[tuple[int, str, K.HostRule]]:
+    """(offset, host, rule) of each vendor host: found by its domain tail, then read leftwards."""
+    for tail in K.HOST_TAIL.finditer(text):
+        start = tail.start()
+        while start > 0 and text[start - 1] in K.HOST_CHARS:
+            start -= 1
+        host = text[start:tail.end()]
+        rule = next((rule for regex, rule in _host_rules() if regex.fullmatch(host)), None)
+        if rule is not None:
+            yield start, host, rule
 
 
 class _Lines:
@@ -49,12 +61,10 @@ def scan_config(path: str, name: str, text: str) -> list[Finding]:
 
 
 def _host_findings(path: str, lines: _Lines) -> Iterator[Finding]:
-    for match in _hosts().finditer(lines.text):
-        number = lines.number(match.start())
-        if lines.is_comment(number) or match.lastgroup is None:
-            continue
-        rule = K.HOST_RULES[int(match.lastgroup[1:])]
-        yield Finding(path, number, rule.category, rule.vendor, f"{rule.api} ({match.group()})", rule.offer)
+    for offset, host, rule in _vendor_hosts(lines.text):
+        number = lines.number(offset)
+        if not lines.is_comment(number):
+            yield Finding(path, number, rule.category, rule.vendor, f"{rule.api} ({host})", rule.offer)
 
 
 def _credential_findings(path: str, lines: _Lines) -> Iterator[Finding]:
@@ -69,7 +79,7 @@ def _credential_findings(path: str, lines: _Lines) -> Iterator[Finding]:
 def _ip_findings(path: str, lines: _Lines) -> Iterator[Finding]:
     for match in K.IP_OR_CIDR.finditer(lines.text):
         number = lines.number(match.start())
-        if lines.is_comment(number) or _hosts().search(lines.line(number)):
+        if lines.is_comment(number) or K.HOST_TAIL.search(lines.line(number)):
             continue  # an IP beside a vendor host maps that host (`api.opentok.com:10.0.0.1`): the host is the finding
         context = _context(lines, number)
         vendor_word = K.VENDOR_WORD.search(context)

@@ -433,7 +433,10 @@ HOST_RULES: Final[tuple[HostRule, ...]] = (  # first match wins: TURN/STUN befor
     HostRule(_H + r"\*\.vonage\.com", VONAGE, "vendor-domain", "Vonage (all hosts)", "domain"),
 )
 
-# STUN/TURN URIs (`turn:host`, `stun:host`) anywhere in config, with a vendor host.
+# Where a vendor host ends: the scanner finds these, takes the host they end, and classifies
+# it with HOST_RULES (full match). Every HOST_RULES host ends in one of them.
+HOST_TAIL: Final = re.compile(r"\.(?:twilio|twiliocdn|opentok|tokbox|vonage)\.com(?![\w\-])")
+HOST_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*_")
 IP_OR_CIDR: Final = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\d.])")
 VENDOR_WORD: Final = re.compile(r"(?i)twilio|opentok|tokbox|vonage")
 WEBHOOK_WORD: Final = re.compile(r"(?i)webhook|callback")
