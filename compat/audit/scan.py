@@ -50,7 +50,8 @@ def audit(path: str | os.PathLike[str], *, progress: bool = False) -> Report:
     base = root.parent if root.is_file() else root
     findings: list[Finding] = []
     unreadable: list[tuple[str, str]] = []
-    bar = tqdm(files, desc="audit", unit="file", disable=not (progress and sys.stderr.isatty()), file=sys.stderr)
+    # delay: only a tree that takes a while (a large one) gets a bar.
+    bar = tqdm(files, desc="audit", unit="file", disable=not (progress and sys.stderr.isatty()), file=sys.stderr, delay=0.5)
     for file, kind in bar:
         label = PurePosixPath(file.relative_to(base)).as_posix()
         try:
