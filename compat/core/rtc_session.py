@@ -1089,8 +1089,10 @@ class RtcSession(Session):
 
     def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
         """By vendor SID, on LiveKit's current publication. An explicit unsubscribe is reported
-        by us (livekit.rtc 1.2.1 does not reliably report client-side unsubscriptions), at once
-        and in order; the SDK's own report, if any, is then dropped."""
+        by us, at once: its place in the fact order is then fixed and its frame streams end
+        now, whether or not livekit.rtc reports it later (1.2.1 does for a client-side
+        unsubscription, after a renegotiation, but drops server-side ones); its own report is
+        then dropped (see _on_track_unsubscribed)."""
         identity, t = self._reported_track(track_sid)
         if self._closing or self._ended:
             return
