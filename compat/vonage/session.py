@@ -497,9 +497,11 @@ class Session(EventDispatcher, SignalTarget):
                 fut.set_exception(error)
 
     def _update_wants(self, sub: Subscriber) -> None:
-        wanted = set(sub._wanted_sids())
-        for sid in set(self._wants) | wanted:
-            self._want(sub, sid, sid in wanted)
+        wanted = sub._wanted_sids()
+        for sid in wanted:
+            self._want(sub, sid, True)
+        for sid in [s for s, subs in self._wants.items() if sub in subs and s not in wanted]:
+            self._want(sub, sid, False)
 
     def _want(self, sub: Subscriber, sid: str, on: bool) -> None:
         subs = self._wants.setdefault(sid, set())
@@ -589,7 +591,7 @@ class Session(EventDispatcher, SignalTarget):
             waiters.append(fut)
         if not waiters:
             return
-        done, pending = await asyncio.wait(waiters, timeout=SUBSCRIBE_TIMEOUT)
+        done, pending = await asyncio.wait(waiters, timeout=SUBSCRIBE_TIMEOUT, return_when=asyncio.FIRST_EXCEPTION)
         for fut in pending:
             fut.cancel()
         for fut in done:

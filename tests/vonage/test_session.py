@@ -39,7 +39,7 @@ def recorded(rec: Recorder) -> Any:
 
 
 async def test_connect_order_with_completion_handler_inside_session_connected() -> None:
-    rec, order = Recorder(), []
+    rec, order = Recorder(), list[Any]()
     core = C.ScriptedSession(snapshot(ALICE, BOB, recording=True))
     session = OT.Session(KEY, ROOM)
     session.on("sessionConnected", lambda e: order.append("first listener"))
@@ -166,14 +166,14 @@ async def test_remote_join_publish_leave_order_and_reasons() -> None:
 )
 async def test_leave_reasons(cause: C.DisconnectCause | None, reason: str) -> None:
     rec = Recorder()
-    session, core = await connected(snapshot(BOB), before=recorded(rec))
+    _session, core = await connected(snapshot(BOB), before=recorded(rec))
     core.feed(C.ParticipantLeft("bob", cause))
     assert rec.events[-1] == ("session", "connectionDestroyed", ("PA_bob", reason))
 
 
 async def test_unpublish_all_tracks_destroys_stream_with_client_disconnected() -> None:
     rec = Recorder()
-    session, core = await connected(snapshot(ALICE), before=recorded(rec))
+    _session, core = await connected(snapshot(ALICE), before=recorded(rec))
     rec.events.clear()
     core.feed(C.TrackUnpublished("alice", "TR_av"), C.TrackUnpublished("alice", "TR_am"))
     sid = "PA_alice-camera"
@@ -224,7 +224,7 @@ async def test_session_disconnected_prevent_default_keeps_subscribers() -> None:
 
 async def test_remote_caused_disconnect_reasons() -> None:
     rec = Recorder()
-    session, core = await connected(before=recorded(rec))
+    _session, core = await connected(before=recorded(rec))
     core.feed(C.Disconnected(C.DisconnectCause.PARTICIPANT_REMOVED))
     await spin()
     assert rec.events[-1] == ("session", "sessionDisconnected", "forceDisconnected")
@@ -254,7 +254,7 @@ async def test_reconnect_events_and_subscriber_link_events() -> None:
 
 async def test_recording_archive_events_have_stable_ids() -> None:
     rec = Recorder()
-    session, core = await connected(before=recorded(rec))
+    _session, core = await connected(before=recorded(rec))
     core.feed(C.RecordingStarted(), C.RecordingStopped(), C.RecordingStarted())
     assert rec.names() == ["sessionConnected", "connectionCreated", "archiveStarted", "archiveStopped", "archiveStarted"]
     ids = {s for _, t, s in rec.events if t.startswith("archive")}
@@ -270,7 +270,7 @@ async def test_a_handler_that_disconnects_stops_the_burst() -> None:
         session.on("sessionConnected", lambda e: session.disconnect())
         rec.listen(session, SESSION_EVENTS, "session")
 
-    session, _ = await connected(snapshot(ALICE), before=before)
+    _session, _ = await connected(snapshot(ALICE), before=before)
     await spin()
     assert rec.names() == ["sessionConnected", "sessionDisconnected"]
 
