@@ -88,7 +88,8 @@ class Model:
             "videoType": None if stream.video is None else (stream.slot if stream.slot in ("camera", "screen") else "custom"),
             "videoDimensions": None,
         }
-        changes = [(k, stream.props[k], new[k]) for k in ("hasAudio", "hasVideo", "videoType", "videoDimensions") if stream.props[k] != new[k]]
+        order = ("hasAudio", "hasVideo", "videoType", "videoDimensions")
+        changes = [(k, stream.props[k], new[k]) for k in order if stream.props[k] != new[k]]
         stream.props = new
         return changes
 
