@@ -1032,10 +1032,17 @@ class Session(EventDispatcher, SignalTarget):
             for identity, conn in self._remote.items():
                 if conn.connectionId == notice.connectionId:
                     self._mark_force_unpublished(identity)
-        elif notice.active or self._force_mute.active:
-            self._set_force_mute(_ForceMute(notice.active, frozenset(notice.excludedStreamIds)))
-            for publisher in list(self._publishers.values()):
-                self._own_force_mute(publisher)
+        else:
+            self._force_mute_notice(notice)
+
+    def _force_mute_notice(self, notice: MuteForcedNotice) -> None:
+        state = _ForceMute(notice.active, frozenset(notice.excludedStreamIds))
+        fm = self._force_mute
+        if (fm.active, fm.excluded) == (state.active, state.excluded) or (not fm.active and not state.active):
+            return  # nothing changed (e.g. the moderator's copy for joiners)
+        self._set_force_mute(state)
+        for publisher in list(self._publishers.values()):
+            self._own_force_mute(publisher)
 
     def _may_moderate(self, identity: str | None) -> bool:
         if identity is None:

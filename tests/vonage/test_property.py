@@ -88,7 +88,7 @@ class OpenTokEvents(RuleBasedStateMachine):
     @rule(data=st.data(), spec=track_spec)
     def publish(self, data: st.DataObject, spec: tuple[str, str, bool]) -> None:
         identity = data.draw(st.sampled_from(sorted(self.model.participants)))
-        (tsid, kind, source, muted), = self.tracks([spec])
+        ((tsid, kind, source, muted),) = self.tracks([spec])
         self.model.publish(identity, tsid, kind, source, muted)
         self.feed(C.TrackPublished(identity, self.infos([(tsid, kind, source, muted)])[0]))
 
