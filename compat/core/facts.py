@@ -51,11 +51,23 @@ class Quality(enum.Enum):
 
 
 @attrs.frozen
+class Permissions:
+    """What a participant's grants allow (LiveKit's ParticipantPermission)."""
+
+    can_publish: bool = True
+    can_subscribe: bool = True
+    can_publish_data: bool = True
+    room_admin: bool = False  # may call RoomService for its room (OpenTok moderator)
+
+
+@attrs.frozen
 class ParticipantInfo:
     sid: str
     identity: str
     name: str = ""
     metadata: str = ""
+    joined_at_ms: float = 0.0  # when LiveKit says it joined (OpenTok Connection.creationTime)
+    permissions: Permissions = Permissions()
 
 
 @attrs.frozen
@@ -65,6 +77,8 @@ class TrackInfo:
     kind: TrackKind
     muted: bool = False
     source: str = "unknown"
+    width: int = 0  # video: the publisher's announced dimensions (0 when unknown)
+    height: int = 0
 
 
 @attrs.frozen
@@ -213,6 +227,44 @@ class Reconnected:
 
 
 @attrs.frozen
+class TrackDimensionsChanged:
+    """A subscribed remote video track's frames changed size after its first frame."""
+
+    identity: str
+    track_sid: str
+    width: int
+    height: int
+
+
+@attrs.frozen
+class LocalTrackMuted:
+    """The server muted or unmuted one of our own tracks (a moderator's RoomService
+    MutePublishedTrack): not reported for our own set_muted calls."""
+
+    track_sid: str
+    muted: bool
+
+
+@attrs.frozen
+class PermissionsChanged:
+    """A participant's permissions changed (UpdateParticipant); ``identity`` is ours for the
+    local participant."""
+
+    identity: str
+    permissions: Permissions
+    is_local: bool
+
+
+@attrs.frozen
+class MetadataChanged:
+    """A participant's metadata changed (ours too: ``is_local``)."""
+
+    identity: str
+    metadata: str
+    is_local: bool
+
+
+@attrs.frozen
 class Disconnected:
     """The connection ended. ``local`` is True when our own disconnect() caused it."""
 
@@ -240,6 +292,10 @@ Fact = (
     | RecordingStopped
     | Reconnecting
     | Reconnected
+    | TrackDimensionsChanged
+    | LocalTrackMuted
+    | PermissionsChanged
+    | MetadataChanged
     | Disconnected
 )
 
@@ -276,6 +332,15 @@ class CommandFailure(Exception):  # noqa: N818 - a fact-like outcome, named as t
 
     def __str__(self) -> str:
         return f"{self.command}: {self.message}"
+
+
+@attrs.frozen
+class ModerationFailure(CommandFailure):
+    """A moderation command (RoomService through the session's own token) failed.
+    ``reason``: ``permission_denied`` (the token lacks roomAdmin), ``not_found`` (no such
+    participant or track), or ``failed`` (anything else, timeouts included)."""
+
+    reason: Literal["permission_denied", "not_found", "failed"] = "failed"
 
 
 @attrs.frozen

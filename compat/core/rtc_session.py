@@ -224,7 +224,7 @@ class RtcSession(Session):
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._pumps: dict[FrameStream[Any], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._data_queue: asyncio.Queue[tuple[bytes, str, bool]] = asyncio.Queue()
+        self._data_queue: asyncio.Queue[tuple[bytes, str, bool, tuple[str, ...]]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._teardown: asyncio.Task[None] | None = None
         self._gave_up = False  # the caller of open_session() stopped waiting
@@ -934,20 +934,34 @@ class RtcSession(Session):
 
     # --- data -------------------------------------------------------------------------------
 
-    def send_data(self, payload: bytes, *, topic: str, reliable: bool) -> None:
+    def send_data(self, payload: bytes, *, topic: str, reliable: bool, destinations: tuple[str, ...] = ()) -> None:
         if self._closing or self._ended:
             return
-        self._data_queue.put_nowait((payload, topic, reliable))
+        self._data_queue.put_nowait((payload, topic, reliable, destinations))
 
     async def _send_loop(self) -> None:
         queue = self._data_queue
         lp = self._room.local_participant
         while True:
-            payload, topic, reliable = await queue.get()
+            payload, topic, reliable, destinations = await queue.get()
             try:
-                await lp.publish_data(payload, reliable=reliable, topic=topic)
+                await lp.publish_data(payload, reliable=reliable, topic=topic, destination_identities=list(destinations))
             except Exception as exc:  # noqa: BLE001 - fire-and-forget, like the vendors
                 logger.warning("data packet on topic %r not sent: %s", topic, exc)
+
+    # --- the second vendor's commands (implemented by the core-contract work) ------------------
+
+    def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
+        raise NotImplementedError("RtcSession.set_subscribed")
+
+    async def remove_participant(self, identity: str) -> None:
+        raise NotImplementedError("RtcSession.remove_participant")
+
+    async def mute_remote_track(self, identity: str, track_sid: str, muted: bool) -> None:
+        raise NotImplementedError("RtcSession.mute_remote_track")
+
+    async def update_permissions(self, identity: str, permissions: F.Permissions) -> None:
+        raise NotImplementedError("RtcSession.update_permissions")
 
     # --- stats ------------------------------------------------------------------------------
 

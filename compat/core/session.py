@@ -27,7 +27,9 @@ from .facts import (
     ConnectionStats,
     Disconnected,
     Fact,
+    ModerationFailure,
     ParticipantLeft,
+    Permissions,
     PublishFailure,
     PublishSettings,
     RoomSnapshot,
@@ -171,8 +173,32 @@ class Session(abc.ABC):
     def set_muted(self, track_sid: str, muted: bool) -> None: ...
 
     @abc.abstractmethod
-    def send_data(self, payload: bytes, *, topic: str, reliable: bool) -> None:
-        """Queue a data packet to everyone (fire-and-forget, in order)."""
+    def send_data(self, payload: bytes, *, topic: str, reliable: bool, destinations: tuple[str, ...] = ()) -> None:
+        """Queue a data packet (fire-and-forget, in order) to the participants whose identities
+        are in ``destinations``, or to everyone when it is empty. Topics starting with
+        :data:`compat.core.topics.RESERVED_PREFIX` belong to a vendor model (see topics.py)."""
+
+    @abc.abstractmethod
+    def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
+        """Subscribe to / unsubscribe from a remote track (by vendor SID). The outcome arrives
+        as TrackSubscribed / TrackUnsubscribed / TrackSubscriptionFailed facts; an unknown
+        SID raises KeyError."""
+
+    # --- moderation: LiveKit's RoomService, authorised by this session's own token (a
+    # roomAdmin grant). Each raises ModerationFailure (logged at WARNING) on refusal.
+
+    @abc.abstractmethod
+    async def remove_participant(self, identity: str) -> None:
+        """RoomService.RemoveParticipant: the participant is disconnected (PARTICIPANT_REMOVED)."""
+
+    @abc.abstractmethod
+    async def mute_remote_track(self, identity: str, track_sid: str, muted: bool) -> None:
+        """RoomService.MutePublishedTrack on another participant's track (by vendor SID)."""
+
+    @abc.abstractmethod
+    async def update_permissions(self, identity: str, permissions: Permissions) -> None:
+        """RoomService.UpdateParticipant with new permissions (revoking can_publish makes
+        LiveKit unpublish that participant's tracks)."""
 
     @abc.abstractmethod
     def open_audio_frames(
@@ -205,11 +231,19 @@ class ScriptedSession(Session):
     on TrackUnsubscribed / ParticipantLeft / Disconnected facts and on disconnect().
     """
 
-    def __init__(self, snapshot: RoomSnapshot, *, publish_error: str | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: RoomSnapshot,
+        *,
+        publish_error: str | None = None,
+        moderation_error: Literal["permission_denied", "not_found", "failed"] | None = None,
+    ) -> None:
         super().__init__(snapshot)
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.sent: list[tuple[bytes, str, bool]] = []
+        self.sent_to: list[tuple[bytes, str, bool, tuple[str, ...]]] = []  # with destinations
         self.publish_error = publish_error
+        self.moderation_error = moderation_error  # every moderation command fails with this reason
         self._sids = itertools.count(1)
         self._streams: dict[str, set[FrameStream[Any]]] = {}
         self._owner: dict[str, str] = {}
@@ -262,8 +296,27 @@ class ScriptedSession(Session):
     def set_muted(self, track_sid: str, muted: bool) -> None:
         self.calls.append(("set_muted", (track_sid, muted)))
 
-    def send_data(self, payload: bytes, *, topic: str, reliable: bool) -> None:
+    def send_data(self, payload: bytes, *, topic: str, reliable: bool, destinations: tuple[str, ...] = ()) -> None:
         self.sent.append((payload, topic, reliable))
+        self.sent_to.append((payload, topic, reliable, destinations))
+
+    def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
+        self.calls.append(("set_subscribed", (track_sid, subscribed)))
+
+    async def _moderate(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        await asyncio.sleep(0)
+        if self.moderation_error is not None:
+            raise ModerationFailure(name, self.moderation_error, reason=self.moderation_error)
+
+    async def remove_participant(self, identity: str) -> None:
+        await self._moderate("remove_participant", identity)
+
+    async def mute_remote_track(self, identity: str, track_sid: str, muted: bool) -> None:
+        await self._moderate("mute_remote_track", identity, track_sid, muted)
+
+    async def update_permissions(self, identity: str, permissions: Permissions) -> None:
+        await self._moderate("update_permissions", identity, permissions)
 
     def _open(self, track_sid: str, capacity: int) -> FrameStream[Any]:
         stream: FrameStream[Any] = FrameStream(capacity, track_sid=track_sid, closer=self._forget)

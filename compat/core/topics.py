@@ -1,0 +1,25 @@
+"""Data-packet topics reserved for the vendor models.
+
+Both vendor models can share a room (a Twilio bot and an OpenTok bot), and both carry their
+own traffic as LiveKit data packets: a Vonage signal must never surface as a Twilio data
+track, nor the reverse. Every topic a vendor model uses for itself starts with
+``RESERVED_PREFIX`` followed by the vendor's name (``compat.vonage.signal``); a model
+ignores reserved topics that are not its own. A user's Twilio data track named, say,
+``chat`` has the plain topic ``chat``.
+"""
+
+from __future__ import annotations
+
+RESERVED_PREFIX = "compat."
+
+__all__ = ["RESERVED_PREFIX", "is_reserved", "vendor_prefix"]
+
+
+def vendor_prefix(vendor: str) -> str:
+    """The prefix of every topic ``vendor`` reserves, e.g. ``compat.vonage.``."""
+    return f"{RESERVED_PREFIX}{vendor}."
+
+
+def is_reserved(topic: str) -> bool:
+    """Whether ``topic`` belongs to a vendor model rather than to user data."""
+    return topic.startswith(RESERVED_PREFIX)
