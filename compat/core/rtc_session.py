@@ -88,7 +88,7 @@ _SOURCE = {
     rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO: "screen_share_audio",
 }
 _SOURCE_BACK = {v: k for k, v in _SOURCE.items()}
-_DEGRADATION = {
+_DEGRADATION: dict[str, Any] = {  # the proto field takes the IntEnum's value
     "balanced": rtc.DegradationPreference.BALANCED,
     "maintain_framerate": rtc.DegradationPreference.MAINTAIN_FRAMERATE,
     "maintain_resolution": rtc.DegradationPreference.MAINTAIN_RESOLUTION,
