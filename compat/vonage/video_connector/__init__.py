@@ -163,7 +163,7 @@ class VonageVideoClient:
         if not isinstance(settings, SessionSettings):
             raise AttributeError(f"session_settings must be a SessionSettings, not {type(settings).__name__}")
         try:  # attributes may have been assigned after construction: check them again
-            checked = SessionSettings.model_validate(settings.model_dump())
+            checked = SessionSettings.model_validate(settings.model_dump(warnings=False))
         except pydantic.ValidationError as exc:
             logger.warning("connect: invalid session_settings: %s", exc)
             return None
