@@ -359,9 +359,11 @@ class VonageVideoClient:
         if not isinstance(stream, Stream):
             raise TypeError(f"stream must be a Stream, not {type(stream).__name__}")
         rt = self._live()
-        if rt is None or stream.id not in rt.incoming:
+        if rt is None:
             return False
-        return rt.submit(rt.unsubscribe, stream.id)
+        with rt.lock:  # taken out now, so a second unsubscribe (or a new subscribe) sees it gone
+            sub = rt.incoming.pop(stream.id, None)
+        return sub is not None and rt.loop_thread.call(rt.close_incoming, sub)
 
     # --- signals (addition) ----------------------------------------------------------------------
 

@@ -342,20 +342,18 @@ class Runtime:
         if entry is not None:
             self._spawn(entry[0].aclose)
 
-    def _end_incoming(self, stream_id: str, *, notify: bool = True) -> Incoming | None:
+    def _end_incoming(self, stream_id: str) -> None:
         with self.lock:
             sub = self.incoming.pop(stream_id, None)
-        if sub is None:
-            return None
+        if sub is not None:
+            self.close_incoming(sub)
+
+    def close_incoming(self, sub: Incoming) -> None:
+        """On the loop: close a subscription's frame streams, then its on_disconnected_cb."""
         for sid in list(sub.frames):
             self._close_track(sub, sid)
-        self.mixer.remove_stream(stream_id)
-        if notify:
-            self.worker.post("subscriber on_disconnected_cb", sub.callbacks.get("on_disconnected_cb"), sub.model)
-        return sub
-
-    async def unsubscribe(self, stream_id: str) -> None:
-        self._end_incoming(stream_id)
+        self.mixer.remove_stream(sub.model.stream.id)
+        self.worker.post("subscriber on_disconnected_cb", sub.callbacks.get("on_disconnected_cb"), sub.model)
 
     # --- publisher -------------------------------------------------------------------------------
 
