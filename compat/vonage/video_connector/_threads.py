@@ -23,9 +23,6 @@ MEDIA_BACKLOG = 200
 dropped, counted and logged: a callback slower than real time must not grow memory forever.
 Event callbacks are never dropped."""
 
-_serial = iter(range(1, 1 << 62))
-
-
 def in_foreign_loop(own: asyncio.AbstractEventLoop | None) -> bool:
     """Whether the calling thread is running an asyncio loop other than ``own``: then a call must
     return at once (blocking would stall that loop)."""
@@ -74,10 +71,12 @@ class LoopThread:
         """Run ``fn(*args)`` on the loop soon; False when the loop is gone."""
         loop = self.loop
         if loop is None or loop.is_closed():
+            logger.warning("%s: the client's loop has ended; call dropped", self.name)
             return False
         try:
             loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # closed between the check and the call
+            logger.warning("%s: the client's loop has ended; call dropped", self.name)
             return False
         return True
 
@@ -175,7 +174,3 @@ class CallbackWorker:
             logger.warning("%s: callbacks still running after %.1fs (it is a daemon thread)", self.name, timeout)
             return False
         return True
-
-
-def thread_name(kind: str) -> str:
-    return f"vonage-video-connector-{kind}-{next(_serial)}"
