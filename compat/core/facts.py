@@ -228,7 +228,15 @@ class Reconnected:
 
 @attrs.frozen
 class TrackDimensionsChanged:
-    """A subscribed remote video track's frames changed size after its first frame."""
+    """A subscribed remote video track's frames changed size after its first frame
+    (TrackStarted carries the first size).
+
+    Source: the decoded frames themselves, compared with the last size seen as they pass
+    through a video frame stream that is open anyway (``RtcSession``'s ``_Sink``). LiveKit's
+    announced dimensions (``TrackInfo.width/height``) are the publisher's at publish time and
+    livekit.rtc 1.2.1 never updates them, so they cannot report a change. Hence: no extra
+    per-frame work for tracks nobody reads, and **changes are reported only while a video
+    frame stream is open on the track** (a renderer, a recorder, a vendor's videoElement)."""
 
     identity: str
     track_sid: str

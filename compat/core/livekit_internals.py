@@ -27,6 +27,7 @@ __all__ = [
     "VERIFIED_MINOR",
     "PublishTrackError",
     "connect_once",
+    "current_token",
     "dispose_ffi",
     "ffi_started",
     "redirect_frames",
@@ -89,6 +90,18 @@ def room_sid_now(room: rtc.Room) -> str:
     """
     sid: str = room._info.sid
     return sid
+
+
+def current_token(room: rtc.Room) -> str | None:
+    """The access token the room holds now: the one it connected with, or the last one the
+    server pushed (``token_refreshed`` carries no argument). Moderation calls are authorised
+    by it, so they keep working after LiveKit refreshed an expiring token.
+
+    Relies on: ``Room.connect`` stores its token in ``Room._token`` and the
+    ``token_refreshed`` event handler overwrites it before emitting.
+    """
+    token = getattr(room, "_token", None)
+    return token if isinstance(token, str) and token else None
 
 
 def single_attempt_client() -> Any:

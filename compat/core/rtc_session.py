@@ -50,12 +50,16 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal
 
 import attrs
+import jwt
 from livekit import rtc
+from livekit.protocol import models
 
 from . import facts as F
+from . import moderation
 from .livekit_internals import (
     PublishTrackError,
     connect_once,
+    current_token,
     dispose_ffi,
     ffi_started,
     redirect_frames,
@@ -127,11 +131,46 @@ def track_info(pub: rtc.TrackPublication) -> F.TrackInfo:
         kind=_KIND.get(pub.kind, "audio"),
         muted=pub.muted,
         source=_SOURCE.get(pub.source, "unknown"),
+        width=pub.width,
+        height=pub.height,
     )
 
 
-def participant_info(p: rtc.Participant) -> F.ParticipantInfo:
-    return F.ParticipantInfo(sid=p.sid, identity=p.identity, name=p.name, metadata=p.metadata)
+def permissions(perm: Any, *, room_admin: bool = False) -> F.Permissions:
+    """LiveKit's ParticipantPermission -> neutral Permissions. ``room_admin`` is a token grant
+    that LiveKit does not tell other participants about: only our own is known (from our token)."""
+    return F.Permissions(
+        can_publish=perm.can_publish,
+        can_subscribe=perm.can_subscribe,
+        can_publish_data=perm.can_publish_data,
+        room_admin=room_admin,
+    )
+
+
+def participant_info(p: rtc.Participant, *, room_admin: bool = False) -> F.ParticipantInfo:
+    joined = p.joined_at
+    return F.ParticipantInfo(
+        sid=p.sid,
+        identity=p.identity,
+        name=p.name,
+        metadata=p.metadata,
+        joined_at_ms=joined.timestamp() * 1000 if joined is not None else 0.0,
+        permissions=permissions(p.permissions, room_admin=room_admin),
+    )
+
+
+def token_grants_admin(token: str | None, room: str) -> bool:
+    """Whether ``token`` (ours: already accepted by the server, so not verified again here)
+    carries roomAdmin for ``room``."""
+    if not token:
+        return False
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        logger.warning("our access token cannot be decoded (%s): roomAdmin taken as absent", exc)
+        return False
+    video = claims.get("video") or {}
+    return bool(video.get("roomAdmin")) and video.get("room") == room  # LiveKit requires the room to match
 
 
 _STATUS = re.compile(r"\b([45]\d\d) [A-Z][A-Za-z]")  # "401 Unauthorized", "403 Forbidden"
@@ -142,19 +181,32 @@ def connect_failure(message: str) -> F.ConnectFailure:
     return F.ConnectFailure(message, int(m.group(1)) if m else None)
 
 
+SizeWatcher = Callable[[tuple[int, int]], None]
+
+
 class _Sink:
-    """Replaces an rtc stream's internal ring: frames go straight into our FrameStream."""
+    """Replaces an rtc stream's internal ring: frames go straight into our FrameStream. On a
+    video stream it also tells ``on_size`` when the frames' size changes (a comparison per
+    frame that flows through Python anyway: see F.TrackDimensionsChanged)."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_on_size", "_size", "_stream")
 
-    def __init__(self, stream: FrameStream[Any]) -> None:
+    def __init__(self, stream: FrameStream[Any], on_size: SizeWatcher | None = None) -> None:
         self._stream = stream
+        self._on_size = on_size
+        self._size = (0, 0)
 
     def put(self, event: Any) -> None:
         if event is None:
             self._stream._end()
-        else:
-            self._stream.put(event.frame)
+            return
+        frame = event.frame
+        if self._on_size is not None:
+            size = (frame.width, frame.height)
+            if size != self._size:
+                self._size = size
+                self._on_size(size)
+        self._stream.put(frame)
 
     async def get(self) -> None:  # never used: we never iterate the rtc stream itself
         await asyncio.Event().wait()
@@ -233,6 +285,13 @@ class RtcSession(Session):
         self._sender: asyncio.Task[None] | None = None
         self._teardown: asyncio.Task[None] | None = None
         self._gave_up = False  # the caller of open_session() stopped waiting
+        # moderation: RoomService calls authorised by our own (latest) token
+        self._url = ""
+        self._token: str | None = None
+        self._admin = False  # our token grants roomAdmin for this room
+        self._local_info: F.ParticipantInfo | None = None  # as last reported (permissions, metadata)
+        self._local_muted: dict[str, bool] = {}  # vendor SID -> the mute state our track is known to have
+        self._dims: dict[str, tuple[int, int]] = {}  # vendor SID -> video size reported (from TrackStarted on)
         self._register()
         _track(self)
 
@@ -257,8 +316,12 @@ class RtcSession(Session):
         on("reconnected", self._on_reconnected)
         on("disconnected", self._on_disconnected)
         on("local_track_republished", self._on_local_track_republished)
+        on("participant_permissions_changed", self._on_permissions_changed)
+        on("participant_metadata_changed", self._on_metadata_changed)
+        on("token_refreshed", self._on_token_refreshed)
 
     async def _connect(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
+        self._url, self._token = url, token
         try:
             await self._join(url, token, options, deadline)
         except BaseException:
@@ -274,7 +337,8 @@ class RtcSession(Session):
             F.ParticipantState(participant_info(p), tuple(track_info(pub) for pub in p.track_publications.values()))
             for p in room.remote_participants.values()
         )
-        local = participant_info(lp)
+        self._admin = token_grants_admin(token, room.name)
+        local = self._local_info = participant_info(lp, room_admin=self._admin)
         for state, rp in zip(participants, room.remote_participants.values(), strict=True):
             self._reported[state.info.identity] = _Remote(
                 state.info, rp.sid, {t.sid: _Track(t, t.sid) for t in state.tracks}
@@ -385,6 +449,8 @@ class RtcSession(Session):
         elif isinstance(fact, F.TrackPublished):
             if fact.identity in rep:
                 rep[fact.identity].tracks[fact.track.sid] = _Track(fact.track, fact.track.sid)
+        elif isinstance(fact, (F.PermissionsChanged, F.MetadataChanged)):
+            self._note_info(fact)
         elif isinstance(fact, (F.TrackUnpublished, F.TrackSubscribed, F.TrackUnsubscribed, F.TrackMuted, F.TrackUnmuted)):
             r = rep.get(fact.identity)
             found = r.tracks.get(fact.track_sid) if r is not None else None
@@ -398,6 +464,15 @@ class RtcSession(Session):
                 t.subscribed = isinstance(fact, F.TrackSubscribed)
             else:
                 t.info = attrs.evolve(t.info, muted=isinstance(fact, F.TrackMuted))
+
+    def _note_info(self, fact: F.PermissionsChanged | F.MetadataChanged) -> None:
+        change = {"permissions": fact.permissions} if isinstance(fact, F.PermissionsChanged) else {"metadata": fact.metadata}
+        if fact.is_local:
+            if self._local_info is not None:
+                self._local_info = attrs.evolve(self._local_info, **change)
+        elif fact.identity in self._reported:
+            r = self._reported[fact.identity]
+            r.info = attrs.evolve(r.info, **change)
 
     def _v(self, lk_sid: str) -> str:
         """LiveKit track SID -> vendor-facing SID."""
@@ -491,6 +566,9 @@ class RtcSession(Session):
             self._park(sid)
             return
         self._close_track(sid)
+        t = self._track(p.identity, sid)
+        if t is not None and not t.subscribed:
+            return  # already reported (our own set_subscribed(False), see _unsubscribed_by_us)
         fact = F.TrackUnsubscribed(p.identity, sid)
         if self._pending_kind == "leave" and self._pending_identity == p.identity:
             self._pending.append(fact)
@@ -555,6 +633,7 @@ class RtcSession(Session):
         if self._remote_tracks.get(sid, (None,))[0] != identity:
             return
         if is_video:
+            self._dims[sid] = (frame.width, frame.height)  # later changes: TrackDimensionsChanged
             self._deliver(F.TrackStarted(identity, sid, frame.width, frame.height))
         else:
             self._deliver(F.TrackStarted(identity, sid))
@@ -563,12 +642,53 @@ class RtcSession(Session):
         self._emit(F.TrackSubscriptionFailed(p.identity, self._v(track_sid), error))
 
     def _on_track_muted(self, p: rtc.Participant, pub: rtc.TrackPublication) -> None:
-        if isinstance(p, rtc.RemoteParticipant) and not self._held:
+        if isinstance(p, rtc.LocalParticipant):
+            self._local_mute(pub, True)
+        elif not self._held:
             self._emit(F.TrackMuted(p.identity, self._v(pub.sid)))
 
     def _on_track_unmuted(self, p: rtc.Participant, pub: rtc.TrackPublication) -> None:
-        if isinstance(p, rtc.RemoteParticipant) and not self._held:
+        if isinstance(p, rtc.LocalParticipant):
+            self._local_mute(pub, False)
+        elif not self._held:
             self._emit(F.TrackUnmuted(p.identity, self._v(pub.sid)))
+
+    def _local_mute(self, pub: rtc.TrackPublication, muted: bool) -> None:
+        """One of our tracks was (un)muted. LiveKit reports our own set_muted calls too: only a
+        change to a state we did not ask for (the server's MutePublishedTrack) is a fact."""
+        sid = next((v for v, known in self._local_pubs.items() if known is pub or known.sid == pub.sid), None)
+        if sid is None or self._local_muted.get(sid, False) == muted:
+            return
+        self._local_muted[sid] = muted
+        self._emit(F.LocalTrackMuted(sid, muted))
+
+    def _on_permissions_changed(self, p: rtc.Participant, perm: Any) -> None:
+        is_local = isinstance(p, rtc.LocalParticipant)
+        new = permissions(perm, room_admin=self._admin if is_local else False)
+        known = self._known_info(p.identity, is_local)
+        if known is not None and known.permissions != new:
+            self._emit(F.PermissionsChanged(p.identity, new, is_local))
+
+    def _on_metadata_changed(self, p: rtc.Participant, old: str, new: str) -> None:
+        is_local = isinstance(p, rtc.LocalParticipant)
+        known = self._known_info(p.identity, is_local)
+        if known is not None and known.metadata != new:
+            self._emit(F.MetadataChanged(p.identity, new, is_local))
+
+    def _known_info(self, identity: str, is_local: bool) -> F.ParticipantInfo | None:
+        """What the vendor model was told about a participant (None: nothing, or held during a
+        reconnect, whose reconciliation reports participants as they are then)."""
+        if is_local:
+            return self._local_info
+        if self._held:
+            return None
+        self._flush()  # a participant still in its join burst is reported first
+        r = self._reported.get(identity)
+        return r.info if r is not None else None
+
+    def _on_token_refreshed(self) -> None:
+        # LiveKit refreshes an expiring token over signalling; moderation calls use the latest.
+        self._token = current_token(self._room) or self._token
 
     def _on_data_received(self, packet: rtc.DataPacket) -> None:
         self._emit(
@@ -757,9 +877,21 @@ class RtcSession(Session):
     def _attach(self, stream: FrameStream[Any], native: Any) -> None:
         # Frames go straight from the stream's native-event task into our bounded,
         # counting ring: no extra task or copy per frame.
-        if not redirect_frames(native, _Sink(stream)):  # without that internal ring: pump
-            self._pumps[stream] = self._loop.create_task(self._pump(native, stream))
+        on_size = self._size_watcher(stream.track_sid) if isinstance(native, rtc.VideoStream) else None
+        if not redirect_frames(native, _Sink(stream, on_size)):  # without that internal ring: pump
+            self._pumps[stream] = self._loop.create_task(self._pump(native, _Sink(stream, on_size)))
         self._streams[stream] = (stream.track_sid, native)
+
+    def _size_watcher(self, sid: str) -> SizeWatcher:
+        def on_size(size: tuple[int, int]) -> None:
+            known = self._dims.get(sid)
+            entry = self._remote_tracks.get(sid)
+            if known is None or known == size or entry is None:
+                return  # before TrackStarted (which reports the first size), or no change
+            self._dims[sid] = size
+            self._emit(F.TrackDimensionsChanged(entry[0], sid, size[0], size[1]))
+
+        return on_size
 
     def _park(self, track_sid: str) -> None:
         """The native track went away during a reconnect: let go of the native streams, keep
@@ -777,11 +909,12 @@ class RtcSession(Session):
             self._spawn(bounded(native.aclose(), 5.0, "closing a media stream"))
 
     @staticmethod
-    async def _pump(native: Any, stream: FrameStream[Any]) -> None:
+    async def _pump(native: Any, sink: _Sink) -> None:
+        stream = sink._stream
         async for event in native:
             if stream.closed:
                 break
-            stream.put(event.frame)
+            sink.put(event)
         stream._end()
 
     def open_audio_frames(
@@ -817,6 +950,7 @@ class RtcSession(Session):
 
     def _close_track(self, track_sid: str) -> None:
         self._remote_tracks.pop(track_sid, None)
+        self._dims.pop(track_sid, None)
         for stream, (sid, _native) in list(self._streams.items()):
             if sid == track_sid:
                 self._close_stream(stream)
@@ -901,6 +1035,7 @@ class RtcSession(Session):
 
     def _release_local(self, key: str) -> None:
         self._local_pubs.pop(key, None)
+        self._local_muted.pop(key, None)
         entry = self._local.pop(key, None)
         if entry is None:
             return
@@ -929,6 +1064,7 @@ class RtcSession(Session):
         if entry is None or self._ended:
             return
         track = entry[0]
+        self._local_muted[track_sid] = muted  # so that LiveKit's report of it is not a LocalTrackMuted
         try:
             if muted:
                 track.mute()
@@ -956,19 +1092,56 @@ class RtcSession(Session):
             except Exception as exc:  # noqa: BLE001 - fire-and-forget, like the vendors
                 logger.warning("data packet on topic %r not sent: %s", topic, exc)
 
-    # --- the second vendor's commands (implemented by the core-contract work) ------------------
+    # --- subscriptions -----------------------------------------------------------------------
 
     def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
-        raise NotImplementedError("RtcSession.set_subscribed")
+        """By vendor SID, on LiveKit's current publication. An explicit unsubscribe is reported
+        by us, at once: its place in the fact order is then fixed and its frame streams end
+        now, whether or not livekit.rtc reports it later (1.2.1 does for a client-side
+        unsubscription, after a renegotiation, but drops server-side ones); its own report is
+        then dropped (see _on_track_unsubscribed)."""
+        identity, t = self._reported_track(track_sid)
+        if self._closing or self._ended:
+            return
+        rp = self._room.remote_participants.get(identity)
+        pub = rp.track_publications.get(t.lk_sid) if rp is not None else None
+        if pub is None:  # reported, but not bound to a LiveKit publication now (a reconnect)
+            what = f"{'subscribing to' if subscribed else 'unsubscribing from'} track {track_sid}"
+            logger.warning("%s failed: LiveKit has no publication %s of %s now", what, t.lk_sid, identity)
+            raise F.CommandFailure(what, f"track {track_sid} is not available now")
+        pub.set_subscribed(subscribed)
+        if not subscribed and t.subscribed:
+            self._loop.call_soon(self._unsubscribed_by_us, identity, track_sid)
+
+    def _reported_track(self, track_sid: str) -> tuple[str, _Track]:
+        for identity, r in self._reported.items():
+            t = r.tracks.get(track_sid)
+            if t is not None:
+                return identity, t
+        raise KeyError(track_sid)
+
+    def _unsubscribed_by_us(self, identity: str, track_sid: str) -> None:
+        t = self._track(identity, track_sid)
+        if t is None or not t.subscribed or self._closing or self._ended or self._held:
+            return
+        self._close_track(track_sid)
+        self._emit(F.TrackUnsubscribed(identity, track_sid))
+
+    # --- moderation (compat/core/moderation.py) -----------------------------------------------
 
     async def remove_participant(self, identity: str) -> None:
-        raise NotImplementedError("RtcSession.remove_participant")
+        await moderation.remove_participant(self._url, self._token, self._room.name, identity)
 
     async def mute_remote_track(self, identity: str, track_sid: str, muted: bool) -> None:
-        raise NotImplementedError("RtcSession.mute_remote_track")
+        t = self._track(identity, track_sid)
+        lk_sid = t.lk_sid if t is not None else track_sid  # unknown: the server says not_found
+        await moderation.mute_published_track(self._url, self._token, self._room.name, identity, lk_sid, muted)
 
     async def update_permissions(self, identity: str, permissions: F.Permissions) -> None:
-        raise NotImplementedError("RtcSession.update_permissions")
+        rp = self._room.remote_participants.get(identity)
+        current = rp if rp is not None else self._room.local_participant if identity == self._room.local_participant.identity else None
+        base = _protocol_permission(current.permissions) if current is not None else models.ParticipantPermission()
+        await moderation.update_permissions(self._url, self._token, self._room.name, identity, permissions, base)
 
     # --- stats ------------------------------------------------------------------------------
 
@@ -1047,6 +1220,20 @@ class RtcSession(Session):
         if self._teardown is None:
             return
         await asyncio.wait({self._teardown}, timeout=timeout)
+
+
+def _protocol_permission(perm: Any) -> models.ParticipantPermission:
+    """livekit.rtc's ParticipantPermission (the FFI's proto) -> livekit.protocol's, field by field:
+    the two protos do not share field numbers."""
+    return models.ParticipantPermission(
+        can_subscribe=perm.can_subscribe,
+        can_publish=perm.can_publish,
+        can_publish_data=perm.can_publish_data,
+        can_publish_sources=list(perm.can_publish_sources),  # same TrackSource numbering
+        hidden=perm.hidden,
+        can_update_metadata=perm.can_update_metadata,
+        can_subscribe_metrics=perm.can_subscribe_metrics,
+    )
 
 
 def _rtp_streams(stats: Any) -> tuple[F.RtpStats, ...]:

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, get_args
 
 from compat import core as C
+from compat.core.roster import Roster
+from compat.core.topics import is_reserved
 
 from .errormapping import disconnect_error, reconnecting_error, subscription_error
 from .eventemitter import EventEmitter
@@ -72,8 +74,11 @@ class Room(EventEmitter[RoomEvent]):
         self.isRecording = snap.is_recording
         self.localParticipant = LocalParticipant(snap.local.sid, snap.local.identity, session, options)
         self.localParticipant._room = self
-        self.participants: dict[str, RemoteParticipant] = {}
-        self._by_identity: dict[str, RemoteParticipant] = {}
+        self._roster: Roster[RemoteParticipant, RemoteTrackPublication] = Roster(
+            sid=lambda p: p.sid, identity=lambda p: p.identity, gone=lambda p: p.state == "disconnected",
+            tracks=lambda p: p.tracks,
+        )
+        self.participants: dict[str, RemoteParticipant] = self._roster.by_sid  # the same dict
         self._reemitters: dict[int, list[tuple[RemoteParticipantEvent, Callable[..., Any]]]] = {}
         self._speaker: str | None = None
         self._dominant: RemoteParticipant | None = None
@@ -143,8 +148,7 @@ class Room(EventEmitter[RoomEvent]):
 
     def _make_participant(self, info: C.ParticipantInfo) -> RemoteParticipant:
         p = RemoteParticipant(info.sid, info.identity, self._session)
-        self.participants[p.sid] = p
-        self._by_identity[p.identity] = p
+        self._roster.add(p)
         return p
 
     def _attach(self, p: RemoteParticipant) -> None:
@@ -181,8 +185,8 @@ class Room(EventEmitter[RoomEvent]):
     # --- fact handlers -----------------------------------------------------------------
 
     def _participant_joined(self, fact: C.ParticipantJoined) -> None:
-        old = self._by_identity.get(fact.participant.identity)
-        if old is not None and old.state != "disconnected":
+        old = self._roster.replaces(fact.participant.identity)
+        if old is not None:
             self._participant_left(C.ParticipantLeft(old.identity))
         p = self._make_participant(fact.participant)
         for t in fact.tracks:
@@ -191,13 +195,11 @@ class Room(EventEmitter[RoomEvent]):
         self._attach(p)
 
     def _participant_left(self, fact: C.ParticipantLeft) -> None:
-        p = self._by_identity.get(fact.identity)
-        if p is None or p.state == "disconnected":
+        p = self._roster.get(fact.identity)
+        if p is None:
             return
         p._disconnect()
-        self.participants.pop(p.sid, None)
-        if self._by_identity.get(p.identity) is p:
-            del self._by_identity[p.identity]
+        self._roster.remove(p)
         self._detach(p)
         self.emit("participantDisconnected", p)
         if self._dominant is p:
@@ -206,23 +208,17 @@ class Room(EventEmitter[RoomEvent]):
             self.emit("dominantSpeakerChanged", None)
 
     def _pub(self, identity: str, sid: str) -> tuple[RemoteParticipant, RemoteTrackPublication] | None:
-        p = self._by_identity.get(identity)
-        if p is None or p.state == "disconnected":
-            return None
-        pub = p.tracks.get(sid)
-        if pub is None:
-            return None
-        return p, pub
+        return self._roster.pub(identity, sid)
 
     def _track_published(self, fact: C.TrackPublished) -> None:
-        p = self._by_identity.get(fact.identity)
-        if p is None or p.state == "disconnected" or fact.track.sid in p.tracks:
+        p = self._roster.get(fact.identity)
+        if p is None or fact.track.sid in p.tracks:
             return
         p._add_publication(fact.track, emit=True)
 
     def _track_unpublished(self, fact: C.TrackUnpublished) -> None:
-        p = self._by_identity.get(fact.identity)
-        if p is not None and p.state != "disconnected":
+        p = self._roster.get(fact.identity)
+        if p is not None:
             p._remove_publication(fact.track_sid)
 
     def _track_subscribed(self, fact: C.TrackSubscribed) -> None:
@@ -251,11 +247,13 @@ class Room(EventEmitter[RoomEvent]):
             found[1].track._start(fact.width, fact.height)
 
     def _data_received(self, fact: C.DataReceived) -> None:
+        if is_reserved(fact.topic):
+            return  # another vendor model's own traffic (compat/core/topics.py), never a data track
         if fact.identity is None:
             logger.debug("data packet from the server API (no participant) ignored")
             return
-        p = self._by_identity.get(fact.identity)
-        if p is None or p.state == "disconnected":
+        p = self._roster.get(fact.identity)
+        if p is None:
             return
         sid = data_track_sid(p.sid, fact.topic)
         pub = p.tracks.get(sid)
@@ -274,7 +272,7 @@ class Room(EventEmitter[RoomEvent]):
         if loudest == self._speaker:
             return
         self._speaker = loudest
-        p = self._by_identity.get(loudest) if loudest is not None else None
+        p = self._roster.get(loudest)
         self._dominant = p
         self.emit("dominantSpeakerChanged", p)
 
@@ -288,8 +286,8 @@ class Room(EventEmitter[RoomEvent]):
             return
         if nq.remote < 1:
             return
-        p = self._by_identity.get(fact.identity)
-        if p is not None and p.state != "disconnected":
+        p = self._roster.get(fact.identity)
+        if p is not None:
             p._set_network_quality(level, nq.remote)
 
     def _recording(self, fact: C.RecordingStarted | C.RecordingStopped) -> None:

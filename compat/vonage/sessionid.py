@@ -101,9 +101,7 @@ def parse_session_id(session_id: object) -> SessionIdInfo:
     if session_id is None or session_id == "":
         raise connect_invalid_session_id("SessionID is undefined. You must pass a sessionID to initSession.")
     if not isinstance(session_id, str):
-        raise connect_invalid_session_id(
-            "SessionID is not a string. You must use string as the session ID passed into OT.initSession()."
-        )
+        raise connect_invalid_session_id("SessionID is not a string. You must use string as the session ID passed into OT.initSession().")
     shape = _MINTED_SHAPE.fullmatch(session_id)
     record = _b64decode(shape.group(1)) if shape else None
     if record is None or "~" not in record:

@@ -70,9 +70,7 @@ MAX_SIGNAL_TYPE_LENGTH: Final = 128
 
 SIGNAL_OPTIONS: Final = ("type", "data", "to", "retryAfterReconnect")
 
-NON_STRING_DATA_WARNING: Final = (
-    "Signaling of anything other than Strings is deprecated. Please update the data property to be a string."
-)
+NON_STRING_DATA_WARNING: Final = "Signaling of anything other than Strings is deprecated. Please update the data property to be a string."
 
 _TYPE_RE: Final = re.compile(r"[a-zA-Z0-9\-._~]+")
 
@@ -225,9 +223,7 @@ def _validate_to(to: Any) -> OTError | None:
     if isinstance(to, SignalTarget):
         return None
     if to is None or to is False or (isinstance(to, (str, int, float)) and not to):
-        return signal_error(
-            400, "The signal to field was invalid. Either set it to a OT.Connection, OT.Session, or omit it entirely"
-        )
+        return signal_error(400, "The signal to field was invalid. Either set it to a OT.Connection, OT.Session, or omit it entirely")
     return signal_error(400, f"The To field was invalid: a {type(to).__name__} is neither a Connection nor the Session")
 
 
@@ -237,9 +233,7 @@ def _validate_type(type_: Any) -> OTError | None:
     if not isinstance(type_, str):
         return signal_error(400, f"The signal type was invalid: it must be a string, not a {type(type_).__name__}")
     if js_length(type_) > MAX_SIGNAL_TYPE_LENGTH:
-        return signal_error(
-            413, f"The signal type was too long, the maximum length of it is {MAX_SIGNAL_TYPE_LENGTH} characters"
-        )
+        return signal_error(413, f"The signal type was too long, the maximum length of it is {MAX_SIGNAL_TYPE_LENGTH} characters")
     if not _TYPE_RE.fullmatch(type_):
         return signal_error(400, "The signal type was invalid, it can only contain letters, numbers, '-', '_', and '~'.")
     return None
@@ -248,9 +242,7 @@ def _validate_type(type_: Any) -> OTError | None:
 def _validate_retry(retry: Any) -> OTError | None:
     if retry is True or retry is False:
         return None
-    return signal_error(
-        400, "The signal retryAfterReconnect was not true or false. Either set it to a Boolean value or omit it"
-    )
+    return signal_error(400, "The signal retryAfterReconnect was not true or false. Either set it to a Boolean value or omit it")
 
 
 def _js_truthy(value: Any) -> bool:

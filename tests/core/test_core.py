@@ -89,6 +89,8 @@ class FakePub:
     kind: int = rtc.TrackKind.KIND_AUDIO
     muted: bool = False
     source: int = rtc.TrackSource.SOURCE_MICROPHONE
+    width: int = 0
+    height: int = 0
 
 
 @attrs.define
@@ -100,6 +102,8 @@ class FakeParticipant:
     state: int = rtc.ParticipantState.PARTICIPANT_STATE_ACTIVE
     disconnect_reason: Any = None
     track_publications: dict[str, FakePub] = attrs.Factory(dict)
+    joined_at: Any = None
+    permissions: Any = attrs.Factory(lambda: type("P", (), {"can_publish": True, "can_subscribe": True, "can_publish_data": True})())
 
 
 async def make_session() -> tuple[R.RtcSession, list[C.Fact]]:

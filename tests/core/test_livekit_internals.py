@@ -126,3 +126,14 @@ def test_connect_request_can_carry_join_retries() -> None:
     assert requests and awaits and min(requests) < min(awaits), (
         "Room.connect no longer sends its connect request before its first await: connect_once cannot rewrite it"
     )
+
+
+def test_current_token_is_the_rooms_token_kept_up_to_date_by_token_refreshed() -> None:
+    connect, events = inspect.getsource(rtc.Room.connect), inspect.getsource(rtc.Room._on_room_event)
+    assert "self._token = token" in connect
+    assert "self._token = event.token_refreshed.token" in events
+    assert events.index("self._token = event.token_refreshed.token") < events.index('self.emit("token_refreshed")')
+    room: Any = type("R", (), {})()
+    assert LI.current_token(room) is None
+    room._token = "tok"
+    assert LI.current_token(room) == "tok"

@@ -427,3 +427,33 @@ async def test_remove_participant_and_delete_room_disconnect_with_their_reasons(
     finally:
         for room in (a, b, c):
             await room.disconnect()
+
+
+@pytest.mark.media
+async def test_a_participant_token_with_room_admin_moderates_its_own_room_only(dev_server: LiveKitServer) -> None:
+    """What an OpenTok moderator does: RoomService called with its own join token (roomAdmin for
+    its room), no API secret."""
+    token = dev_server.token("mod", "r", room_admin=True)
+    mod = await dev_server.connect("mod", "r", room_admin=True)
+    a = await dev_server.connect("a", "r")
+    log_a = EventLog()
+    log_a.listen(a, "disconnected")
+    client = api.LiveKitAPI.with_token(token, dev_server.url)
+    plain = api.LiveKitAPI.with_token(dev_server.token("a", "r"), dev_server.url)
+    try:
+        listed = await client.room.list_participants(api.ListParticipantsRequest(room="r"))
+        assert {p.identity for p in listed.participants} == {"mod", "a"}
+        with pytest.raises(api.TwirpError) as elsewhere:
+            await client.room.list_participants(api.ListParticipantsRequest(room="other"))
+        assert elsewhere.value.code == "unauthenticated"
+        with pytest.raises(api.TwirpError) as not_admin:
+            await plain.room.remove_participant(api.RoomParticipantIdentity(room="r", identity="mod"))
+        assert not_admin.value.code == "unauthenticated"
+        await client.room.remove_participant(api.RoomParticipantIdentity(room="r", identity="a"))
+        ((reason,),) = await log_a.wait("disconnected")
+        assert reason == models.DisconnectReason.PARTICIPANT_REMOVED
+    finally:
+        await client.aclose()
+        await plain.aclose()
+        await a.disconnect()
+        await mod.disconnect()

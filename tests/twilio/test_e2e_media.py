@@ -283,3 +283,25 @@ async def test_recording_started_and_stopped(tmp_path: Path) -> None:
         finally:
             await lkapi.aclose()
             await close(room)
+
+
+async def test_reserved_topics_never_surface_as_data_tracks(lk_server: LiveKitServer) -> None:
+    """Another vendor model's traffic (compat/core/topics.py) shares the room's data packets:
+    a Vonage signal must create no Twilio data track and no trackMessage."""
+    remote = await lk_server.connect("alice", "m9")
+    room = await twilio_connect(lk_server, "bot", "m9")
+    trace = EventLog(timeout=15.0)
+    trace.listen(room, *ROOM_EVENTS)
+    try:
+        await remote.local_participant.publish_data(b'{"type":"x"}', topic="compat.vonage.signal")
+        await remote.local_participant.publish_data("after the signal", topic="chat")
+        ((data, track, _who),) = await trace.wait("trackMessage")
+        assert data == "after the signal" and track.name == "chat"
+        await asyncio.sleep(0.3)  # nothing else shows up
+        (alice,) = room.participants.values()
+        assert [pub.trackName for pub in alice.dataTracks.values()] == ["chat"]
+        assert [args[0].trackName for args in trace.of("trackPublished")] == ["chat"]
+        assert len(trace.of("trackMessage")) == 1
+    finally:
+        await remote.disconnect()
+        await close(room)

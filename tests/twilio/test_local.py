@@ -275,3 +275,27 @@ async def test_capture_frame_rejects_non_frames_with_type_error() -> None:
         await Video.AudioSource().capture_frame(None)  # type: ignore[arg-type]
     cam.capture_frame(frame)  # a real frame is fine (counted as unsent: not published)
     assert cam.source.unsent_frames == 1
+
+
+async def test_reserved_topics_and_the_second_vendors_facts_change_nothing() -> None:
+    info = C.ParticipantInfo("PA_a", "alice")
+    snap = C.RoomSnapshot("RM_1", "room", C.ParticipantInfo("PA_me", "me"), (C.ParticipantState(info),))
+    session = C.ScriptedSession(snap)
+    room = await connect_session(session, {})
+    await asyncio.sleep(0.01)
+    events: list[str] = []
+    for name in ("trackPublished", "trackSubscribed", "trackMessage"):
+        room.on(name, lambda *args, name=name: events.append(name))
+    session.feed(
+        C.DataReceived("alice", b"{}", "compat.vonage.signal", True),
+        C.DataReceived("alice", b"{}", "compat.anything", True),
+        C.MetadataChanged("alice", "m", is_local=False),
+        C.PermissionsChanged("alice", C.Permissions(can_publish=False), is_local=False),
+        C.LocalTrackMuted("TR_x", True),
+        C.TrackDimensionsChanged("alice", "TR_y", 640, 480),
+    )
+    await asyncio.sleep(0.01)
+    assert events == [] and room.participants["PA_a"].dataTracks == {}
+    session.feed(C.DataReceived("alice", b"hi", "chat", True))
+    await asyncio.sleep(0.01)
+    assert events == ["trackPublished", "trackSubscribed", "trackMessage"]

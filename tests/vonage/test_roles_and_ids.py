@@ -76,7 +76,12 @@ def test_normalize_role_accepts_enums_and_refuses_others() -> None:
 def test_grants_of_each_role() -> None:
     sub = C.grants_for_role("subscriber", "r")
     assert (sub.room_join, sub.room, sub.can_publish, sub.can_subscribe, sub.can_publish_data, sub.room_admin) == (
-        True, "r", False, True, True, None,
+        True,
+        "r",
+        False,
+        True,
+        True,
+        None,
     )
     pub = C.grants_for_role("publisher", "r")
     assert (pub.can_publish, pub.can_subscribe, pub.can_publish_data, pub.room_admin) == (True, True, True, None)

@@ -72,7 +72,12 @@ def test_generate_then_inspect_round_trip(role: str) -> None:
     token = OT.generate_token(KEY, SECRET, "room-1", role=role, data="d" * 1000, name="Dr Who")
     info = OT.inspect_token(token, "room-1")
     assert (info.role, info.capabilities, info.data, info.name, info.room, info.api_key) == (
-        role, OT.Capabilities.fromPermissions(T_PERMS[role]), "d" * 1000, "Dr Who", "room-1", KEY,
+        role,
+        OT.Capabilities.fromPermissions(T_PERMS[role]),
+        "d" * 1000,
+        "Dr Who",
+        "room-1",
+        KEY,
     )
 
 

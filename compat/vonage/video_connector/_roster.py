@@ -14,6 +14,7 @@ import logging
 import attrs
 
 from compat.core import ParticipantInfo, TrackInfo
+from compat.vonage.stream import stream_id_for as model_stream_id
 from compat.vonage.token import parse_metadata
 
 from .models import Connection, Stream
@@ -25,8 +26,9 @@ STREAM_SOURCES = frozenset({"camera", "microphone", "unknown"})
 
 
 def stream_id_for(participant_sid: str) -> str:
-    """A participant's Stream ID: derived from its (stable) participant SID."""
-    return "ST_" + participant_sid.removeprefix("PA_")
+    """A participant's Stream ID: the OpenTok model's ID of its camera stream, so both models
+    (and signals or logs that carry it) agree."""
+    return model_stream_id(participant_sid, "camera")
 
 
 def connection_for(info: ParticipantInfo) -> Connection:

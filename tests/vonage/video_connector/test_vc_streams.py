@@ -40,7 +40,7 @@ async def test_one_stream_per_participant_and_a_stream_built_by_the_caller(lk_se
         assert len(calls.of("on_stream_received_cb")) == 1  # camera and microphone: one Stream
         assert stream.connection.id == remote.local_participant.sid
         mine = Stream(id=stream.id, connection=Connection(id="", creation_time=datetime.min))
-        assert not client.subscribe(Stream(id="ST_nope", connection=mine.connection))
+        assert not client.subscribe(Stream(id="PA_nope-camera", connection=mine.connection))
         assert client.subscribe(
             mine, settings=SubscriberSettings(), on_connected_cb=calls.cb("sub_connected"),
             on_disconnected_cb=calls.cb("sub_disconnected"), on_audio_data_cb=calls.cb("sub_audio"),
