@@ -388,6 +388,9 @@ class PublishSettings:
     video_codec: Literal["vp8", "h264", "vp9", "av1"] | None = None
     simulcast: bool | None = None
     dtx: bool | None = None
+    # video: what the encoder gives up first under CPU or bandwidth pressure (None: LiveKit's
+    # default, which scales the resolution down); "maintain_resolution" keeps the frame size.
+    degradation_preference: Literal["balanced", "maintain_framerate", "maintain_resolution"] | None = None
 
 __all__ = [
     "ActiveSpeakersChanged",

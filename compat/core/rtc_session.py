@@ -92,6 +92,11 @@ _SOURCE = {
     rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO: "screen_share_audio",
 }
 _SOURCE_BACK = {v: k for k, v in _SOURCE.items()}
+_DEGRADATION: dict[str, Any] = {  # the proto field takes the IntEnum's value
+    "balanced": rtc.DegradationPreference.BALANCED,
+    "maintain_framerate": rtc.DegradationPreference.MAINTAIN_FRAMERATE,
+    "maintain_resolution": rtc.DegradationPreference.MAINTAIN_RESOLUTION,
+}
 _CODEC = {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9, "av1": rtc.VideoCodec.AV1}
 _QUALITY = {
     rtc.ConnectionQuality.QUALITY_EXCELLENT: F.Quality.EXCELLENT,
@@ -986,6 +991,8 @@ class RtcSession(Session):
                 opts.video_codec = _CODEC[settings.video_codec]
             if settings.simulcast is not None:
                 opts.simulcast = settings.simulcast
+            if settings.degradation_preference is not None:
+                opts.degradation_preference = _DEGRADATION[settings.degradation_preference]
         key = "pending:" + str(id(track))
         self._local[key] = (track, source, native)
         task = self._loop.create_task(self._room.local_participant.publish_track(track, opts))
