@@ -1,4 +1,5 @@
-"""The Twilio shim (compat.twilio_video on compat.core) against raw ``livekit.rtc``, receiving the same room.
+"""The compat models (Twilio: compat.twilio_video; OpenTok: compat.vonage; both on compat.core)
+against raw ``livekit.rtc``, receiving the same room in the same run.
 
 Run it inside the project's private network namespace (WebRTC needs a non-loopback interface;
 nothing leaves the machine):
@@ -11,28 +12,40 @@ Processes (each one's CPU is its own, summed over its threads from /proc/<pid>/t
                ``auto_subscribe=False``
   raw bot      ``python -m bench._bot raw``: an ``rtc.Room``, one ``rtc.AudioStream`` per remote
                audio track
-  shim bot     ``python -m bench._bot shim``: ``Video.connect(token, {"url", "name"})``,
+  twilio bot   ``python -m bench._bot twilio``: ``Video.connect(token, {"url", "name"})``,
                ``RemoteAudioTrack.frames()`` per track from ``trackSubscribed``
+  opentok bot  ``python -m bench._bot opentok``: a Session for the room (``url`` option),
+               ``await session.connect(token)``, ``session.subscribe(stream)`` per stream and
+               ``subscriber.audio_frames()``
   this process orchestrates, and runs the in-process micro benchmarks (no server).
-Both bots touch every frame's PCM and count frames per track.
+Every bot touches every frame's PCM and counts frames per track. ``--models`` picks the models.
 
-Per size N (4, 8, 16): the publishers come up; both bot processes start; one unmeasured warm-up
-connect each, then CONNECTS measured connect/disconnect cycles per bot, alternating raw and
-shim (``rtc.Room.connect`` vs ``Video.connect`` wall time, median); then both bots join for good
-at the same time and read every track; after a warm-up, one steady window measures each bot
-process's CPU (→ per stream), frames delivered vs the expected 100 frames/s per track, and frames
-dropped by the shim's bounded ring. Running both bots at once puts them under the same load at
-the same moment, so drift on the shared machine does not favour one of them.
+Per size N (4, 8, 16): the publishers come up; the bot processes start; one unmeasured warm-up
+connect each, then CONNECTS measured rounds of one connect/disconnect per bot, back to back, the
+order rotated every round (``rtc.Room.connect`` vs ``Video.connect`` vs ``session.connect`` wall
+time; median, and the median of each model's paired difference to raw). Then the bots join for
+good and read every track; after a warm-up, a steady window measures each bot process's CPU
+(→ per stream), frames delivered vs the expected 100 frames/s per track, and frames dropped by the
+models' bounded rings. Layout (``--layout``): ``together`` runs raw and every model in the same
+window, so drift on the shared machine favours none of them; ``alternate`` runs raw with one model
+per window (the other model's bot leaves the room), for when all bots at once would saturate the
+machine; ``auto`` (default) measures the machine's CPU use with all bots in the room during the
+warm-up and alternates from ``--busy-limit`` (90 % of all cores) up. Ratios are model/raw from the
+same window (median over windows with ``--rounds`` > 1).
 
 Event dispatch (in-process): a LiveKit ``track_muted``/``track_unmuted`` event emitted on an
-``rtc.Room`` reaching one user handler: raw = the handler on the rtc.Room; shim = the same
+``rtc.Room`` reaching one user handler: raw = the handler on the rtc.Room; twilio = the same
 emit into RtcSession's handler → fact → Twilio Room → a ``trackDisabled``/``trackEnabled``
-listener on the Twilio Room. CPU per event.
+listener on the Twilio Room; opentok = the same emit → fact → OpenTok Session → a
+``streamPropertyChanged`` (``hasAudio``) handler on the Session. CPU per event.
 
-Extras (no server, as before): ``receive_local``: a local AudioSource read by a raw AudioStream
-and through the core's FrameStream sink; ``fact_dispatch``: facts fed to a ScriptedSession.
+Extras (no server): ``room_build_ms``: what each model adds after the native connect (the Twilio
+Room build; the OpenTok token check and connect burst); ``fact_dispatch``: facts fed to a
+ScriptedSession; ``receive_local``: a local AudioSource read by a raw AudioStream and through the
+core's FrameStream sink.
 
-Every phase has a time limit; nothing is asserted; partial results are always printed.
+Every phase has a time limit; nothing is asserted; partial results are always printed, with the
+exit status of every child process.
 """
 
 from __future__ import annotations
