@@ -328,6 +328,7 @@ async def run_size(n: int, server: ServerProcess, url: str, args: argparse.Names
     finally:
         codes = await asyncio.gather(*(bot.stop() for bot in bots.values()), pubs.stop(10.0))
         out["exit_codes"] = dict(zip([*bots, "publishers"], codes, strict=True))
+        out["stderr_tails"] = {name: c.stderr_tail for name, c in (*bots.items(), ("publishers", pubs)) if c.stderr_tail}
     out["ratios"] = {model: _ratios(out, model) for model in models}
     return out
 
@@ -683,6 +684,9 @@ def render(results: dict[str, Any]) -> str:
     exits["server"] = results.get("server_exit_code")
     bad = {k: v for k, v in exits.items() if v != 0}
     lines.append("child exit codes: " + ("all 0" if not bad else ", ".join(f"{k}: {v}" for k, v in bad.items())))
+    for size in results.get("sizes", []):
+        for name, tail in (size.get("stderr_tails") or {}).items():
+            lines.append(f"  {size['participants']} {name} stderr: " + " | ".join(tail[-3:]))
     errors = list(results.get("errors", []))
     for size in results.get("sizes", []):
         errors += [f"{size['participants']}: {e}" for e in size.get("errors", [])]
