@@ -315,7 +315,7 @@ async def run_size(n: int, server: ServerProcess, url: str, args: argparse.Names
             busy = _busy_pct(b0, machine_busy())
             out["busy_all_bots_pct"] = busy
             layout = "alternate" if busy is not None and busy >= args.busy_limit else "together"
-        out["layout"] = layout
+        out["layout"] = layout if len(models) > 1 else "together"  # one model: nothing to alternate
         for group in window_plan(layout, models, args.rounds):
             if set(group) != staying:
                 await stay(group)
