@@ -5,7 +5,8 @@
 Connects N ``rtc.Room``s (``auto_subscribe=False``: they receive nothing) to ROOM, each
 publishing a 48 kHz mono sine (fed in 100 ms chunks to keep this process cheap), prints
 ``ready <N>`` (or ``ready <k>`` with how many made it, after a time limit), and runs until
-stdin closes. Nothing here is measured; it only keeps the room busy.
+stdin closes; then it disconnects, disposes livekit's FFI (``compat.core.rtc_session.shutdown``)
+and exits 0. Nothing here is measured; it only keeps the room busy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 
 from livekit import rtc
 
+from compat.core.rtc_session import shutdown
 from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, sine
 
 CHUNK = 4800  # 100 ms
@@ -67,6 +69,4 @@ if __name__ == "__main__":
         asyncio.run(main(url, key, secret, room_name, int(count)))
     finally:
         sys.stdout.flush()
-        import os
-
-        os._exit(0)  # livekit's FFI threads can abort in interpreter teardown
+        shutdown()  # raw rooms only, so no compat exit hook: dispose livekit's FFI before Python finalises

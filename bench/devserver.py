@@ -54,6 +54,7 @@ import numpy as np
 from livekit import rtc
 from livekit.protocol import rtc as signal_pb
 
+from compat.core.rtc_session import shutdown
 from compat.devserver.testing import FRAME_SAMPLES, LiveKitServer, ServerProcess, free_port, publish_tone, rms
 
 T = TypeVar("T")
@@ -742,7 +743,7 @@ class Watchdog:
                 with contextlib.suppress(Exception):
                     self.emit(self.results)
                 sys.stdout.flush()
-                os._exit(3)
+                os._exit(3)  # the main thread may be stuck in a synchronous FFI call: nothing else ends it
 
 
 async def run(args: argparse.Namespace, results: dict[str, Any], watchdog: Watchdog) -> dict[str, Any]:
@@ -940,9 +941,10 @@ def main(argv: list[str] | None = None) -> None:
     watchdog.stop()
     emit(results)
     sys.stdout.flush()
-    # Joins abandoned by the late-join phase are still pending inside the livekit FFI, whose
-    # teardown at interpreter exit can then abort the process; everything is written by now.
-    os._exit(0)
+    # Joins abandoned by the late-join phase may still be pending inside the livekit FFI. The
+    # clients are raw rtc rooms, so compat registered no exit hook: dispose the FFI and let its
+    # last callbacks finish now, before Python finalises (that is what used to abort the exit).
+    shutdown()
 
 
 if __name__ == "__main__":
