@@ -310,6 +310,10 @@ class Session(EventDispatcher, SignalTarget):
         return self
 
     def _attach(self, core: C.Session, info: TokenInfo) -> None:
+        if self._session is not None:  # connected before: the new connection starts from a clean slate
+            tasks = self._tasks  # the previous connection's close may still be running
+            self._reset_state()
+            self._tasks = tasks
         self._session = core
         self._info = info
         self._role = info.role

@@ -289,3 +289,16 @@ async def subscribe(session: OT.Session, core: C.ScriptedSession, stream_id: str
     sub = await task
     assert sub is not None
     return sub
+
+
+async def test_a_session_connected_again_starts_from_a_clean_slate() -> None:
+    """initSession returns the same Session for a session id: its second connection must not
+    inherit the first one's streams, subscribers or stream slots."""
+    session, _core = await connected(snapshot(ALICE))
+    first = sorted(s.streamId for s in session.streams.where(lambda s: True))
+    assert "PA_alice-camera" in first
+    await session.disconnect()
+    core2 = C.ScriptedSession(snapshot(ALICE))
+    await connect_session(session, core2, token())
+    assert sorted(s.streamId for s in session.streams.where(lambda s: True)) == first
+    assert session.connections.length() == 2  # alice and ourselves, once each
