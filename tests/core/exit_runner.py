@@ -1,7 +1,10 @@
-"""Run tests/core/exit_bot.py many times, each in its own process, against one dev server.
+"""Run a bot (tests/core/exit_bot.py unless told otherwise) many times, each in its own
+process, against one dev server.
 
-The dev server and the remote peer each run in their own process, started once. Every
-bot run must exit with status 0; an abort at interpreter exit shows as -6 (SIGABRT).
+The dev server and the remote peer (tests/core/exit_bot.py --peer: a Twilio-API participant
+publishing a tone) each run in their own process, started once. Every bot run must exit with
+status 0; an abort at interpreter exit shows as -6 (SIGABRT). Another bot module (``--bot``,
+or ``main(bot=...)`` from a wrapper) takes ``--room R --identity I`` and may take more arguments.
 
     flock /tmp/compat-media.lock scripts/netns-run .venv/bin/python -m tests.core.exit_runner --runs 50 [--leave-open]
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 KEY, SECRET = "devkey", "secret-for-the-exit-bot-runner-0123456789"
 BOT_TIMEOUT = 60.0
+BOT = "tests.core.exit_bot"
 
 
 @dataclass
@@ -75,10 +79,10 @@ def _stop(proc: subprocess.Popen[str], sig: signal.Signals | None) -> None:
         proc.wait(10)
 
 
-def run_bot(env: dict[str, str], room: str, identity: str, *args: str) -> Run:
+def run_bot(env: dict[str, str], room: str, identity: str, *args: str, bot: str = BOT) -> Run:
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.core.exit_bot", "--room", room, "--identity", identity, *args],
+            [sys.executable, "-m", bot, "--room", room, "--identity", identity, *args],
             env=env, capture_output=True, text=True, timeout=BOT_TIMEOUT,
         )
     except subprocess.TimeoutExpired as exc:
@@ -86,26 +90,28 @@ def run_bot(env: dict[str, str], room: str, identity: str, *args: str) -> Run:
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def run_many(runs: int, *args: str, verbose: bool = False) -> tuple[list[Run], int | None]:
-    """``runs`` bot processes in a row (``args`` go to each bot); returns their results and
-    the peer's exit status."""
+def run_many(runs: int, *args: str, verbose: bool = False, bot: str = BOT) -> tuple[list[Run], int | None]:
+    """``runs`` processes of the module ``bot`` in a row (``args`` go to each); returns their
+    results and the peer's exit status."""
     room = f"exit-{uuid.uuid4().hex[:8]}"
     results: list[Run] = []
     with dev_server() as env, peer(env, room) as remote:
         for i in range(runs):
-            result = run_bot(env, room, f"bot-{i}", *args)
+            result = run_bot(env, room, f"bot-{i}", *args, bot=bot)
             results.append(result)
             if verbose:
                 print(f"run {i + 1:3d}: status {result.status}", flush=True)
     return results, remote.returncode
 
 
-def main() -> int:
+def main(argv: list[str] | None = None, bot: str = BOT) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=int(os.environ.get("COMPAT_EXIT_RUNS", "50")))
     parser.add_argument("--leave-open", action="store_true", help="bots return without disconnecting")
-    args = parser.parse_args()
-    results, peer_status = run_many(args.runs, *(["--leave-open"] if args.leave_open else []), verbose=True)
+    parser.add_argument("--bot", default=bot, help=f"the bot's module (default {bot})")
+    args = parser.parse_args(argv)
+    bot_args = ["--leave-open"] if args.leave_open else []
+    results, peer_status = run_many(args.runs, *bot_args, verbose=True, bot=args.bot)
     bad = [(i, r) for i, r in enumerate(results, 1) if r.status != 0]
     for i, r in bad:
         print(f"--- run {i}: status {r.status}\n{r.stderr[-2000:]}", flush=True)
