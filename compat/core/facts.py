@@ -130,6 +130,23 @@ class ParticipantLeft:
 
 
 @attrs.frozen
+class ParticipantReconnecting:
+    """A remote participant is reconnecting: it left because its identity joined again (a full
+    reconnect; LiveKit's DUPLICATE_IDENTITY). Its tracks stay reported; within the core's grace
+    it comes back (ParticipantReconnected) or is reported left (TrackUnsubscribed..., ParticipantLeft)."""
+
+    identity: str
+
+
+@attrs.frozen
+class ParticipantReconnected:
+    """A reconnecting remote participant is back: same participant and vendor SIDs; what really
+    changed follows as facts (TrackPublished, TrackUnpublished, TrackMuted, ...)."""
+
+    identity: str
+
+
+@attrs.frozen
 class TrackPublished:
     identity: str
     track: TrackInfo
@@ -285,6 +302,8 @@ Fact = (
     Connected
     | ParticipantJoined
     | ParticipantLeft
+    | ParticipantReconnecting
+    | ParticipantReconnected
     | TrackPublished
     | TrackUnpublished
     | TrackSubscribed
@@ -406,6 +425,8 @@ __all__ = [
     "ParticipantInfo",
     "ParticipantJoined",
     "ParticipantLeft",
+    "ParticipantReconnected",
+    "ParticipantReconnecting",
     "ParticipantState",
     "PublishFailure",
     "PublishSettings",

@@ -16,7 +16,9 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   ParticipantJoined fact with its tracks; a leave burst (track_unsubscribed/
   track_unpublished per track, then participant_disconnected) becomes TrackUnsubscribed
   facts and one ParticipantLeft, without TrackUnpublished. A burst ends when an unrelated
-  event arrives or after ``BURST_WINDOW`` seconds of quiet;
+  event arrives or after ``BURST_WINDOW`` seconds of quiet. An unsubscription is held as the
+  start of a leave burst (its streams parked, ended when it is reported), since only the
+  burst's end tells a leave from a reconnect;
 * every AudioStream/VideoStream opened here is closed on unsubscribe, participant leave
   and disconnect; every native AudioSource/VideoSource on unpublish and disconnect;
 * track SIDs in facts are **vendor-facing** and stable for the session: the LiveKit SID a
@@ -32,6 +34,12 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   (and tracks) absent after the reconnect are waited for up to ``REJOIN_GRACE`` seconds
   (after a server restart everybody rejoins at their own pace) unless the room visibly
   survived (a participant kept its LiveKit SID), then reported as left/unpublished.
+* a remote participant's own full reconnect (no resume: the dev server never resumes) shows
+  as a leave with DUPLICATE_IDENTITY (the server removes the old participant when the
+  identity joins again), then a join with new SIDs. Such a leave is held with the same
+  machinery: the participant is missing and its tracks unbound (streams parked), reported as
+  ParticipantReconnecting; its rejoin within ``REJOIN_GRACE`` is reconciled as above
+  (ParticipantReconnected, then only real changes), otherwise the leave is reported then.
 * a session still open when its event loop shuts down (``asyncio.run`` returning) is
   closed then, and at interpreter exit livekit's FFI is disposed and quiesced before
   Python finalises (see :func:`shutdown`), so a bot needs no ``os._exit``.
@@ -271,6 +279,9 @@ class RtcSession(Session):
         self._missing: set[str] = set()  # identities not seen since the drop
         self._unbound: set[str] = set()  # vendor track SIDs not seen since the drop
         self._resub: set[str] = set()  # vendor track SIDs subscribed before, awaiting the new track
+        # remote participants reconnecting (left with DUPLICATE_IDENTITY, awaited like the missing
+        # ones above), with the cause to report if they do not come back
+        self._rejoining: dict[str, F.DisconnectCause] = {}
         self._grace: asyncio.TimerHandle | None = None
         # media (remote tracks and streams keyed by vendor SID; a parked stream has no native)
         self._remote_tracks: dict[str, tuple[str, rtc.RemoteTrack]] = {}
@@ -288,6 +299,7 @@ class RtcSession(Session):
         # moderation: RoomService calls authorised by our own (latest) token
         self._url = ""
         self._token: str | None = None
+        self._auto_subscribe = True
         self._admin = False  # our token grants roomAdmin for this room
         self._local_info: F.ParticipantInfo | None = None  # as last reported (permissions, metadata)
         self._local_muted: dict[str, bool] = {}  # vendor SID -> the mute state our track is known to have
@@ -322,6 +334,7 @@ class RtcSession(Session):
 
     async def _connect(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
         self._url, self._token = url, token
+        self._auto_subscribe = options.auto_subscribe
         try:
             await self._join(url, token, options, deadline)
         except BaseException:
@@ -423,7 +436,13 @@ class RtcSession(Session):
         elif kind == "leave":
             pending, self._pending = self._pending, []
             for fact in pending:
-                self._deliver(fact)
+                self._deliver_loss(fact)
+
+    def _deliver_loss(self, fact: F.Fact) -> None:
+        """A held TrackUnsubscribed/TrackUnpublished goes out: its parked streams end first."""
+        if isinstance(fact, (F.TrackUnsubscribed, F.TrackUnpublished)):
+            self._close_track(fact.track_sid)
+        self._deliver(fact)
 
     def _emit(self, fact: F.Fact) -> None:
         self._flush()
@@ -548,7 +567,7 @@ class RtcSession(Session):
             self._park(sid)
             return  # the reconnect's noise: reconciled at reconnected
         if p.state == rtc.ParticipantState.PARTICIPANT_STATE_DISCONNECTED:
-            self._close_track(sid)
+            self._park(sid)  # ended with the leave, or carried over if it is a reconnect
             return  # part of a leave: Twilio/OpenTok report the leave, not unpublishes
         if self._pending_kind == "leave" and self._pending_identity == p.identity:
             self._pending.append(F.TrackUnpublished(p.identity, sid))
@@ -565,47 +584,83 @@ class RtcSession(Session):
         if self._held or sid in self._unbound:
             self._park(sid)
             return
-        self._close_track(sid)
         t = self._track(p.identity, sid)
         if t is not None and not t.subscribed:
+            self._close_track(sid)
             return  # already reported (our own set_subscribed(False), see _unsubscribed_by_us)
+        # A leave starts like this, and only its end tells whether it is a reconnect (whose
+        # streams carry over): held as a leave burst, its media parked until then.
+        self._park(sid)
         fact = F.TrackUnsubscribed(p.identity, sid)
         if self._pending_kind == "leave" and self._pending_identity == p.identity:
             self._pending.append(fact)
-            self._arm()
-            return
-        self._emit(fact)
+        else:
+            self._flush()
+            self._pending_kind = "leave"
+            self._pending_identity = p.identity
+            self._pending = [fact]
+        self._arm()
 
     def _on_participant_disconnected(self, p: rtc.RemoteParticipant) -> None:
         if self._held or p.identity in self._missing:
-            r = self._reported.get(p.identity)
-            for sid in r.tracks if r is not None else ():
-                self._park(sid)
+            self._park_all(p.identity)
             return
-        if self._pending_kind == "leave" and self._pending_identity == p.identity:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._pending_kind = None
-            pending, self._pending = self._pending, []
-            for fact in pending:
-                if isinstance(fact, F.TrackUnsubscribed):
-                    self._deliver(fact)
-        else:
-            self._flush()
-        for sid, (owner, _track) in list(self._remote_tracks.items()):
-            if owner == p.identity:
-                self._close_track(sid)
+        cause = disconnect_cause(p.disconnect_reason) if p.disconnect_reason else None
+        unsubscribed = self._take_leave(p.identity)
+        if cause is F.DisconnectCause.DUPLICATE_IDENTITY and p.identity in self._reported and not self._closing:
+            self._hold_leave(p.identity, cause)  # its burst was the reconnect's noise: dropped
+            return
+        for fact in unsubscribed:
+            self._deliver_loss(fact)
+        self._close_all_of(p.identity)
         self._resub.difference_update(self._reported[p.identity].tracks if p.identity in self._reported else ())
-        self._deliver(F.ParticipantLeft(p.identity, disconnect_cause(p.disconnect_reason) if p.disconnect_reason else None))
+        self._deliver(F.ParticipantLeft(p.identity, cause))
+
+    def _take_leave(self, identity: str) -> list[F.Fact]:
+        """End the leave burst of ``identity`` (another burst is flushed): its TrackUnsubscribed
+        facts, not yet delivered; its TrackUnpublished ones are dropped (the leave says it)."""
+        if self._pending_kind != "leave" or self._pending_identity != identity:
+            self._flush()
+            return []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending_kind = None
+        pending, self._pending = self._pending, []
+        return [fact for fact in pending if isinstance(fact, F.TrackUnsubscribed)]
+
+    def _hold_leave(self, identity: str, cause: F.DisconnectCause) -> None:
+        """A remote participant left because its identity joined again: it is making a full
+        reconnect (the server did not resume it). Awaited as after our own reconnect: its
+        tracks parked and unbound until it is back (_rejoin), reported left after the grace."""
+        logger.info("participant %s is reconnecting (left with %s): waiting up to %.0fs", identity, cause.name, REJOIN_GRACE)
+        self._park_all(identity)
+        self._rejoining[identity] = cause
+        self._missing.add(identity)
+        self._unbound.update(self._reported[identity].tracks)
+        self._carry = True
+        self._arm_grace()
+        self._deliver(F.ParticipantReconnecting(identity))
+
+    def _park_all(self, identity: str) -> None:
+        r = self._reported.get(identity)
+        for sid in r.tracks if r is not None else ():
+            self._park(sid)
+
+    def _close_all_of(self, identity: str) -> None:
+        """Close the media of a participant who left, parked streams included."""
+        self._close_owned(identity)
+        r = self._reported.get(identity)
+        for sid in r.tracks if r is not None else ():
+            self._close_track(sid)
 
     def _on_track_subscribed(self, track: rtc.RemoteTrack, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
         if self._held:
             return  # reconciled at reconnected (from publication.track)
+        self._flush()  # a held unsubscribe of this track (a leave burst that was not one) goes out first
         sid = self._match(p.identity, pub) or pub.sid
         t = self._track(p.identity, sid)
         if t is not None and t.subscribed:  # carried over a reconnect: same vendor track, new media
-            self._flush()
             self._resume_track(p.identity, sid, track)
             self._maybe_end_carry()
             return
@@ -744,20 +799,22 @@ class RtcSession(Session):
                 for rpub in p.track_publications.values():
                     if rpub.track is not None:
                         self._subscribed(p.identity, rpub.sid, rpub.track)
-        if survived:  # the server kept the room: whoever is absent has left
-            self._settle_absent()
+        if survived:  # the server kept the room: whoever is absent has left (unless reconnecting itself)
+            self._settle_absent(spare=set(self._rejoining))
         if self._missing or self._unbound or self._resub:
-            self._grace = self._loop.call_later(REJOIN_GRACE, self._end_carry)
+            self._arm_grace()
         else:
             self._carry = False
 
     def _rejoin(self, p: rtc.RemoteParticipant) -> None:
-        """A participant reported before the drop is (back) in the room: keep it."""
+        """A participant reported before the drop (ours or its own) is (back) in the room: keep it."""
         self._missing.discard(p.identity)
         r = self._reported[p.identity]
         if r.lk_sid != p.sid:
             logger.info("participant %s is LiveKit participant %s now (was %s)", p.identity, p.sid, r.lk_sid)
             r.lk_sid = p.sid
+        if self._rejoining.pop(p.identity, None) is not None:
+            self._deliver(F.ParticipantReconnected(p.identity))
         for pub in p.track_publications.values():
             self._adopt(p, pub)
         self._maybe_end_carry()
@@ -778,6 +835,8 @@ class RtcSession(Session):
                 self._resume_track(p.identity, sid, pub.track)
             else:
                 self._resub.add(sid)
+                if not self._auto_subscribe:  # it was subscribed by hand: so is its successor
+                    pub.set_subscribed(True)
         elif pub.track is not None:
             self._subscribed(p.identity, sid, pub.track)
 
@@ -789,10 +848,14 @@ class RtcSession(Session):
             if s == sid and native is None:
                 self._attach(stream, self._makers[stream](track))
 
-    def _settle_absent(self) -> None:
-        """Report participants and tracks that did not come back as left / unpublished."""
+    def _settle_absent(self, spare: set[str] | None = None) -> None:
+        """Report participants and tracks that did not come back as left / unpublished
+        (except those of the ``spare`` identities, still awaited)."""
         self._flush()
-        for identity in sorted(self._missing):
+        spare = spare or set()
+        kept = {sid for identity in spare if (r := self._reported.get(identity)) is not None for sid in r.tracks}
+        for identity in sorted(self._missing - spare):
+            cause = self._rejoining.pop(identity, None)
             r = self._reported.get(identity)
             if r is None:
                 continue
@@ -803,18 +866,18 @@ class RtcSession(Session):
                 if t.subscribed:
                     self._close_track(sid)
                     self._deliver(F.TrackUnsubscribed(identity, sid))
-            self._close_owned(identity)
-            self._deliver(F.ParticipantLeft(identity, None))
-        self._missing.clear()
+            self._close_all_of(identity)
+            self._deliver(F.ParticipantLeft(identity, cause))
+        self._missing &= spare
         for identity, r in list(self._reported.items()):
             for sid, t in list(r.tracks.items()):
-                if sid in self._unbound:
+                if sid in self._unbound - kept:
                     self._resub.discard(sid)
                     if t.subscribed:
                         self._close_track(sid)
                         self._deliver(F.TrackUnsubscribed(identity, sid))
                     self._deliver(F.TrackUnpublished(identity, sid))
-        self._unbound.clear()
+        self._unbound &= kept
 
     def _end_carry(self) -> None:
         self._grace = None
@@ -834,6 +897,15 @@ class RtcSession(Session):
         if self._carry and not self._held and not (self._missing or self._unbound or self._resub):
             self._cancel_grace()
             self._carry = False
+
+    def _arm_grace(self) -> None:
+        """Wait REJOIN_GRACE from now for whatever is absent (a wait already running longer is kept)."""
+        deadline = self._loop.time() + REJOIN_GRACE
+        if self._grace is not None:
+            if self._grace.when() >= deadline:
+                return
+            self._grace.cancel()
+        self._grace = self._loop.call_at(deadline, self._end_carry)
 
     def _cancel_grace(self) -> None:
         if self._grace is not None:
@@ -1121,8 +1193,11 @@ class RtcSession(Session):
         raise KeyError(track_sid)
 
     def _unsubscribed_by_us(self, identity: str, track_sid: str) -> None:
+        if self._closing or self._ended or self._held:
+            return
+        self._flush()  # livekit.rtc's own report of it, if held in a burst, goes out first
         t = self._track(identity, track_sid)
-        if t is None or not t.subscribed or self._closing or self._ended or self._held:
+        if t is None or not t.subscribed:
             return
         self._close_track(track_sid)
         self._emit(F.TrackUnsubscribed(identity, track_sid))

@@ -104,6 +104,9 @@ class Participant:
         self.last_seen = time.monotonic()
         self.quality: models.ConnectionQuality = models.ConnectionQuality.EXCELLENT
         self.disconnect_reason: models.DisconnectReason = models.DisconnectReason.UNKNOWN_REASON
+        # Its resume was refused (server.py, _refuse_resume): the client is making a full reconnect
+        # under the same identity, so closing its old connection is not a leave (session.py, run).
+        self.resume_refused = False
 
     @property
     def sid(self) -> str:

@@ -248,6 +248,7 @@ class DevServer:
         await ws.prepare(request)
         if request.query.get("reconnect") in ("1", "true"):
             # Resuming needs an ICE restart, which aiortc cannot do: ask for a full reconnect instead.
+            self._expect_rejoin(room_name, claims.identity)
             await self._refuse_resume(ws)
             return ws
         room = self.manager.get_or_create(room_name)
@@ -277,6 +278,14 @@ class DevServer:
         finally:
             self.sessions.discard(session)
         return ws
+
+    def _expect_rejoin(self, room_name: str, identity: str) -> None:
+        """The client will rejoin at once: its old participant stays until then (and then leaves
+        with DUPLICATE_IDENTITY, as on LiveKit), even if it closes its media first."""
+        room = self.manager.get(room_name)
+        old = room.participants.get(identity) if room is not None else None
+        if old is not None:
+            old.resume_refused = True
 
     async def _refuse_resume(self, ws: web.WebSocketResponse) -> None:
         leave = rtc.LeaveRequest(

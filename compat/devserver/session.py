@@ -195,7 +195,8 @@ class SignalConnection:
         finally:
             watchdog.cancel()
             if not self.closed:
-                if self.left_gracefully or await self._peer_closed_media():
+                # A client whose resume we refused closes its media to rejoin: that is a drop, not a leave.
+                if self.left_gracefully or (await self._peer_closed_media() and not self.participant.resume_refused):
                     await self.close(models.DisconnectReason.CLIENT_INITIATED)
                 else:
                     await self._lost(models.DisconnectReason.SIGNAL_CLOSE)

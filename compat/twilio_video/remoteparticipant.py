@@ -5,8 +5,9 @@ Events: ``trackPublished(pub)``, ``trackUnpublished(pub)``, ``trackSubscribed(tr
 ``trackEnabled(pub)``, ``trackDisabled(pub)``, ``trackStarted(track)``,
 ``trackDimensionsChanged(track)``, ``trackMessage(data, track)``,
 ``trackPublishPriorityChanged(priority, pub)``, ``trackSwitchedOff/On(track, pub)``,
-``networkQualityLevelChanged(level, stats)``, ``reconnecting(p)``, ``reconnected()``,
-``disconnected(p)``. A participant that leaves keeps its publications in ``tracks``.
+``networkQualityLevelChanged(level, stats)``, ``reconnecting(p)``, ``reconnected()`` (its own
+full reconnect, which the core holds: same object, publications and tracks), ``disconnected(p)``.
+A participant that leaves keeps its publications in ``tracks``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ RemoteParticipantEvent = Literal[
     RemoteParticipantTrackEvent,
     "disconnected",
     "networkQualityLevelChanged",
-    "reconnected",  # wired, never fired (LiveKit reports no remote reconnection)
-    "reconnecting",  # wired, never fired
+    "reconnected",
+    "reconnecting",
 ]
 
 _PUB_CLASSES: dict[str, type[RemoteTrackPublication]] = {
@@ -118,6 +119,18 @@ class RemoteParticipant(Participant[RemoteParticipantEvent, RemoteTrackPublicati
         for pub in list(self.tracks.values()):
             if pub.track is not None:
                 self._unsubscribe(pub)
+
+    # --- its own reconnect (core: ParticipantReconnecting/Reconnected) ------------------
+
+    def _reconnecting(self) -> None:
+        """State ``reconnecting``: its publications and tracks stay as they are."""
+        if self.state == "connected":
+            self._set_state("reconnecting")
+
+    def _reconnected(self) -> None:
+        if self.state == "reconnecting":
+            self.state = "connected"  # announced as ``reconnected`` (with no arguments), not ``connected``
+            self.emit("reconnected")
 
     def _disconnect(self) -> None:
         """State ``disconnected``: unsubscribe every track, then emit ``disconnected``."""

@@ -42,8 +42,8 @@ RoomEvent = Literal[
     "dominantSpeakerChanged",
     "participantConnected",
     "participantDisconnected",
-    "participantReconnected",  # wired, never fired (LiveKit reports no remote reconnection)
-    "participantReconnecting",  # wired, never fired
+    "participantReconnected",
+    "participantReconnecting",
     "reconnected",
     "reconnecting",
     "recordingStarted",
@@ -207,6 +207,16 @@ class Room(EventEmitter[RoomEvent]):
             self._speaker = None
             self.emit("dominantSpeakerChanged", None)
 
+    def _participant_reconnecting(self, fact: C.ParticipantReconnecting) -> None:
+        p = self._roster.get(fact.identity)
+        if p is not None:
+            p._reconnecting()
+
+    def _participant_reconnected(self, fact: C.ParticipantReconnected) -> None:
+        p = self._roster.get(fact.identity)
+        if p is not None:
+            p._reconnected()
+
     def _pub(self, identity: str, sid: str) -> tuple[RemoteParticipant, RemoteTrackPublication] | None:
         return self._roster.pub(identity, sid)
 
@@ -330,6 +340,8 @@ class Room(EventEmitter[RoomEvent]):
 _HANDLERS: dict[type, Any] = {
     C.ParticipantJoined: Room._participant_joined,
     C.ParticipantLeft: Room._participant_left,
+    C.ParticipantReconnecting: Room._participant_reconnecting,
+    C.ParticipantReconnected: Room._participant_reconnected,
     C.TrackPublished: Room._track_published,
     C.TrackUnpublished: Room._track_unpublished,
     C.TrackSubscribed: Room._track_subscribed,

@@ -91,6 +91,7 @@ class FakePub:
     source: int = rtc.TrackSource.SOURCE_MICROPHONE
     width: int = 0
     height: int = 0
+    track: Any = None  # not subscribed
 
 
 @attrs.define
@@ -161,7 +162,7 @@ async def test_plain_unpublish_is_reported_after_the_window() -> None:
     p: Any = FakeParticipant("alice", "PA_a")
     s._on_track_unsubscribed(None, FakePub("TR_1"), p)  # type: ignore[arg-type]
     s._on_track_unpublished(FakePub("TR_1"), p)  # type: ignore[arg-type]
-    assert facts == [C.TrackUnsubscribed("alice", "TR_1")]
+    assert facts == []  # a leave starts like this: held until the burst tells
     await asyncio.sleep(R.BURST_WINDOW * 2)
     assert facts == [C.TrackUnsubscribed("alice", "TR_1"), C.TrackUnpublished("alice", "TR_1")]
 
@@ -172,6 +173,46 @@ async def test_unpublish_of_a_disconnected_participant_is_dropped_at_once() -> N
     s._on_track_unpublished(FakePub("TR_1"), p)  # type: ignore[arg-type]
     s._on_participant_disconnected(p)
     assert facts == [C.ParticipantLeft("alice")]
+
+
+async def _alice_with_a_track(s: R.RtcSession) -> Any:
+    p: Any = FakeParticipant("alice", "PA_a")
+    s._on_participant_connected(p)
+    s._on_track_published(FakePub("TR_1"), p)  # type: ignore[arg-type]
+    s._flush()
+    return p
+
+
+def _leaves_as_duplicate(s: R.RtcSession, p: Any) -> None:
+    s._on_track_unpublished(FakePub("TR_1"), p)  # type: ignore[arg-type]
+    p.disconnect_reason = rtc.DisconnectReason.DUPLICATE_IDENTITY
+    s._on_participant_disconnected(p)
+
+
+async def test_a_duplicate_identity_leave_is_a_reconnect() -> None:
+    s, facts = await make_session()
+    p = await _alice_with_a_track(s)
+    mark = len(facts)
+    _leaves_as_duplicate(s, p)
+    assert facts[mark:] == [C.ParticipantReconnecting("alice")]
+    back: Any = FakeParticipant("alice", "PA_a2")
+    s._on_participant_connected(back)
+    s._on_track_published(FakePub("TR_9"), back)  # type: ignore[arg-type]
+    await asyncio.sleep(R.BURST_WINDOW * 2)
+    assert facts[mark:] == [C.ParticipantReconnecting("alice"), C.ParticipantReconnected("alice")]
+    assert s._reported["alice"].lk_sid == "PA_a2" and s._v("TR_9") == "TR_1"  # vendor SIDs kept
+    assert not s._carry and s._grace is None  # nothing left to wait for
+
+
+async def test_a_duplicate_identity_leave_without_return_is_reported_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(R, "REJOIN_GRACE", 0.1)
+    s, facts = await make_session()
+    p = await _alice_with_a_track(s)
+    mark = len(facts)
+    _leaves_as_duplicate(s, p)
+    await asyncio.sleep(0.3)
+    assert facts[mark:] == [C.ParticipantReconnecting("alice"), C.ParticipantLeft("alice", C.DisconnectCause.DUPLICATE_IDENTITY)]
+    assert "alice" not in s._reported and not s._carry and not s._missing and not s._unbound
 
 
 class FakeNativeStream:

@@ -16,9 +16,10 @@ import pytest
 from livekit import api, rtc
 
 from compat import core as C
+from compat.core import rtc_session
 from compat.core.media import AudioSource, VideoSource
 from compat.core.rtc_session import RtcSession, open_session
-from compat.devserver.testing import LiveKitServer
+from compat.devserver.testing import LiveKitServer, publish_tone
 from tests.support import wait_for
 
 pytestmark = pytest.mark.media
@@ -242,3 +243,74 @@ async def _rest(
     bob.session.disconnect()
     await mod.wait(C.ParticipantLeft, since=m)
     assert mod.since(m) == [C.ParticipantLeft("bob", C.DisconnectCause.CLIENT_INITIATED)]
+
+
+def _tracks_of(peer: Peer, identity: str) -> dict[str, C.TrackInfo]:
+    """The tracks of ``identity`` the peer was told about, by name."""
+    infos: list[C.TrackInfo] = []
+    for fact in peer.facts:
+        if isinstance(fact, C.ParticipantJoined) and fact.participant.identity == identity:
+            infos.extend(fact.tracks)
+        elif isinstance(fact, C.TrackPublished) and fact.identity == identity:
+            infos.append(fact.track)
+    return {t.name: t for t in infos}
+
+
+async def test_a_participant_whose_identity_joins_again_is_kept(
+    dev_server: LiveKitServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leave with DUPLICATE_IDENTITY (here a second connection of the identity, as a full
+    reconnect makes one) is a reconnect: the participant keeps its vendor SIDs, a track published
+    again under the same name, kind and source is the same track (its explicit subscription carried
+    over, its frame stream re-attached), a new one is published, one not published again is
+    unsubscribed and unpublished after REJOIN_GRACE; commands reach the new publications."""
+    monkeypatch.setattr(rtc_session, "REJOIN_GRACE", 3.0)
+    watcher = await join(dev_server, "watcher", auto_subscribe=False)
+    old = await dev_server.connect("bot", "r")
+    rooms = [old]
+    frames: list[int] = [0]
+    try:
+        async with publish_tone(old, 440, "mic"), publish_tone(old, 550, "extra"):
+            await wait_for(lambda: len(_tracks_of(watcher, "bot")) == 2, 10.0, "the bot's two tracks")
+            before = _tracks_of(watcher, "bot")
+            mic, extra = before["mic"].sid, before["extra"].sid
+            for sid in (mic, extra):
+                watcher.session.set_subscribed(sid, True)
+            await watcher.wait(C.TrackSubscribed, 2)
+            stream = watcher.session.open_audio_frames(mic, sample_rate=48000, num_channels=1, capacity=500, frame_size_ms=None)
+
+            async def consume() -> None:
+                async for _frame in stream:
+                    frames[0] += 1
+
+            consumer = asyncio.create_task(consume())
+            await wait_for(lambda: frames[0] > 50, 10.0, "frames of the mic")
+            mark = watcher.mark()
+            new = await dev_server.connect("bot", "r")
+            rooms.append(new)
+            async with publish_tone(new, 440, "mic"), publish_tone(new, 660, "other"):
+                await watcher.wait(C.ParticipantReconnected, since=mark)
+                count = frames[0]
+                await wait_for(lambda: frames[0] > count + 100, 10.0, "frames of the mic after the rejoin")
+                await watcher.wait(C.TrackUnpublished, since=mark, timeout=rtc_session.REJOIN_GRACE + 5.0)
+                other = _tracks_of(watcher, "bot")["other"]
+                assert watcher.since(mark) == [
+                    C.ParticipantReconnecting("bot"),
+                    C.ParticipantReconnected("bot"),
+                    C.TrackPublished("bot", other),
+                    C.TrackUnsubscribed("bot", extra),
+                    C.TrackUnpublished("bot", extra),
+                ], watcher.since(mark)
+                assert not stream.closed and not consumer.done()
+                # the vendor SID commands LiveKit's current publication
+                mark = watcher.mark()
+                watcher.session.set_subscribed(mic, False)
+                await watcher.wait(C.TrackUnsubscribed, since=mark)
+                await asyncio.wait_for(consumer, 5.0)  # the stream ended with the unsubscription
+                assert watcher.since(mark) == [C.TrackUnsubscribed("bot", mic)]
+    finally:
+        watcher.session.disconnect()
+        await watcher.session.wait_closed()
+        for room in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(room.disconnect(), 5.0)

@@ -215,3 +215,129 @@ async def test_signalling_drop(lk_server: LiveKitServer) -> None:
         await session.simulate_scenario("SIGNAL_RECONNECT")
 
     await asyncio.wait_for(reconnect_scenario(lk_server, drop, recover=20.0), 90.0)
+
+
+# --- the remote side of someone else's full reconnect --------------------------------------------
+# The dev server has no resume: a client whose signalling drops rejoins under the same identity
+# and the server removes its old participant with DUPLICATE_IDENTITY. The others' core holds that
+# leave (REJOIN_GRACE) and reconciles the rejoin: a Twilio watcher sees participantReconnecting /
+# participantReconnected and nothing else.
+
+PARTICIPANT_CHANGES = ("participantConnected", "participantDisconnected", "trackPublished", "trackUnpublished",
+                       "trackSubscribed", "trackUnsubscribed")
+
+
+class Listening:
+    """The watcher's view of the bot's audio: its publication, track and one frame stream, counted."""
+
+    def __init__(self, watcher: Video.Room, identity: str) -> None:
+        self.participant = next(p for p in watcher.participants.values() if p.identity == identity)
+        self.pub = next(iter(self.participant.audioTracks.values()))
+        track = self.pub.track
+        assert isinstance(track, Video.RemoteAudioTrack)
+        self.track = track
+        self.frames = track.frames(capacity=500)
+        self.count = 0
+        self.consumer = asyncio.create_task(self._consume())
+
+    async def _consume(self) -> None:
+        async for _frame in self.frames:
+            self.count += 1
+
+    async def more(self, n: int, timeout: float, what: str) -> None:
+        mark = self.count
+        await wait_for(lambda: self.count > mark + n, timeout, what)
+
+    async def close(self) -> None:
+        self.consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.consumer
+        await self.frames.aclose()
+
+
+async def test_watcher_keeps_a_reconnecting_participant(lk_server: LiveKitServer) -> None:
+    watcher = await twilio_connect(lk_server, "watcher", "rejoin")
+    bot = await twilio_connect(lk_server, "bot", "rejoin")
+    trace = EventLog(timeout=15.0)
+    trace.listen(watcher, *ROOM_EVENTS)
+    trace.listen(bot, "reconnecting", "reconnected", label="bot")
+    mic = Video.LocalAudioTrack(name="bot-mic")
+    listening: Listening | None = None
+    try:
+        async with bot_tone(mic, 660):
+            await bot.localParticipant.publishTrack(mic)
+            await trace.wait("trackSubscribed")
+            listening = Listening(watcher, "bot")
+            p_bot, pub, track = listening.participant, listening.pub, listening.track
+            trace.listen(p_bot, "reconnecting", "reconnected", label="p_bot")
+            await listening.more(50, 10.0, "the bot's audio")
+            mark = len(trace.events)
+
+            session = bot._session
+            assert isinstance(session, rtc_session.RtcSession)
+            await session.simulate_scenario("SIGNAL_RECONNECT")
+            await trace.wait("reconnected", label="bot", timeout=30.0)
+            await trace.wait("participantReconnected", timeout=15.0)
+            # the bot's audio goes on: same participant, publication, track object and frame stream
+            await listening.more(100, 15.0, "the bot's audio after its reconnect")
+            assert not listening.frames.closed and not listening.consumer.done()
+            assert watcher.participants.get(p_bot.sid) is p_bot and p_bot.state == "connected"
+            assert p_bot.tracks.get(pub.trackSid) is pub and pub.track is track
+            # a command after the reconnect lands on the same publication
+            mic.disable()
+            await trace.wait("trackDisabled", timeout=10.0)
+            await asyncio.sleep(0.5)  # nothing else trails in
+            after = [(lab, n, a) for lab, n, a in trace.events[mark:] if lab in ("room", "p_bot")]
+            names = [(lab, n) for lab, n, _ in after]
+            assert [n for lab, n in names if lab == "room" and "econnect" in n] == [
+                "participantReconnecting", "participantReconnected"
+            ], names
+            assert [n for lab, n in names if lab == "p_bot"] == ["reconnecting", "reconnected"], names
+            assert not [x for x in names if x[1] in PARTICIPANT_CHANGES], names
+            assert [a[-1] for lab, n, a in after if lab == "room" and n == "participantReconnected"] == [p_bot]
+            assert [a[0] for lab, n, a in after if n == "trackDisabled" and lab == "room"] == [pub]
+    finally:
+        if listening is not None:
+            await listening.close()
+        for room in (bot, watcher):
+            room.disconnect()
+            await room.wait_closed(10.0)
+
+
+async def test_a_duplicate_that_never_shows_up_is_a_leave(lk_server: LiveKitServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's identity joins again, but hidden (the watcher never sees it): after REJOIN_GRACE
+    the held leave is reported as it happened (DUPLICATE_IDENTITY, 53205), tracks first."""
+    monkeypatch.setattr(rtc_session, "REJOIN_GRACE", 2.0)
+    bot = Peer("bot")
+    watcher = await twilio_connect(lk_server, "watcher", ROOM)
+    trace = EventLog(timeout=15.0)
+    trace.listen(watcher, *ROOM_EVENTS)
+    listening: Listening | None = None
+    duplicate: rtc.Room | None = None
+    try:
+        await bot.connect(lk_server)
+        await bot.publish_tone(440, "bot-mic")
+        await trace.wait("trackSubscribed")
+        listening = Listening(watcher, "bot")
+        await listening.more(50, 10.0, "the bot's audio")
+        mark = len(trace.events)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        duplicate = await lk_server.connect("bot", ROOM, hidden=True)
+        await trace.wait("participantReconnecting", timeout=10.0)
+        assert "participantDisconnected" not in trace.names("room")
+        (gone,) = await trace.wait("participantDisconnected", timeout=10.0)
+        assert loop.time() - start >= 2.0
+        assert gone[0] is listening.participant and listening.participant.state == "disconnected"
+        await wait_for(lambda: listening is not None and listening.frames.closed, 5.0, "the frame stream ends")
+        names = [n for _lab, n, _a in trace.events[mark:] if n in PARTICIPANT_CHANGES or "econnect" in n]
+        assert names == ["participantReconnecting", "trackUnsubscribed", "participantDisconnected"], names
+    finally:
+        if listening is not None:
+            await listening.close()
+        if duplicate is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(duplicate.disconnect(), 5.0)
+        await bot.close()
+        watcher.disconnect()
+        await watcher.wait_closed(10.0)

@@ -346,12 +346,9 @@ async def test_reconnect_events_and_queued_signal(lk_server: LiveKitServer) -> N
         await close(bot, peer)
 
 
-@pytest.mark.xfail(
-    reason="core/dev server: after a SIGNAL_RECONNECT that ends in a full restart (StateMismatch), the other "
-    "participant gets ParticipantLeft(bot) and never a ParticipantJoined for its rejoin (reported to core-vonage)",
-    strict=False,
-)
 async def test_peer_keeps_seeing_a_reconnected_client(lk_server: LiveKitServer) -> None:
+    """The bot's full reconnect (the dev server has no resume) is held by the peer's core: the
+    peer keeps the bot's Connection (same connectionId), with no connectionDestroyed/Created."""
     rec = Recorder()
     bot, peer = await _reconnect(lk_server, "ot-reconnect-peer", rec)
     try:
@@ -359,5 +356,9 @@ async def test_peer_keeps_seeing_a_reconnected_client(lk_server: LiveKitServer) 
         bot_id = bot.connection.connectionId
         await bot.signal({"type": "chat", "data": "after"})
         await wait_for(lambda: ("after", bot_id) in of(rec, "peer", "signal:chat"), 10, "the peer gets the signal")
+        connections = [(t, s) for lab, t, s in rec.events if lab == "peer" and t.startswith("connection")]
+        assert [t for t, (cid, _r) in connections if cid == bot_id] == ["connectionCreated"], connections
+        assert peer.connection is not None
+        assert {cid for _t, (cid, _r) in connections} == {bot_id, peer.connection.connectionId}, connections
     finally:
         await close(bot, peer)
