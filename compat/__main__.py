@@ -7,6 +7,7 @@ parser it is given and returns the function that runs it (an exit status back).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -61,6 +62,92 @@ def _devserver(parser: argparse.ArgumentParser) -> Run:
         from compat.devserver.__main__ import main as devserver_main  # heavy (media stack): only when asked
 
         devserver_main(extra)
+        return 0
+
+    return run
+
+
+def _keys(parser: argparse.ArgumentParser) -> None:
+    env = os.environ
+    parser.add_argument("--api-key", default=env.get("LIVEKIT_API_KEY"), help="LiveKit API key (default LIVEKIT_API_KEY)")
+    parser.add_argument("--api-secret", default=env.get("LIVEKIT_API_SECRET"), help="LiveKit API secret (default LIVEKIT_API_SECRET)")
+
+
+@command("token", "mint a development token: compat token twilio|vonage|livekit --room ROOM --identity ID")
+def _token(parser: argparse.ArgumentParser) -> Run:
+    parser.add_argument("vendor", choices=("twilio", "vonage", "livekit"), help="whose client will use the token")
+    parser.add_argument("--room", help="the room (vonage: or --session-id)")
+    parser.add_argument("--session-id", help="vonage: the session ID (default: one minted for --room)")
+    parser.add_argument("--identity", default=None, help="participant identity (vonage: default a UUID)")
+    parser.add_argument("--role", default="publisher", help="vonage: subscriber|publisher|publisheronly|moderator")
+    parser.add_argument("--data", default=None, help="vonage: connection data (at most 1000 characters)")
+    parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    parser.add_argument("--account-sid", default="AC" + "0" * 32, help="twilio: the account SID in the token")
+    _keys(parser)
+
+    def run(args: argparse.Namespace, _extra: list[str]) -> int:
+        if not args.api_key or not args.api_secret:
+            print("compat token: --api-key/--api-secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) are required", file=sys.stderr)
+            return 2
+        if not args.room and not (args.vendor == "vonage" and args.session_id):
+            print("compat token: --room is required" + (" (or --session-id)" if args.vendor == "vonage" else ""), file=sys.stderr)
+            return 2
+        try:
+            print(_mint(args))
+        except Exception as exc:  # noqa: BLE001 - each vendor raises its own class; all are usage errors here
+            print(f"compat token: {exc}", file=sys.stderr)
+            return 2
+        return 0
+
+    return run
+
+
+def _mint(args: argparse.Namespace) -> str:
+    if args.vendor == "vonage":
+        import time
+
+        from compat.vonage import generate_token, mint_session_id
+
+        session_id = args.session_id or mint_session_id(args.api_key, args.room)
+        return generate_token(args.api_key, args.api_secret, session_id, role=args.role, data=args.data,
+                              expire_time=int(time.time()) + args.ttl, identity=args.identity)
+    if args.vendor == "twilio":
+        from compat.twilio_video.jwt.access_token import AccessToken
+        from compat.twilio_video.jwt.access_token.grants import VideoGrant
+
+        token = AccessToken(args.account_sid, args.api_key, args.api_secret, identity=args.identity or "user", ttl=args.ttl)
+        token.add_grant(VideoGrant(room=args.room))
+        return str(token.to_jwt())
+    import datetime
+
+    from livekit import api
+
+    grant = api.VideoGrants(room_join=True, room=args.room)
+    lk = api.AccessToken(args.api_key, args.api_secret).with_identity(args.identity or "user").with_grants(grant)
+    return str(lk.with_ttl(datetime.timedelta(seconds=args.ttl)).to_jwt())
+
+
+@command("webhooks", "run the webhook translator: LiveKit webhooks in (POST /livekit), vendor callbacks out")
+def _webhooks(parser: argparse.ArgumentParser) -> Run:
+    env = os.environ
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--db", required=True, help="the SQLite outbox file (created if missing)")
+    parser.add_argument("--twilio-auth-token", default=env.get("TWILIO_AUTH_TOKEN"), help="signs X-Twilio-Signature")
+    parser.add_argument("--twilio-callback", default=None, help="Twilio StatusCallback URL for rooms created without one")
+    parser.add_argument("--account-sid", default="", help="AccountSid for rooms not created through compat's REST")
+    _keys(parser)
+
+    def run(args: argparse.Namespace, _extra: list[str]) -> int:
+        if not args.api_key or not args.api_secret or not args.twilio_auth_token:
+            print("compat webhooks: LiveKit --api-key/--api-secret and --twilio-auth-token (or their environment "
+                  "variables) are required", file=sys.stderr)
+            return 2
+        from compat.twilio_video.webhooks.__main__ import main as twilio_main
+
+        twilio_main(["--host", args.host, "--port", str(args.port), "--db", args.db, "--keys", f"{args.api_key}:{args.api_secret}",
+                     "--auth-token", args.twilio_auth_token, "--account-sid", args.account_sid,
+                     *(["--callback", args.twilio_callback] if args.twilio_callback else [])])
         return 0
 
     return run

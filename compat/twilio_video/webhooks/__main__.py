@@ -13,7 +13,7 @@ from aiohttp import web
 from . import StatusCallbackTranslator
 
 
-def _args() -> argparse.Namespace:
+def _args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(description="LiveKit webhooks in, Twilio status callbacks out (POST /livekit)")
     parser.add_argument("--host", default="127.0.0.1")
@@ -23,7 +23,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--auth-token", default=env.get("TWILIO_AUTH_TOKEN"), help="signs X-Twilio-Signature")
     parser.add_argument("--callback", default=None, help="URL for rooms created without status_callback")
     parser.add_argument("--account-sid", default="", help="AccountSid for rooms not created through compat's REST")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.keys is None:
         args.keys = f"{env.get('LIVEKIT_API_KEY', '')}:{env.get('LIVEKIT_API_SECRET', '')}"
     if not args.auth_token:
@@ -49,9 +49,9 @@ async def _serve(args: argparse.Namespace) -> None:
     await translator.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(_args()))
+    asyncio.run(_serve(_args(argv)))
 
 
 if __name__ == "__main__":

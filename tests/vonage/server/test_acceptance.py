@@ -65,6 +65,7 @@ async def _visit(service: Any, url: str) -> None:
             await run(service.mute, sid, stream_id)
             await wait_for(lambda: ("hasAudio", False) in got, what="the patient sees the stream muted")
             await _archive(service, sid)
+        assert patient.connection is not None
         await run(service.remove, sid, patient.connection.connectionId)
         await wait_for(lambda: ("sessionDisconnected", "forceDisconnected") in got, what="sessionDisconnected{forceDisconnected}")
     finally:
