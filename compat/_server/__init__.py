@@ -35,9 +35,14 @@ def private_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_sync(
-    coro: Coroutine[Any, Any, T], name: str, timeout: float, on_timeout: Callable[[float], BaseException]
+    coro: Coroutine[Any, Any, T],
+    name: str,
+    timeout: float,
+    on_timeout: Callable[[float], BaseException],
+    wrap: Callable[[Coroutine[Any, Any, T]], Coroutine[Any, Any, T]] | None = None,
 ) -> T:
-    """``coro``'s result, waited for at most ``timeout`` seconds (then ``on_timeout(timeout)`` is raised)."""
+    """``coro``'s result (run as ``wrap(coro)`` when given), waited for at most ``timeout`` seconds
+    (then ``on_timeout(timeout)`` is raised)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -48,7 +53,7 @@ def run_sync(
             f"{name}() blocks, and this thread runs an event loop it would stall: "
             f"use `await ….{name}_async(...)` inside async code"
         )
-    future = asyncio.run_coroutine_threadsafe(coro, private_loop())
+    future = asyncio.run_coroutine_threadsafe(wrap(coro) if wrap else coro, private_loop())
     try:
         return future.result(timeout)
     except concurrent.futures.TimeoutError:

@@ -109,7 +109,7 @@ class Api:
         def late(limit: float) -> TwilioRestException:
             return TwilioRestException(504, uri, f"{name}() did not finish within {limit:g}s", None, method)
 
-        return run_sync(self.bounded(coro, method, uri), name, self.timeout + 5.0, late)
+        return run_sync(coro, name, self.timeout + 5.0, late, lambda c: self.bounded(c, method, uri))
 
 
 class Resource:
