@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 Run = Callable[[argparse.Namespace, list[str]], int]
 Setup = Callable[[argparse.ArgumentParser], Run]
@@ -127,30 +128,58 @@ def _mint(args: argparse.Namespace) -> str:
     return str(lk.with_ttl(datetime.timedelta(seconds=args.ttl)).to_jwt())
 
 
-@command("webhooks", "run the webhook translator: LiveKit webhooks in (POST /livekit), vendor callbacks out")
+@command("webhooks", "run the webhook translator: LiveKit webhooks in (POST /livekit), Twilio and/or Vonage callbacks out")
 def _webhooks(parser: argparse.ArgumentParser) -> Run:
     env = os.environ
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--db", required=True, help="the SQLite outbox file (created if missing)")
-    parser.add_argument("--twilio-auth-token", default=env.get("TWILIO_AUTH_TOKEN"), help="signs X-Twilio-Signature")
-    parser.add_argument("--twilio-callback", default=None, help="Twilio StatusCallback URL for rooms created without one")
-    parser.add_argument("--account-sid", default="", help="AccountSid for rooms not created through compat's REST")
+    parser.add_argument("--db", required=True, help="the SQLite outbox file (created if missing; kept across restarts)")
+    twilio = parser.add_argument_group("Twilio status callbacks (on when an auth token is given)")
+    twilio.add_argument("--twilio-auth-token", default=env.get("TWILIO_AUTH_TOKEN"),
+                        help="signs X-Twilio-Signature (env TWILIO_AUTH_TOKEN)")
+    twilio.add_argument("--twilio-callback", default=None, help="StatusCallback URL for rooms created without one")
+    twilio.add_argument("--account-sid", default="", help="AccountSid for rooms not created through compat's REST")
+    vonage = parser.add_argument_group("Vonage callbacks (on when a URL is given)")
+    vonage.add_argument("--vonage-session-callback", default=env.get("VONAGE_SESSION_CALLBACK"),
+                        help="session monitoring URL (default VONAGE_SESSION_CALLBACK)")
+    vonage.add_argument("--vonage-archive-callback", default=env.get("VONAGE_ARCHIVE_CALLBACK"),
+                        help="archive status URL (default VONAGE_ARCHIVE_CALLBACK)")
     _keys(parser)
 
     def run(args: argparse.Namespace, _extra: list[str]) -> int:
-        if not args.api_key or not args.api_secret or not args.twilio_auth_token:
-            print("compat webhooks: LiveKit --api-key/--api-secret and --twilio-auth-token (or their environment "
-                  "variables) are required", file=sys.stderr)
+        if not args.api_key or not args.api_secret:
+            print("compat webhooks: --api-key/--api-secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) are required", file=sys.stderr)
             return 2
-        from compat.twilio_video.webhooks.__main__ import main as twilio_main
+        vendors = _vendors(args)
+        if not vendors:
+            print("compat webhooks: configure a vendor: --twilio-auth-token and/or --vonage-session-callback / "
+                  "--vonage-archive-callback", file=sys.stderr)
+            return 2
+        import asyncio
+        import logging
 
-        twilio_main(["--host", args.host, "--port", str(args.port), "--db", args.db, "--keys", f"{args.api_key}:{args.api_secret}",
-                     "--auth-token", args.twilio_auth_token, "--account-sid", args.account_sid,
-                     *(["--callback", args.twilio_callback] if args.twilio_callback else [])])
+        from compat._server.translator import WebhookTranslator, serve
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        asyncio.run(serve(WebhookTranslator(args.db, args.api_key, args.api_secret, vendors), args.host, args.port))
         return 0
 
     return run
+
+
+def _vendors(args: argparse.Namespace) -> list[Any]:
+    vendors: list[Any] = []
+    if args.twilio_auth_token:
+        from compat.twilio_video.webhooks import TwilioCallbacks
+
+        vendors.append(TwilioCallbacks(args.twilio_auth_token, default_callback=args.twilio_callback,
+                                       account_sid=args.account_sid or args.api_key))
+    if args.vonage_session_callback or args.vonage_archive_callback:
+        from compat.vonage.server.callbacks import VonageCallbacks
+
+        vendors.append(VonageCallbacks(args.api_key, session_callback=args.vonage_session_callback,
+                                       archive_callback=args.vonage_archive_callback))
+    return vendors
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Run]]:

@@ -30,7 +30,7 @@ from livekit.protocol import webhook as webhook_pb
 from .model import Callback, RoomInfo, TrackInfo, room_info, track_info
 from .outbox import Outbox, Row
 
-__all__ = ["DeliverySettings", "Vendor", "WebhookTranslator"]
+__all__ = ["DeliverySettings", "Vendor", "WebhookTranslator", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -199,3 +199,20 @@ def _name(row: Row) -> str:
     params = row.params
     return str(params.get("StatusCallbackEvent") or params.get("event") or "?") + (
         f" #{params['SequenceNumber']}" if "SequenceNumber" in params else "")
+
+
+async def serve(translator: WebhookTranslator, host: str, port: int) -> None:
+    """Run the translator until SIGTERM/SIGINT; what is not delivered stays in the outbox."""
+    import signal
+
+    runner = web.AppRunner(translator.app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    await translator.start()
+    print(f"{' + '.join(translator.vendors)} callbacks from LiveKit webhooks at http://{host}:{port}/livekit", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await translator.close()

@@ -6,9 +6,8 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 
-from aiohttp import web
+from compat._server.translator import serve
 
 from . import StatusCallbackTranslator
 
@@ -36,17 +35,7 @@ async def _serve(args: argparse.Namespace) -> None:
     translator = StatusCallbackTranslator(
         args.db, key, secret, args.auth_token, default_callback=args.callback, account_sid=args.account_sid
     )
-    runner = web.AppRunner(translator.app, handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, args.host, args.port).start()
-    await translator.start()
-    print(f"twilio status callbacks on http://{args.host}:{args.port}/livekit", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-    await translator.close()
+    await serve(translator, args.host, args.port)
 
 
 def main(argv: list[str] | None = None) -> None:
