@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from livekit import rtc
 
 from compat import vonage as OT
 from compat.devserver import DevServer
 from compat.devserver.testing import publish_tone
+from compat.vonage.server.callbacks import vonage_translator
 from tests.support import wait_for
+
+from .test_callbacks import FAST, JsonReceiver, serving
 
 pytestmark = pytest.mark.media
 
@@ -38,10 +42,37 @@ def swapped_backend() -> Any:
 
 
 async def test_an_opentok_backend_runs_on_livekit_with_only_its_imports_swapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    async with DevServer(port=0, keys={KEY: SECRET}, recordings_dir=str(tmp_path / "rec")) as server:
-        monkeypatch.setenv("LIVEKIT_URL", server.url)
-        service = swapped_backend().VisitService(KEY, SECRET)
-        await _visit(service, server.url)
+    rec = JsonReceiver()
+    app = web.Application()
+    app.router.add_post("/vonage", rec.handle)
+    async with serving(app) as base:
+        rec.url = base + "/vonage"
+        tr = vonage_translator(str(tmp_path / "o.sqlite"), KEY, SECRET, session_callback=rec.url, archive_callback=rec.url, delivery=FAST)
+        try:
+            async with serving(tr.app) as hook, DevServer(port=0, keys={KEY: SECRET}, webhooks=[hook + "/livekit"],
+                                                         recordings_dir=str(tmp_path / "rec")) as server:
+                await tr.start()
+                monkeypatch.setenv("LIVEKIT_URL", server.url)
+                service = swapped_backend().VisitService(KEY, SECRET)
+                await _visit(service, server.url)
+                await wait_for(lambda: ("archive", "available") in _callbacks(rec), timeout=20, what="the archive callbacks")
+                await wait_for(lambda: ("connectionDestroyed", "forceDisconnected") in _callbacks(rec), what="connectionDestroyed")
+        finally:
+            await tr.close()
+    _check_callbacks(_callbacks(rec))
+
+
+def _callbacks(rec: JsonReceiver) -> list[tuple[str, Any]]:
+    return [(c["event"], c.get("status") or c.get("reason")) for c in rec.got]
+
+
+def _check_callbacks(got: list[tuple[str, Any]]) -> None:
+    """Session monitoring and archive callbacks of the visit, in order (the doctor leaves last)."""
+    assert got[0] == ("sessionCreated", None), got
+    assert got.count(("connectionCreated", None)) == 2 and got.count(("streamCreated", None)) == 1, got
+    archive = [g for g in got if g[0] == "archive"]
+    assert archive == [("archive", "started"), ("archive", "stopped"), ("archive", "available")], got
+    assert got.index(("streamCreated", None)) < got.index(("archive", "started")), got
 
 
 async def _visit(service: Any, url: str) -> None:
