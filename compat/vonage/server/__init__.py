@@ -9,6 +9,10 @@ Sessions are LiveKit rooms (:mod:`compat.vonage.sessionid`), tokens LiveKit toke
 (:mod:`compat.vonage.token`), signals RoomService SendData on the client model's signal topic,
 force_disconnect RoomService RemoveParticipant, mutes MutePublishedTrack, archives Egress. What
 differs from OpenTok is listed in docs/parity.md.
+
+vonage-video 1.x (``from vonage_video import ...``) lives in :mod:`compat.vonage.server.video`
+(``Video`` and its models) and :mod:`compat.vonage.server.video_errors` (its errors and the HTTP
+ones); Vonage callbacks from LiveKit webhooks in :mod:`compat.vonage.server.callbacks`.
 """
 
 from __future__ import annotations
