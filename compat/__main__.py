@@ -103,22 +103,20 @@ def _token(parser: argparse.ArgumentParser) -> Run:
     return run
 
 
+VENDOR_CLI = {"twilio": "compat.twilio_video.cli", "vonage": "compat.vonage.server.cli"}
+"""Each vendor's part of the command line (``mint_token(args)``, ``callbacks(args)``), loaded by name:
+the CLI core stays vendor-neutral, as the import contracts require (tests/test_import_contracts.py)."""
+
+
+def _vendor_cli(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(VENDOR_CLI[name])
+
+
 def _mint(args: argparse.Namespace) -> str:
-    if args.vendor == "vonage":
-        import time
-
-        from compat.vonage import generate_token, mint_session_id
-
-        session_id = args.session_id or mint_session_id(args.api_key, args.room)
-        return generate_token(args.api_key, args.api_secret, session_id, role=args.role, data=args.data,
-                              expire_time=int(time.time()) + args.ttl, identity=args.identity)
-    if args.vendor == "twilio":
-        from compat.twilio_video.jwt.access_token import AccessToken
-        from compat.twilio_video.jwt.access_token.grants import VideoGrant
-
-        token = AccessToken(args.account_sid, args.api_key, args.api_secret, identity=args.identity or "user", ttl=args.ttl)
-        token.add_grant(VideoGrant(room=args.room))
-        return str(token.to_jwt())
+    if args.vendor in VENDOR_CLI:
+        return str(_vendor_cli(args.vendor).mint_token(args))
     import datetime
 
     from livekit import api
@@ -168,18 +166,8 @@ def _webhooks(parser: argparse.ArgumentParser) -> Run:
 
 
 def _vendors(args: argparse.Namespace) -> list[Any]:
-    vendors: list[Any] = []
-    if args.twilio_auth_token:
-        from compat.twilio_video.webhooks import TwilioCallbacks
-
-        vendors.append(TwilioCallbacks(args.twilio_auth_token, default_callback=args.twilio_callback,
-                                       account_sid=args.account_sid or args.api_key))
-    if args.vonage_session_callback or args.vonage_archive_callback:
-        from compat.vonage.server.callbacks import VonageCallbacks
-
-        vendors.append(VonageCallbacks(args.api_key, session_callback=args.vonage_session_callback,
-                                       archive_callback=args.vonage_archive_callback))
-    return vendors
+    found = (_vendor_cli(name).callbacks(args) for name in VENDOR_CLI)
+    return [vendor for vendor in found if vendor is not None]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Run]]:

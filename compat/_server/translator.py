@@ -209,10 +209,10 @@ async def serve(translator: WebhookTranslator, host: str, port: int) -> None:
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     await translator.start()
-    print(f"{' + '.join(translator.vendors)} callbacks from LiveKit webhooks at http://{host}:{port}/livekit", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    print(f"{' + '.join(translator.vendors)} status callbacks on http://{host}:{port}/livekit", flush=True)
     await stop.wait()
     await runner.cleanup()
     await translator.close()
