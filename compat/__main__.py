@@ -7,8 +7,10 @@ parser it is given and returns the function that runs it (an exit status back).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 Run = Callable[[argparse.Namespace, list[str]], int]
 Setup = Callable[[argparse.ArgumentParser], Run]
@@ -64,6 +66,108 @@ def _devserver(parser: argparse.ArgumentParser) -> Run:
         return 0
 
     return run
+
+
+def _keys(parser: argparse.ArgumentParser) -> None:
+    env = os.environ
+    parser.add_argument("--api-key", default=env.get("LIVEKIT_API_KEY"), help="LiveKit API key (default LIVEKIT_API_KEY)")
+    parser.add_argument("--api-secret", default=env.get("LIVEKIT_API_SECRET"), help="LiveKit API secret (default LIVEKIT_API_SECRET)")
+
+
+@command("token", "mint a development token: compat token twilio|vonage|livekit --room ROOM --identity ID")
+def _token(parser: argparse.ArgumentParser) -> Run:
+    parser.add_argument("vendor", choices=("twilio", "vonage", "livekit"), help="whose client will use the token")
+    parser.add_argument("--room", help="the room (vonage: or --session-id)")
+    parser.add_argument("--session-id", help="vonage: the session ID (default: one minted for --room)")
+    parser.add_argument("--identity", default=None, help="participant identity (vonage: default a UUID)")
+    parser.add_argument("--role", default="publisher", help="vonage: subscriber|publisher|publisheronly|moderator")
+    parser.add_argument("--data", default=None, help="vonage: connection data (at most 1000 characters)")
+    parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    parser.add_argument("--account-sid", default="AC" + "0" * 32, help="twilio: the account SID in the token")
+    _keys(parser)
+
+    def run(args: argparse.Namespace, _extra: list[str]) -> int:
+        if not args.api_key or not args.api_secret:
+            print("compat token: --api-key/--api-secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) are required", file=sys.stderr)
+            return 2
+        if not args.room and not (args.vendor == "vonage" and args.session_id):
+            print("compat token: --room is required" + (" (or --session-id)" if args.vendor == "vonage" else ""), file=sys.stderr)
+            return 2
+        try:
+            print(_mint(args))
+        except Exception as exc:  # noqa: BLE001 - each vendor raises its own class; all are usage errors here
+            print(f"compat token: {exc}", file=sys.stderr)
+            return 2
+        return 0
+
+    return run
+
+
+VENDOR_CLI = {"twilio": "compat.twilio_video.cli", "vonage": "compat.vonage.server.cli"}
+"""Each vendor's part of the command line (``mint_token(args)``, ``callbacks(args)``), loaded by name:
+the CLI core stays vendor-neutral, as the import contracts require (tests/test_import_contracts.py)."""
+
+
+def _vendor_cli(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(VENDOR_CLI[name])
+
+
+def _mint(args: argparse.Namespace) -> str:
+    if args.vendor in VENDOR_CLI:
+        return str(_vendor_cli(args.vendor).mint_token(args))
+    import datetime
+
+    from livekit import api
+
+    grant = api.VideoGrants(room_join=True, room=args.room)
+    lk = api.AccessToken(args.api_key, args.api_secret).with_identity(args.identity or "user").with_grants(grant)
+    return str(lk.with_ttl(datetime.timedelta(seconds=args.ttl)).to_jwt())
+
+
+@command("webhooks", "run the webhook translator: LiveKit webhooks in (POST /livekit), Twilio and/or Vonage callbacks out")
+def _webhooks(parser: argparse.ArgumentParser) -> Run:
+    env = os.environ
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--db", required=True, help="the SQLite outbox file (created if missing; kept across restarts)")
+    twilio = parser.add_argument_group("Twilio status callbacks (on when an auth token is given)")
+    twilio.add_argument("--twilio-auth-token", default=env.get("TWILIO_AUTH_TOKEN"),
+                        help="signs X-Twilio-Signature (env TWILIO_AUTH_TOKEN)")
+    twilio.add_argument("--twilio-callback", default=None, help="StatusCallback URL for rooms created without one")
+    twilio.add_argument("--account-sid", default="", help="AccountSid for rooms not created through compat's REST")
+    vonage = parser.add_argument_group("Vonage callbacks (on when a URL is given)")
+    vonage.add_argument("--vonage-session-callback", default=env.get("VONAGE_SESSION_CALLBACK"),
+                        help="session monitoring URL (default VONAGE_SESSION_CALLBACK)")
+    vonage.add_argument("--vonage-archive-callback", default=env.get("VONAGE_ARCHIVE_CALLBACK"),
+                        help="archive status URL (default VONAGE_ARCHIVE_CALLBACK)")
+    _keys(parser)
+
+    def run(args: argparse.Namespace, _extra: list[str]) -> int:
+        if not args.api_key or not args.api_secret:
+            print("compat webhooks: --api-key/--api-secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) are required", file=sys.stderr)
+            return 2
+        vendors = _vendors(args)
+        if not vendors:
+            print("compat webhooks: configure a vendor: --twilio-auth-token and/or --vonage-session-callback / "
+                  "--vonage-archive-callback", file=sys.stderr)
+            return 2
+        import asyncio
+        import logging
+
+        from compat._server.translator import WebhookTranslator, serve
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        asyncio.run(serve(WebhookTranslator(args.db, args.api_key, args.api_secret, vendors), args.host, args.port))
+        return 0
+
+    return run
+
+
+def _vendors(args: argparse.Namespace) -> list[Any]:
+    found = (_vendor_cli(name).callbacks(args) for name in VENDOR_CLI)
+    return [vendor for vendor in found if vendor is not None]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Run]]:

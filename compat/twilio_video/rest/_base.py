@@ -8,16 +8,16 @@ they would block it, so they refuse with a RuntimeError naming the ``*_async`` v
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import datetime
 import json
-import threading
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
 from livekit import api
+
+from compat._server import run_sync
 
 from .exceptions import TwilioRestException
 
@@ -25,20 +25,6 @@ T = TypeVar("T")
 
 BASE_URL = "https://video.twilio.com/v1"
 """Resource ``url`` fields keep Twilio's shape (code parses SIDs out of them); nothing serves them."""
-
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_lock = threading.Lock()
-
-
-def _private_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="compat-twilio-rest", daemon=True).start()
-            _loop = loop
-        return _loop
-
 
 def utc(seconds: float | None) -> datetime.datetime | None:
     if not seconds:
@@ -120,22 +106,10 @@ class Api:
 
     def run(self, coro: Coroutine[Any, Any, T], name: str, method: str, uri: str) -> T:
         """Run ``coro`` to completion from synchronous code (see the module docstring)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            coro.close()
-            raise RuntimeError(
-                f"{name}() blocks, and this thread runs an event loop it would stall: "
-                f"use `await ….{name}_async(...)` inside async code"
-            )
-        future = asyncio.run_coroutine_threadsafe(self.bounded(coro, method, uri), _private_loop())
-        try:
-            return future.result(self.timeout + 5.0)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TwilioRestException(504, uri, f"{name}() did not finish within {self.timeout + 5:g}s", None, method) from None
+        def late(limit: float) -> TwilioRestException:
+            return TwilioRestException(504, uri, f"{name}() did not finish within {limit:g}s", None, method)
+
+        return run_sync(coro, name, self.timeout + 5.0, late, lambda c: self.bounded(c, method, uri))
 
 
 class Resource:

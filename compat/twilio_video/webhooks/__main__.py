@@ -6,14 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 
-from aiohttp import web
+from compat._server.translator import serve
 
 from . import StatusCallbackTranslator
 
 
-def _args() -> argparse.Namespace:
+def _args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(description="LiveKit webhooks in, Twilio status callbacks out (POST /livekit)")
     parser.add_argument("--host", default="127.0.0.1")
@@ -23,7 +22,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--auth-token", default=env.get("TWILIO_AUTH_TOKEN"), help="signs X-Twilio-Signature")
     parser.add_argument("--callback", default=None, help="URL for rooms created without status_callback")
     parser.add_argument("--account-sid", default="", help="AccountSid for rooms not created through compat's REST")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.keys is None:
         args.keys = f"{env.get('LIVEKIT_API_KEY', '')}:{env.get('LIVEKIT_API_SECRET', '')}"
     if not args.auth_token:
@@ -36,22 +35,12 @@ async def _serve(args: argparse.Namespace) -> None:
     translator = StatusCallbackTranslator(
         args.db, key, secret, args.auth_token, default_callback=args.callback, account_sid=args.account_sid
     )
-    runner = web.AppRunner(translator.app, handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, args.host, args.port).start()
-    await translator.start()
-    print(f"twilio status callbacks on http://{args.host}:{args.port}/livekit", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-    await translator.close()
+    await serve(translator, args.host, args.port)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(_args()))
+    asyncio.run(_serve(_args(argv)))
 
 
 if __name__ == "__main__":

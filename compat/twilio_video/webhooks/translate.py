@@ -9,45 +9,19 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from livekit.protocol import egress as egress_pb
 from livekit.protocol import models
 from livekit.protocol import webhook as webhook_pb
 
+from compat._server.model import Callback, RoomInfo, TrackInfo, track_info
 from compat.twilio_video.rest._base import twilio_meta
 from compat.twilio_video.rest.sids import to_twilio
 
-__all__ = ["Callback", "RoomInfo", "TrackInfo", "translate"]
+__all__ = ["Callback", "Defaults", "RoomInfo", "TrackInfo", "translate"]
 
 S = egress_pb.EgressStatus
-
-
-@dataclass(frozen=True)
-class RoomInfo:
-    """What the translator remembers of a room (from its last event): for egress events."""
-
-    name: str
-    sid: str  # LiveKit's
-    metadata: str
-    created: float
-
-
-@dataclass(frozen=True)
-class TrackInfo:
-    sid: str  # LiveKit's
-    participant_sid: str
-    identity: str
-    kind: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Callback:
-    room_key: str  # the Twilio RoomSid: SequenceNumber and delivery order are per room
-    url: str
-    method: str
-    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,16 +33,6 @@ class Defaults:
 def timestamp(seconds: float) -> str:
     moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def room_info(room: models.Room) -> RoomInfo:
-    created = room.creation_time_ms / 1000 if room.creation_time_ms else float(room.creation_time)
-    return RoomInfo(room.name, room.sid, room.metadata, created)
-
-
-def track_info(p: models.ParticipantInfo, t: models.TrackInfo) -> TrackInfo:
-    kind = "audio" if t.type == models.TrackType.AUDIO else "video" if t.type == models.TrackType.VIDEO else "data"
-    return TrackInfo(t.sid, p.sid, p.identity, kind, t.name)
 
 
 def translate(

@@ -2,8 +2,10 @@
 is delivered or given up (then moved to ``dead``, with a WARNING).
 
 ``commit`` is one transaction: the LiveKit event id (so a re-sent webhook adds nothing), the
-callbacks with their per-room ``SequenceNumber`` (assigned here, so a callback keeps its number
-across restarts), and the room/track caches. A process killed after ``commit`` loses nothing; one
+callbacks with their per-room number (assigned here, so a callback keeps its number across
+restarts; a vendor that numbers its callbacks, as Twilio's ``SequenceNumber``, names the field in
+:attr:`Callback.numbered`), and the room/track caches. Each callback keeps its vendor (whose hooks sign
+it) and body format (``form`` or ``json``). A process killed after ``commit`` loses nothing; one
 killed before it never acknowledged the webhook, and LiveKit sends it again.
 """
 
@@ -14,8 +16,9 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from .translate import Callback, RoomInfo, TrackInfo
+from .model import Callback, RoomInfo, TrackInfo
 
 __all__ = ["Outbox", "Row"]
 
@@ -27,11 +30,13 @@ CREATE TABLE IF NOT EXISTS tracks (sid TEXT PRIMARY KEY, participant_sid TEXT, i
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, url TEXT NOT NULL, method TEXT NOT NULL,
     params TEXT NOT NULL, created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL DEFAULT 0, last_error TEXT);
+    next_at REAL NOT NULL DEFAULT 0, last_error TEXT, vendor TEXT NOT NULL DEFAULT 'twilio',
+    format TEXT NOT NULL DEFAULT 'form');
 CREATE INDEX IF NOT EXISTS outbox_room ON outbox (room, id);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY, room TEXT NOT NULL, url TEXT NOT NULL, method TEXT NOT NULL,
-    params TEXT NOT NULL, created REAL NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL);
+    params TEXT NOT NULL, created REAL NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL,
+    vendor TEXT NOT NULL DEFAULT 'twilio', format TEXT NOT NULL DEFAULT 'form');
 """
 SEEN_KEEP_S = 7 * 86400  # far beyond any LiveKit webhook retry horizon
 
@@ -42,9 +47,11 @@ class Row:
     room: str
     url: str
     method: str
-    params: dict[str, str]
+    params: dict[str, Any]
     created: float
     attempts: int
+    vendor: str = "twilio"
+    format: str = "form"
 
 
 class Outbox:
@@ -53,7 +60,16 @@ class Outbox:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
         self.db.executescript(SCHEMA)
+        self._migrate()
         self.db.execute("DELETE FROM seen WHERE at < ?", (time.time() - SEEN_KEEP_S,))
+
+    def _migrate(self) -> None:
+        """Outboxes written before the vendor/format columns: their rows are Twilio form posts."""
+        for table in ("outbox", "dead"):
+            columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for column, default in (("vendor", "twilio"), ("format", "form")):
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'")
 
     def close(self) -> None:
         self.db.close()
@@ -99,22 +115,24 @@ class Outbox:
         return True
 
     def _append(self, cb: Callback, now: float) -> None:
-        row = self.db.execute("SELECT next FROM seq WHERE room = ?", (cb.room_key,)).fetchone()
-        number = row[0] if row else 0
-        self.db.execute("INSERT OR REPLACE INTO seq (room, next) VALUES (?, ?)", (cb.room_key, number + 1))
-        params = {**cb.params, "SequenceNumber": str(number)}
-        self.db.execute("INSERT INTO outbox (room, url, method, params, created) VALUES (?, ?, ?, ?, ?)",
-                        (cb.room_key, cb.url, cb.method, json.dumps(params), now))
+        params: dict[str, Any] = dict(cb.params)
+        if cb.numbered:
+            row = self.db.execute("SELECT next FROM seq WHERE room = ?", (cb.room_key,)).fetchone()
+            number = row[0] if row else 0
+            self.db.execute("INSERT OR REPLACE INTO seq (room, next) VALUES (?, ?)", (cb.room_key, number + 1))
+            params[cb.numbered] = str(number)
+        self.db.execute("INSERT INTO outbox (room, url, method, params, created, vendor, format) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (cb.room_key, cb.url, cb.method, json.dumps(params), now, cb.vendor, cb.format))
 
     # ---- delivery ------------------------------------------------------------------------------
 
     def heads(self, now: float, busy: set[str], limit: int) -> list[Row]:
         """The oldest callback of each room that is due and not being sent (per-room order)."""
         rows = self.db.execute(
-            "SELECT o.id, o.room, o.url, o.method, o.params, o.created, o.attempts FROM outbox o "
+            "SELECT o.id, o.room, o.url, o.method, o.params, o.created, o.attempts, o.vendor, o.format FROM outbox o "
             "JOIN (SELECT MIN(id) AS id FROM outbox GROUP BY room) h ON o.id = h.id "
             "WHERE o.next_at <= ? ORDER BY o.id", (now,)).fetchall()
-        heads = [Row(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows if r[1] not in busy]
+        heads = [Row(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8]) for r in rows if r[1] not in busy]
         return heads[:limit]
 
     def next_due(self) -> float | None:
@@ -131,7 +149,8 @@ class Outbox:
 
     def give_up(self, row: Row, reason: str) -> None:
         self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute("INSERT INTO dead SELECT id, room, url, method, params, created, attempts + 1, ? FROM outbox WHERE id = ?",
+        self.db.execute("INSERT INTO dead (id, room, url, method, params, created, attempts, reason, vendor, format) "
+                        "SELECT id, room, url, method, params, created, attempts + 1, ?, vendor, format FROM outbox WHERE id = ?",
                         (reason, row.id))
         self.db.execute("DELETE FROM outbox WHERE id = ?", (row.id,))
         self.db.execute("COMMIT")
