@@ -103,20 +103,19 @@ def _token(parser: argparse.ArgumentParser) -> Run:
     return run
 
 
-VENDOR_CLI = {"twilio": "compat.twilio_video.cli", "vonage": "compat.vonage.server.cli"}
-"""Each vendor's part of the command line (``mint_token(args)``, ``callbacks(args)``), loaded by name:
-the CLI core stays vendor-neutral, as the import contracts require (tests/test_import_contracts.py)."""
+def _vendor_clis() -> dict[str, Any]:
+    """Each vendor's part of the command line (``mint_token(args)``, ``callbacks(args)``); imported
+    on use, so ``compat audit`` and ``compat devserver`` load neither vendor."""
+    from compat.twilio_video import cli as twilio_cli
+    from compat.vonage.server import cli as vonage_cli
 
-
-def _vendor_cli(name: str) -> Any:
-    import importlib
-
-    return importlib.import_module(VENDOR_CLI[name])
+    return {"twilio": twilio_cli, "vonage": vonage_cli}
 
 
 def _mint(args: argparse.Namespace) -> str:
-    if args.vendor in VENDOR_CLI:
-        return str(_vendor_cli(args.vendor).mint_token(args))
+    clis = _vendor_clis()
+    if args.vendor in clis:
+        return str(clis[args.vendor].mint_token(args))
     import datetime
 
     from livekit import api
@@ -166,7 +165,7 @@ def _webhooks(parser: argparse.ArgumentParser) -> Run:
 
 
 def _vendors(args: argparse.Namespace) -> list[Any]:
-    found = (_vendor_cli(name).callbacks(args) for name in VENDOR_CLI)
+    found = (cli.callbacks(args) for cli in _vendor_clis().values())
     return [vendor for vendor in found if vendor is not None]
 
 
