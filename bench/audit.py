@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from compat.audit import audit
-from compat.audit.code import _parser
+from compat.audit.code import parser_for
 from compat.audit.scan import files_to_scan
 
 PY_HEAD = '''"""Visit service {i}."""
@@ -157,7 +157,7 @@ def parse_only(root: Path) -> float:
     jobs = [(path.read_bytes(), kind) for path, kind in files_to_scan(root) if kind != "config"]
     start = time.process_time()
     for data, kind in jobs:
-        _parser(kind)[0].parse(data)
+        parser_for(kind)[0].parse(data)
     return time.process_time() - start
 
 

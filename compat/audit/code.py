@@ -71,7 +71,7 @@ _EQUALITY = frozenset({"==", "===", "!=", "!==", "in", "not in"})
 
 
 @functools.cache
-def _parser(language: str) -> tuple[ts.Parser, ts.Query]:
+def parser_for(language: str) -> tuple[ts.Parser, ts.Query]:
     lang = ts.Language(_LANGUAGES[language]())
     return ts.Parser(lang), ts.Query(lang, QUERIES[language])
 
@@ -477,7 +477,7 @@ def scan_code(path: str, language: str, source: bytes) -> list[Finding]:
     """Findings of one source file (`path` is only used to label them)."""
     if not TRIGGER.search(source):
         return []
-    parser, query = _parser(language)
+    parser, query = parser_for(language)
     tree = parser.parse(source)
     captures = ts.QueryCursor(query).captures(tree.root_node)
     f = _File(language, path)

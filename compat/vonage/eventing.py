@@ -35,7 +35,7 @@ from compat.core.emitter import Emitter
 
 from .events import Event
 
-logger = logging.getLogger("compat.vonage")
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Any]
 D = TypeVar("D", bound="EventDispatcher")

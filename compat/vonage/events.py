@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .connection import Connection
     from .stream import Stream
 
-logger = logging.getLogger("compat.vonage")
+logger = logging.getLogger(__name__)
 
 
 class Event:

@@ -36,7 +36,7 @@ from .stream import Stream
 if TYPE_CHECKING:
     from .session import Session
 
-logger = logging.getLogger("compat.vonage")
+logger = logging.getLogger(__name__)
 
 PUBLISHER_PROPERTIES: Final = frozenset({"name", "publishAudio", "publishVideo", "audioSource", "videoSource", "enableDtx"})
 IGNORED_PROPERTIES: Final = frozenset(

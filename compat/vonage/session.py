@@ -112,7 +112,7 @@ from .stream import Change, Slot, Stream, slot_of, stream_id_for
 from .subscriber import Subscriber
 from .token import TokenInfo, inspect_token
 
-logger = logging.getLogger("compat.vonage")
+logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT: Final = 30.0
 """Default bound of the whole join (``options["connectTimeout"]``)."""

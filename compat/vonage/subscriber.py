@@ -34,7 +34,7 @@ from .stream import Stream
 if TYPE_CHECKING:
     from .session import Session
 
-logger = logging.getLogger("compat.vonage")
+logger = logging.getLogger(__name__)
 
 
 class Subscriber(EventDispatcher):

@@ -63,7 +63,7 @@ from .models import (
 
 __all__ = ["VonageVideoClient", "install", "models"]
 
-logger = logging.getLogger("compat.vonage.video_connector")
+logger = logging.getLogger(__name__)
 
 Callback = Callable[..., Any]
 

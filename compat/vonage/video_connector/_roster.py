@@ -19,7 +19,7 @@ from compat.vonage.token import parse_metadata
 
 from .models import Connection, Stream
 
-logger = logging.getLogger("compat.vonage.video_connector")
+logger = logging.getLogger(__name__)
 
 STREAM_SOURCES = frozenset({"camera", "microphone", "unknown"})
 """Track sources that belong to a participant's Stream; a screen share is not part of it."""

@@ -48,7 +48,7 @@ from .models import (
     VideoFormat,
 )
 
-logger = logging.getLogger("compat.vonage.video_connector")
+logger = logging.getLogger(__name__)
 
 Callback = Callable[..., Any]
 

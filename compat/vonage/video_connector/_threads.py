@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-logger = logging.getLogger("compat.vonage.video_connector")
+logger = logging.getLogger(__name__)
 
 MEDIA_BACKLOG = 200
 """Media callbacks (10 ms audio, video frames) waiting for the worker beyond which the oldest are
