@@ -22,12 +22,13 @@ from compat.devserver.testing import LiveKitServer
 from tests.media import first_video_frame
 from tests.support import wait_for
 from tests.vonage.helpers import PUBLISHER_EVENTS, Recorder
-from tests.vonage.test_e2e import close, ot_connect
+from tests.vonage.test_e2e import announced, close, of, ot_connect
 
 pytestmark = pytest.mark.media
 
 RGB = tuple[int, int, int]
 BOT_COLOURS: tuple[RGB, RGB] = ((220, 40, 40), (40, 40, 220))  # left half red, right half blue
+REMOTE_COLOURS: tuple[RGB, RGB] = ((40, 200, 40), (220, 220, 40))  # left half green, right half yellow
 TOLERANCE = 40  # per channel, after VP8 and I420 <-> RGBA
 
 
@@ -116,3 +117,58 @@ async def test_bot_video_out_through_a_publisher(lk_server: LiveKitServer) -> No
         assert rec.names("publisher") == ["streamCreated", "streamDestroyed", "destroyed"]
     finally:
         await viewer.disconnect()
+
+
+async def test_remote_video_in_through_a_subscriber(lk_server: LiveKitServer) -> None:
+    room, rec = "ot-video-in", Recorder()
+    remote = await lk_server.connect("cam", room)
+    size = [640, 360]
+    source = rtc.VideoSource(640, 360)
+    track = rtc.LocalVideoTrack.create_video_track("cam", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False)
+    bot: OT.Session | None = None
+    try:
+        async with feed(source.capture_frame, size, REMOTE_COLOURS):
+            await remote.local_participant.publish_track(track, options)
+            await announced(lk_server, room, "cam", 1)
+            bot = await ot_connect(lk_server, room, "bot", rec)
+            stream_id = f"{remote.local_participant.sid}-camera"
+            assert of(rec, "bot", "streamCreated") == [(stream_id, None)]
+            stream = bot.streams.get(stream_id)
+            assert stream is not None
+            assert (stream.hasAudio, stream.hasVideo, stream.videoType) == (False, True, "camera")
+            assert stream.videoDimensions == {"width": 640, "height": 360}
+
+            subscriber = await bot.subscribe(stream)
+            assert subscriber is not None
+            assert (subscriber.videoWidth(), subscriber.videoHeight()) == (640, 360)
+            frames = subscriber.video_frames()
+            frame = await asyncio.wait_for(frames.__anext__(), 10)
+            assert (frame.width, frame.height, frame.type) == (640, 360, VideoBufferType.RGBA)
+            assert_halves(frame, REMOTE_COLOURS)
+            assert of(rec, "bot", "streamPropertyChanged") == []
+
+            # The remote changes its resolution: the open frame stream reports it (core TrackDimensionsChanged).
+            size[:] = [320, 180]
+            changed = (stream_id, "videoDimensions", {"width": 640, "height": 360}, {"width": 320, "height": 180})
+            await wait_for(lambda: changed in of(rec, "bot", "streamPropertyChanged"), 15, "streamPropertyChanged{videoDimensions}")
+            assert stream.videoDimensions == {"width": 320, "height": 180}
+            assert (subscriber.videoWidth(), subscriber.videoHeight()) == (320, 180)
+            smaller = await asyncio.wait_for(_frame_of_size(frames, 320, 180), 10)
+            assert_halves(smaller, REMOTE_COLOURS)
+
+            mark = len(rec.events)
+            await close(bot)
+            assert [t for _, t, _ in rec.events[mark:]] == ["sessionDisconnected"]
+            assert frames.closed
+    finally:
+        if bot is not None:
+            await close(bot)
+        await remote.disconnect()
+
+
+async def _frame_of_size(frames: AsyncIterator[rtc.VideoFrame], width: int, height: int) -> rtc.VideoFrame:
+    async for frame in frames:
+        if (frame.width, frame.height) == (width, height):
+            return frame
+    raise AssertionError(f"the frame stream ended before a {width}x{height} frame")
