@@ -62,6 +62,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -726,6 +727,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="hard limit for the whole run (default 600 s)")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
+    run_within_budget(args, run, render)
+
+
+def run_within_budget(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, dict[str, Any]], Coroutine[Any, Any, None]],
+    render: Callable[[dict[str, Any]], str],
+) -> None:
+    """Run a bench's orchestration under a watchdog of ``args.budget`` seconds; print (and write
+    to ``args.json``) what was measured, also when it overruns or fails."""
     logging.getLogger("livekit").setLevel(logging.ERROR)
     logging.getLogger("compat").setLevel(logging.ERROR)
     results: dict[str, Any] = {}
@@ -756,7 +767,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         done.set()
         emit()
-        # This process connects no compat session (the micro benches fake theirs), so compat
+        # This process connects no compat session (its micro benches fake theirs), so compat
         # registered no exit hook: dispose livekit's FFI before Python finalises.
         shutdown()
 

@@ -34,24 +34,20 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
-import logging
 import os
 import secrets
-import signal
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from livekit import rtc
 
 from bench.devserver import environment
-from bench.shim_overhead import Child, _f, _ratio, ask, phase, task_cpu_s, task_cpu_split
+from bench.shim_overhead import Child, _f, _ratio, ask, phase, run_within_budget, task_cpu_s, task_cpu_split
 from compat.devserver.testing import LiveKitServer, ServerProcess, free_port
 from compat.vonage import generate_token
 from compat.vonage.video_connector import VonageVideoClient
@@ -403,36 +399,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    logging.getLogger("livekit").setLevel(logging.ERROR)
-    logging.getLogger("compat").setLevel(logging.ERROR)
-    results: dict[str, Any] = {}
-
-    def emit() -> None:
-        print(render(results))
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
-        sys.stdout.flush()
-
-    def watchdog() -> None:  # a stalled loop or an overrun: print what was measured, kill children
-        if done.wait(args.budget):
-            return
-        results.setdefault("errors", []).append("watchdog: time budget exceeded; partial results")
-        for pid in list(Child.live):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            emit()
-        os._exit(3)
-
-    done = threading.Event()
-    threading.Thread(target=watchdog, daemon=True).start()
-    try:
-        asyncio.run(run(args, results))
-    finally:
-        done.set()
-        emit()
-        os._exit(0)  # as bench.shim_overhead: livekit's FFI threads can abort in interpreter teardown
+    run_within_budget(parse(argv), run, render)
 
 
 if __name__ == "__main__":
