@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import types
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 # Re-exported while tests/conftest.py and tests/twilio/helpers.py (edited elsewhere) import it from here.
@@ -66,3 +68,15 @@ class EventLog:
         bound = self.timeout if timeout is None else timeout
         await wait_for(lambda: len(self.of(name, label)) >= count, bound, f"{count}x {label}.{name} (got {self.events})")
         return self.of(name, label)
+
+
+def import_swapped(path: Path, swaps: dict[str, str]) -> types.ModuleType:
+    """Load the module at ``path`` with each import line in ``swaps`` replaced (each must occur
+    exactly once): a back end written for a vendor's SDK, run on compat by changing imports only."""
+    source = path.read_text()
+    for old, new in swaps.items():
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    module = types.ModuleType(f"{path.stem}_on_compat")
+    exec(compile(source, f"{path.stem}_on_compat.py", "exec"), module.__dict__)
+    return module

@@ -1092,7 +1092,8 @@ class RtcSession(Session):
         self._local_pubs[pub.sid] = pub  # LiveKit updates it in place when it republishes
         if self._closing or self._ended:
             self._release_local(pub.sid)
-        return F.TrackInfo(sid=pub.sid, name=name, kind=kind, source=settings.source)
+        width, height = (source.width, source.height) if kind == "video" else (0, 0)
+        return F.TrackInfo(sid=pub.sid, name=name, kind=kind, source=settings.source, width=width, height=height)
 
     def _late_publish(self, task: asyncio.Task[Any], key: str) -> None:
         if task.cancelled() or task.exception() is not None:

@@ -164,7 +164,8 @@ class Session(abc.ABC):
 
     @abc.abstractmethod
     async def publish_media(self, kind: Literal["audio", "video"], source: Any, name: str, settings: PublishSettings) -> TrackInfo:
-        """Publish a media track fed by a compat.core AudioSource/VideoSource."""
+        """Publish a media track fed by a compat.core AudioSource/VideoSource; a video track's info
+        carries the source's size."""
 
     @abc.abstractmethod
     async def unpublish(self, track_sid: str) -> None: ...
@@ -288,7 +289,8 @@ class ScriptedSession(Session):
         await asyncio.sleep(0)
         if self.publish_error is not None:
             raise PublishFailure(self.publish_error)
-        return TrackInfo(sid=f"TR_local{next(self._sids)}", name=name, kind=kind)
+        width, height = (source.width, source.height) if kind == "video" else (0, 0)
+        return TrackInfo(sid=f"TR_local{next(self._sids)}", name=name, kind=kind, width=width, height=height)
 
     async def unpublish(self, track_sid: str) -> None:
         self.calls.append(("unpublish", (track_sid,)))

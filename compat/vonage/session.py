@@ -679,10 +679,7 @@ class Session(EventDispatcher, SignalTarget):
             except (C.PublishFailure, C.CommandFailure) as failure:
                 self._unpublish_tracks(tracks.values())
                 raise OTError("OT_STREAM_CREATE_FAILED", f"LiveKit could not publish the {kind}: {failure}", 1500) from None
-            info = attrs.evolve(info, source=settings.source)
-            if kind == "video" and not (info.width and info.height):  # the core does not report our own track's size
-                info = attrs.evolve(info, width=source.width, height=source.height)
-            tracks[kind] = info
+            tracks[kind] = attrs.evolve(info, source=settings.source)
             if not self.isConnected():
                 self._unpublish_tracks(tracks.values())
                 raise OTError("OT_NOT_CONNECTED", "The session disconnected while publishing", ExceptionCodes.NOT_CONNECTED)

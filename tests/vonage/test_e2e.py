@@ -161,7 +161,7 @@ async def test_own_streams_through_the_publisher_and_audio_out(lk_server: LiveKi
         async with bot_tone(publisher, 550):
             await bot.publish(publisher, lambda err: order.append(f"handler {err}"))
             assert order == ["streamCreated", "handler None"]
-            track = await _remote_audio(listener, "bot")
+            track = await remote_track(listener, "bot", rtc.TrackKind.KIND_AUDIO)
             assert abs(dominant_frequency(await read_audio(track, 40)) - 550) < 20
             assert "streamCreated" not in rec.names("bot")  # own streams never through the Session
             bot.unpublish(publisher)
@@ -172,15 +172,17 @@ async def test_own_streams_through_the_publisher_and_audio_out(lk_server: LiveKi
         await listener.disconnect()
 
 
-async def _remote_audio(room: rtc.Room, identity: str) -> rtc.Track:
+async def remote_track(room: rtc.Room, identity: str, kind: rtc.TrackKind.ValueType) -> rtc.Track:
+    """The first subscribed track of ``kind`` that ``identity`` publishes, as ``room`` sees it."""
+
     def track() -> rtc.Track | None:
         p = room.remote_participants.get(identity)
         for pub in p.track_publications.values() if p else ():
-            if pub.track is not None and pub.kind == rtc.TrackKind.KIND_AUDIO:
+            if pub.track is not None and pub.kind == kind:
                 return pub.track
         return None
 
-    await wait_for(lambda: track() is not None, 10, f"{identity}'s audio")
+    await wait_for(lambda: track() is not None, 10, f"{identity}'s {rtc.TrackKind.Name(kind)}")
     found = track()
     assert found is not None
     return found

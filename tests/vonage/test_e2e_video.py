@@ -22,7 +22,7 @@ from compat.devserver.testing import LiveKitServer
 from tests.media import first_video_frame
 from tests.support import wait_for
 from tests.vonage.helpers import PUBLISHER_EVENTS, Recorder
-from tests.vonage.test_e2e import announced, close, of, ot_connect
+from tests.vonage.test_e2e import announced, close, of, ot_connect, remote_track
 
 pytestmark = pytest.mark.media
 
@@ -73,20 +73,6 @@ async def feed(capture: Callable[[VideoFrame], None], size: list[int], colours: 
             await task
 
 
-async def remote_video(room: rtc.Room, identity: str) -> rtc.Track:
-    def track() -> rtc.Track | None:
-        p = room.remote_participants.get(identity)
-        for pub in p.track_publications.values() if p else ():
-            if pub.track is not None and pub.kind == rtc.TrackKind.KIND_VIDEO:
-                return pub.track
-        return None
-
-    await wait_for(lambda: track() is not None, 10, f"{identity}'s video")
-    found = track()
-    assert found is not None
-    return found
-
-
 async def test_bot_video_out_through_a_publisher(lk_server: LiveKitServer) -> None:
     room, rec = "ot-video-out", Recorder()
     viewer = await lk_server.connect("viewer", room)
@@ -103,7 +89,7 @@ async def test_bot_video_out_through_a_publisher(lk_server: LiveKitServer) -> No
             assert (stream.hasAudio, stream.hasVideo, stream.videoType) == (False, True, "camera")
             assert stream.videoDimensions == {"width": 320, "height": 240}
 
-            track = await remote_video(viewer, "bot")
+            track = await remote_track(viewer, "bot", rtc.TrackKind.KIND_VIDEO)
             pub = viewer.remote_participants["bot"].track_publications[track.sid]
             assert pub.source == rtc.TrackSource.SOURCE_CAMERA and pub.name == "bot-cam"
             frame = await first_video_frame(track)

@@ -4,7 +4,6 @@ the dev server; its tokens join through compat.twilio_video; its rooms send sign
 from __future__ import annotations
 
 import asyncio
-import types
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from compat import twilio_video as Video
 from compat.devserver import DevServer
 from compat.devserver.testing import publish_tone
 from compat.twilio_video.webhooks import StatusCallbackTranslator
-from tests.support import wait_for
+from tests.support import import_swapped, wait_for
 
 from .callbacks import AUTH_TOKEN, KEY, SECRET, receiver
 from .test_status_callbacks import FAST
@@ -33,13 +32,7 @@ SWAPS = {
 
 
 def swapped_backend() -> Any:
-    source = (Path(__file__).parent / "backend_twilio.py").read_text()
-    for old, new in SWAPS.items():
-        assert source.count(old) == 1, old
-        source = source.replace(old, new)
-    module = types.ModuleType("backend_compat")
-    exec(compile(source, "backend_compat.py", "exec"), module.__dict__)
-    return module
+    return import_swapped(Path(__file__).parent / "backend_twilio.py", SWAPS)
 
 
 async def test_a_twilio_backend_runs_on_livekit_with_only_its_imports_swapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

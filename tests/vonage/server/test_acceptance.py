@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from compat import vonage as OT
 from compat.devserver import DevServer
 from compat.devserver.testing import publish_tone
 from compat.vonage.server.callbacks import vonage_translator
-from tests.support import wait_for
+from tests.support import import_swapped, wait_for
 
 from .test_callbacks import FAST, JsonReceiver, serving
 
@@ -32,13 +31,7 @@ SWAPS = {
 
 
 def swapped_backend() -> Any:
-    source = (Path(__file__).parent / "backend_opentok.py").read_text()
-    for old, new in SWAPS.items():
-        assert source.count(old) == 1, old
-        source = source.replace(old, new)
-    module = types.ModuleType("backend_compat")
-    exec(compile(source, "backend_compat.py", "exec"), module.__dict__)
-    return module
+    return import_swapped(Path(__file__).parent / "backend_opentok.py", SWAPS)
 
 
 async def test_an_opentok_backend_runs_on_livekit_with_only_its_imports_swapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
