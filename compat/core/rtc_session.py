@@ -358,8 +358,18 @@ class RtcSession(Session):
             )
         self._connected = True
         self._sender = self._loop.create_task(self._send_loop())
-        # Facts arriving while we wait for the room SID are kept in the backlog, after
-        # the snapshot, so the order stays right.
+        sid = room_sid_now(room)  # usually known at join: then connect returns without another loop turn
+        if not sid:
+            sid = await self._wait_room_sid(room)
+        self._snapshot = F.RoomSnapshot(
+            room_sid=sid, room_name=room.name, local=local, participants=participants,
+            is_recording=self._recording,
+        )
+        self._backlog.insert(0, F.Connected(self._snapshot))
+
+    async def _wait_room_sid(self, room: rtc.Room) -> str:
+        """The room SID LiveKit sends after the join; "" (with a warning) if it takes over 2 s.
+        Facts arriving meanwhile are kept in the backlog, after the snapshot, so the order stays right."""
         sid_task = self._loop.create_task(room.sid)
         done, _ = await asyncio.wait({sid_task}, timeout=2.0)
         sid = sid_task.result() if done and sid_task.exception() is None else ""
@@ -368,11 +378,7 @@ class RtcSession(Session):
             logger.warning("room SID not known 2s after connect; the snapshot has an empty room SID")
         elif not sid:
             logger.warning("room SID unavailable after connect (%r); the snapshot has an empty room SID", sid_task.exception())
-        self._snapshot = F.RoomSnapshot(
-            room_sid=sid, room_name=room.name, local=local, participants=participants,
-            is_recording=self._recording,
-        )
-        self._backlog.insert(0, F.Connected(self._snapshot))
+        return sid
 
     async def _join(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
         """Native connect attempts until one succeeds, one fails for good (an HTTP 4xx), or
