@@ -35,7 +35,7 @@ async def within(aw: Awaitable[T], timeout: float = 10.0) -> T:
 
 
 class EventLog:
-    """Records the events of one or more emitters (the vendor models' pyee emitters and
+    """Records the events of one or more emitters (the vendor models' emitters and
     ``livekit.rtc``'s: both take ``on(name, handler)``) as ``(label, name, args)`` in order,
     with bounded waits. Each emitter is listened to under a label (``"room"`` unless given),
     which ``of`` and ``wait`` filter on."""

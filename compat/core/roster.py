@@ -25,7 +25,8 @@ __all__ = ["Roster"]
 class Roster(Generic[P, T]):
     """Participants of type ``P`` whose publications (of type ``T``) are ``tracks(p)`` by SID.
     ``sid``, ``identity`` and ``gone`` read a participant's SID, identity and whether it has
-    left; they keep the roster independent of each vendor's attribute names."""
+    left; they keep the roster independent of each vendor's attribute names. ``by_sid``: the
+    (empty) dict to keep the SID map in, when the vendor shows it as a container of its own type."""
 
     def __init__(
         self,
@@ -34,8 +35,9 @@ class Roster(Generic[P, T]):
         identity: Callable[[P], str],
         gone: Callable[[P], bool],
         tracks: Callable[[P], Mapping[str, T]],
+        by_sid: dict[str, P] | None = None,
     ) -> None:
-        self.by_sid: dict[str, P] = {}  # present participants, in join order
+        self.by_sid: dict[str, P] = {} if by_sid is None else by_sid  # present participants, in join order
         self._by_identity: dict[str, P] = {}
         self._sid = sid
         self._identity = identity

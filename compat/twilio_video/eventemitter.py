@@ -1,8 +1,10 @@
-"""EventEmitter base of every twilio-video object (Node's EventEmitter in the original).
+"""EventEmitter base of every twilio-video object (``lib/eventemitter.js``: Node's EventEmitter).
 
-The emitter itself is :class:`compat.core.emitter.Emitter` (pyee's asyncio emitter: ``on``,
-``once``, ``emit``, ``listeners``, ...); this adds the Node-style names twilio-video.js
-applications call. ``E`` is the Literal of the class's event names.
+The emitter is :class:`compat.core.emitter.Emitter`: Node semantics (chaining, duplicate
+listeners, ``once``, ``emit`` returning whether anyone listened) and handlers called as JS
+calls them (extra arguments dropped, ``async def`` handlers run up to their first ``await``
+inside the emit). This adds the Node method names twilio-video.js applications call.
+``E`` is the Literal of the class's event names.
 """
 
 from __future__ import annotations
@@ -14,32 +16,34 @@ from typing import Any, TypeVar
 from compat.core.emitter import Emitter
 
 E = TypeVar("E", bound=str)
-Handler = TypeVar("Handler", bound=Callable[..., Any])
+S = TypeVar("S", bound="EventEmitter[Any]")
 
 
 class EventEmitter(Emitter[E]):
-    """Node-style aliases over the core emitter."""
+    """Node's camelCase names over the core emitter (each returns the emitter, as Node's do)."""
 
     _logger = logging.getLogger(__name__)
 
-    def off(self, event: E, f: Callable[..., Any]) -> None:
-        """Node's ``off``: remove a listener (no error if it is not registered)."""
-        try:
-            self.remove_listener(event, f)
-        except KeyError:
-            pass
+    def addListener(self: S, event: E, f: Callable[..., Any]) -> S:
+        return self.add_listener(event, f)
 
-    def removeListener(self, event: E, f: Callable[..., Any]) -> None:
-        self.off(event, f)
+    def removeListener(self: S, event: E, f: Callable[..., Any]) -> S:
+        return self.off(event, f)
 
-    def addListener(self, event: E, f: Handler) -> Handler:
-        return self.on(event, f)
+    def removeAllListeners(self: S, event: E | None = None) -> S:
+        return self.remove_all_listeners(event)
 
-    def removeAllListeners(self, event: E | None = None) -> None:
-        self.remove_all_listeners(event)
+    def prependListener(self: S, event: E, f: Callable[..., Any]) -> S:
+        return self.prepend_listener(event, f)
+
+    def prependOnceListener(self: S, event: E, f: Callable[..., Any]) -> S:
+        return self.prepend_once_listener(event, f)
 
     def listenerCount(self, event: E) -> int:
-        return len(self.listeners(event))
+        return self.listener_count(event)
+
+    def eventNames(self) -> list[str]:
+        return self.event_names()
 
 
 __all__ = ["E", "EventEmitter"]

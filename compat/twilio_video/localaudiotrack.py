@@ -18,6 +18,7 @@ LocalAudioTrackEvent = LocalMediaTrackEvent
 
 
 class LocalAudioTrack(LocalMediaTrackMixin[LocalAudioTrackEvent]):
+    _JSON_PROPERTIES = (*LocalMediaTrackMixin._JSON_PROPERTIES, "noiseCancellation")  # always None here
     """``new LocalAudioTrack(source?, options?)``; options: ``{name}``."""
 
     def __init__(

@@ -38,6 +38,8 @@ class LocalDataTrackOptions:
 class LocalDataTrack(Track[LocalDataTrackEvent]):
     """``new LocalDataTrack(options?)``; ``send(data)`` is fire-and-forget."""
 
+    _JSON_PROPERTIES = (*Track._JSON_PROPERTIES, "id", "maxPacketLifeTime", "maxRetransmits", "ordered", "reliable")
+
     def __init__(self, options: Any = None, *, name: str | None = None) -> None:
         if isinstance(options, LocalDataTrackOptions):
             options = attrs.asdict(options)

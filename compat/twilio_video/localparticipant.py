@@ -74,6 +74,8 @@ def check_track_name(name: str, taken: set[str]) -> TwilioError | None:
 
 
 class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]):
+    _JSON_PROPERTIES = (*Participant._JSON_PROPERTIES, "signalingRegion")  # lib/localparticipant.js
+
     def __init__(self, sid: str, identity: str, session: Session, options: ConnectOptions) -> None:
         super().__init__(sid, identity, "connected")
         self.signalingRegion = options.region

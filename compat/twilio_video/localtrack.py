@@ -29,6 +29,7 @@ class LocalMediaTrackMixin(MediaTrack[E]):
     """``id``, ``isEnabled``, ``isMuted``, ``isStopped``; ``enable/disable/stop/restart``."""
 
     id: str
+    _JSON_PROPERTIES = (*MediaTrack._JSON_PROPERTIES, "id", "isEnabled", "isMuted", "isStopped")
 
     def __init__(self, kind: str, name: str) -> None:
         super().__init__(kind, name)

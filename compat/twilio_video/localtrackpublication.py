@@ -19,6 +19,8 @@ class LocalTrackPublication(TrackPublication[LocalTrackPublicationEvent]):
 
     Events: ``trackEnabled()``/``trackDisabled()`` when the local track is toggled."""
 
+    _JSON_PROPERTIES = (*TrackPublication._JSON_PROPERTIES, "isTrackEnabled", "kind", "priority", "track")
+
     def __init__(self, sid: str, track: Any, participant: LocalParticipant, priority: str = "standard") -> None:
         super().__init__(sid, track.name, track.kind)
         self.track = track

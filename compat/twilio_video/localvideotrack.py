@@ -17,6 +17,7 @@ LocalVideoTrackEvent = LocalMediaTrackEvent
 
 
 class LocalVideoTrack(LocalMediaTrackMixin[LocalVideoTrackEvent]):
+    _JSON_PROPERTIES = (*LocalMediaTrackMixin._JSON_PROPERTIES, "dimensions", "processor")
     """``new LocalVideoTrack(source?, options?)``; ``dimensions`` come from the source."""
 
     def __init__(

@@ -10,11 +10,12 @@ report (and always None with ``networkQuality`` off).
 from __future__ import annotations
 
 import itertools
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from .eventemitter import E, EventEmitter
 from .networkquality import NetworkQualityStats
 from .trackpublication import TrackPublication
+from .util import JSMap, valueToJSON
 
 _counter = itertools.count(1)
 
@@ -26,20 +27,26 @@ P = TypeVar("P", bound=TrackPublication[Any])
 class Participant(EventEmitter[E], Generic[E, P]):
     """``E``: the event names; ``P``: the publication class of the maps."""
 
+    # The enumerable own properties of lib/participant.js: its toJSON.
+    _JSON_PROPERTIES: ClassVar[tuple[str, ...]] = (
+        *("audioTracks", "dataTracks", "identity", "networkQualityLevel", "networkQualityStats"),
+        *("sid", "state", "tracks", "videoTracks"),
+    )
+
     def __init__(self, sid: str, identity: str, state: ParticipantState = "connected") -> None:
         super().__init__()
         self.sid = sid
         self.identity = identity
         self.state: ParticipantState = state
-        self.tracks: dict[str, P] = {}
-        self.audioTracks: dict[str, P] = {}
-        self.videoTracks: dict[str, P] = {}
-        self.dataTracks: dict[str, P] = {}
+        self.tracks: JSMap[str, P] = JSMap()
+        self.audioTracks: JSMap[str, P] = JSMap()
+        self.videoTracks: JSMap[str, P] = JSMap()
+        self.dataTracks: JSMap[str, P] = JSMap()
         self.networkQualityLevel: int | None = None
         self.networkQualityStats: NetworkQualityStats | None = None
         self._instance = next(_counter)
 
-    def _kind_map(self, kind: str) -> dict[str, P]:
+    def _kind_map(self, kind: str) -> JSMap[str, P]:
         return {"audio": self.audioTracks, "video": self.videoTracks}.get(kind, self.dataTracks)
 
     def _put_publication(self, pub: P) -> None:
@@ -72,7 +79,8 @@ class Participant(EventEmitter[E], Generic[E, P]):
         return f"[{type(self).__name__} #{self._instance}: {self.sid}]"
 
     def toJSON(self) -> dict[str, Any]:
-        return {"sid": self.sid, "identity": self.identity, "state": self.state, "tracks": list(self.tracks)}
+        """``lib/participant.js`` ``toJSON``: ``valueToJSON(this)`` (util.py)."""
+        return cast("dict[str, Any]", valueToJSON(self))
 
     def __repr__(self) -> str:
         return self.toString()

@@ -19,6 +19,7 @@ RemoteAudioTrackEvent = Literal["disabled", "enabled", "started"]
 
 
 class RemoteAudioTrack(RemoteTrackMixin, MediaTrack[RemoteAudioTrackEvent]):
+    _JSON_PROPERTIES = (*MediaTrack._JSON_PROPERTIES, *RemoteTrackMixin.REMOTE_MEDIA_JSON)
     def __init__(self, sid: str, name: str, session: Session, *, enabled: bool = True) -> None:
         MediaTrack.__init__(self, "audio", name)
         self.sid = sid

@@ -16,6 +16,10 @@ RemoteDataTrackEvent = Literal["message"]
 
 
 class RemoteDataTrack(RemoteTrackMixin, Track[RemoteDataTrackEvent]):
+    _JSON_PROPERTIES = (
+        *Track._JSON_PROPERTIES,
+        *("isEnabled", "isSwitchedOff", "maxPacketLifeTime", "maxRetransmits", "ordered", "priority", "reliable", "sid"),
+    )
     def __init__(self, sid: str, name: str, *, reliable: bool = True) -> None:
         Track.__init__(self, "data", name)
         self.sid = sid

@@ -25,6 +25,8 @@ RemoteTrackPublicationEvent = Literal[
 
 
 class RemoteTrackPublication(TrackPublication[RemoteTrackPublicationEvent]):
+    _JSON_PROPERTIES = (*TrackPublication._JSON_PROPERTIES, "isSubscribed", "isTrackEnabled", "kind", "publishPriority", "track")
+
     def __init__(self, sid: str, name: str, kind: str, *, enabled: bool = True) -> None:
         super().__init__(sid, name, kind)
         self.isTrackEnabled = enabled

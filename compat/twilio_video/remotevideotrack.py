@@ -20,6 +20,7 @@ RemoteVideoTrackEvent = Literal["dimensionsChanged", "disabled", "enabled", "sta
 
 
 class RemoteVideoTrack(RemoteTrackMixin, MediaTrack[RemoteVideoTrackEvent]):
+    _JSON_PROPERTIES = (*MediaTrack._JSON_PROPERTIES, "dimensions", "processor", *RemoteTrackMixin.REMOTE_MEDIA_JSON)
     def __init__(self, sid: str, name: str, session: Session, *, enabled: bool = True) -> None:
         MediaTrack.__init__(self, "video", name)
         self.sid = sid

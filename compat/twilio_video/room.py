@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from compat import core as C
 from compat.core.roster import Roster
@@ -30,6 +30,7 @@ from .options import ConnectOptions
 from .remoteparticipant import RemoteParticipant, RemoteParticipantEvent, RemoteParticipantTrackEvent
 from .remotetrackpublication import RemoteTrackPublication
 from .stats import StatsReport, build_reports
+from .util import JSMap, valueToJSON
 
 logger = logging.getLogger(__name__)
 _counter = itertools.count(1)
@@ -61,6 +62,11 @@ def data_track_sid(participant_sid: str, topic: str) -> str:
 
 
 class Room(EventEmitter[RoomEvent]):
+    # The enumerable own properties of lib/room.js: its toJSON.
+    _JSON_PROPERTIES = (
+        *("dominantSpeaker", "isRecording", "localParticipant", "name", "participants", "sid", "state", "mediaRegion"),
+    )
+
     def __init__(self, session: C.Session, options: ConnectOptions) -> None:
         super().__init__()
         snap = session.snapshot
@@ -76,9 +82,9 @@ class Room(EventEmitter[RoomEvent]):
         self.localParticipant._room = self
         self._roster: Roster[RemoteParticipant, RemoteTrackPublication] = Roster(
             sid=lambda p: p.sid, identity=lambda p: p.identity, gone=lambda p: p.state == "disconnected",
-            tracks=lambda p: p.tracks,
+            tracks=lambda p: p.tracks, by_sid=JSMap(),
         )
-        self.participants: dict[str, RemoteParticipant] = self._roster.by_sid  # the same dict
+        self.participants = cast("JSMap[str, RemoteParticipant]", self._roster.by_sid)  # the same map
         self._reemitters: dict[int, list[tuple[RemoteParticipantEvent, Callable[..., Any]]]] = {}
         self._speaker: str | None = None
         self._dominant: RemoteParticipant | None = None
@@ -99,7 +105,8 @@ class Room(EventEmitter[RoomEvent]):
         return f"[Room #{self._instance}: {self.sid}]"
 
     def toJSON(self) -> dict[str, Any]:
-        return {"sid": self.sid, "name": self.name, "state": self.state, "participants": list(self.participants)}
+        """``lib/room.js`` ``toJSON``: ``valueToJSON(this)`` (util.py)."""
+        return cast("dict[str, Any]", valueToJSON(self))
 
     def __repr__(self) -> str:
         return self.toString()

@@ -8,11 +8,12 @@ NotImplementedError (there is no DOM; read frames with ``frames()`` instead).
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from .errors import RangeError
 from .eventemitter import E, EventEmitter
 from .options import PRIORITIES
+from .util import valueToJSON
 
 _counter = itertools.count(1)
 
@@ -21,6 +22,8 @@ class Track(EventEmitter[E]):
     """A track: ``kind`` is ``'audio'``, ``'video'`` or ``'data'``; ``name`` a string."""
 
     kind: str
+    # The enumerable own properties of the original class (lib/media/track/*.js): its toJSON.
+    _JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("kind", "name")
 
     def __init__(self, kind: str, name: str) -> None:
         super().__init__()
@@ -36,7 +39,8 @@ class Track(EventEmitter[E]):
         return str(label)
 
     def toJSON(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and isinstance(v, (str, int, float, bool, type(None)))}
+        """``lib/media/track/index.js`` ``toJSON``: ``valueToJSON(this)`` (see util.py)."""
+        return cast("dict[str, Any]", valueToJSON(self))
 
     def __repr__(self) -> str:
         return self.toString()
@@ -44,6 +48,8 @@ class Track(EventEmitter[E]):
 
 class MediaTrack(Track[E]):
     """An audio or video track. ``isStarted`` becomes True at the first frame (emits ``started``)."""
+
+    _JSON_PROPERTIES = (*Track._JSON_PROPERTIES, "isStarted", "mediaStreamTrack", "processedTrack")
 
     def __init__(self, kind: str, name: str) -> None:
         super().__init__(kind, name)
@@ -65,6 +71,7 @@ class RemoteTrackMixin:
     sid: str
     isSwitchedOff: bool
     priority: str | None
+    REMOTE_MEDIA_JSON = ("isEnabled", "isSwitchedOff", "priority", "sid")  # lib/media/track/remotemediatrack.js
 
     def setPriority(self, priority: str | None) -> Any:
         """Subscriber priority (kept for parity; LiveKit has no per-track subscribe priority)."""

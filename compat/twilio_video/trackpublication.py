@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from .eventemitter import E, EventEmitter
+from .util import valueToJSON
 
 _counter = itertools.count(1)
 
 
 class TrackPublication(EventEmitter[E]):
+    # The enumerable own properties of the original class (lib/media/track/*publication.js).
+    _JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("trackName", "trackSid")
+
     def __init__(self, sid: str, name: str, kind: str) -> None:
         super().__init__()
         self.trackSid = sid
@@ -22,7 +26,8 @@ class TrackPublication(EventEmitter[E]):
         return f"[{type(self).__name__} #{self._instance}: {self.trackSid}]"
 
     def toJSON(self) -> dict[str, Any]:
-        return {"trackSid": self.trackSid, "trackName": self.trackName, "kind": self.kind}
+        """``lib/media/track/trackpublication.js`` ``toJSON``: ``valueToJSON(this)``."""
+        return cast("dict[str, Any]", valueToJSON(self))
 
     def __repr__(self) -> str:
         return self.toString()

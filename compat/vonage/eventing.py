@@ -12,13 +12,15 @@ Registering (each returns the object, so calls chain):
 
 Dispatch is **synchronous**, in registration order; the same handler may be registered twice
 (it then runs twice). A handler gets the event object only: the ``context`` serves ``off``
-(Python handlers carry their ``self`` as bound methods). As in OpenTok.js, whose ``emit`` stops at
+(Python handlers carry their ``self`` as bound methods). Handlers are called as JS calls
+functions: one that declares no parameter is called without the event (its arity is computed
+once, at registration, by :class:`compat.core.emitter.Listener`). As in OpenTok.js, whose ``emit`` stops at
 the first throwing listener, **a handler that raises is logged (ERROR, with the traceback) and the
 later listeners of that emission are skipped**; the dispatching code goes on. A coroutine
 function handler is run as a task on the loop; its failure is logged too.
 
-The listeners live in a :class:`compat.core.emitter.Emitter` (one closure per registration);
-the dispatch loop is ours because of the skip rule above.
+Each registration holds a core :class:`~compat.core.emitter.Listener`; the dispatch loop is
+ours because of the skip rule above.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from compat.core.emitter import Emitter
+from compat.core.emitter import Listener
 
 from .events import Event
 
@@ -46,15 +48,14 @@ class _Registration:
     name: str
     handler: Handler
     context: Any
-    closure: Callable[[Event], Any]
+    listener: Listener
 
 
 class EventDispatcher:
     """``on`` / ``once`` / ``off`` and synchronous dispatch; see the module docstring."""
 
     def __init__(self) -> None:
-        self._emitter: Emitter[str] = Emitter()
-        self._registrations: list[_Registration] = []
+        self._registrations: dict[str, list[_Registration]] = {}  # by name, in registration order
         self._handler_tasks: set[asyncio.Future[Any]] = set()
 
     # --- registering ---------------------------------------------------------------------------
@@ -74,8 +75,7 @@ class EventDispatcher:
     def off(self: D, names: str | Mapping[str, Handler] | None = None, handler: Any = None, context: Any = None) -> D:
         """``off()`` (everything), ``off(name)``, ``off(name, handler, context?)``, ``off({name: handler}, context?)``."""
         if names is None:
-            for reg in list(self._registrations):
-                self._remove(reg)
+            self._remove_all()
             return self
         if isinstance(names, Mapping):
             for name, h in names.items():
@@ -94,43 +94,35 @@ class EventDispatcher:
         return self.off(names, handler, context)
 
     def _add(self, name: str, handler: Handler, context: Any, *, once: bool) -> None:
-        reg = _Registration(name, handler, context, handler)
-        if once:
-
-            def run_once(event: Event) -> Any:
-                self._remove(reg)
-                return handler(event)
-
-            reg.closure = run_once
-        else:
-            # a fresh closure per registration: the emitter keys listeners by function
-            reg.closure = lambda event: handler(event)
-        self._registrations.append(reg)
-        self._emitter.add_listener(name, reg.closure)
+        reg = _Registration(name, handler, context, Listener(handler, once))
+        self._registrations[name] = [*self._registrations.get(name, ()), reg]
 
     def _remove(self, reg: _Registration) -> None:
-        if reg in self._registrations:
-            self._registrations.remove(reg)
-            self._emitter.remove_listener(reg.name, reg.closure)
+        regs = self._registrations.get(reg.name)
+        if regs and reg in regs:
+            self._registrations[reg.name] = [r for r in regs if r is not reg]
+
+    def _remove_all(self) -> None:
+        self._registrations.clear()
 
     def _remove_matching(self, name: str, handler: Any, context: Any) -> None:
-        for reg in list(self._registrations):
-            if reg.name != name:
-                continue
+        for reg in list(self._registrations.get(name, ())):
             if handler is None or (reg.handler == handler and reg.context is context):
                 self._remove(reg)
 
     # --- dispatching ---------------------------------------------------------------------------
 
     def _listener_count(self, name: str) -> int:
-        return len(self._emitter.listeners(name))
+        return len(self._registrations.get(name, ()))
 
     def _dispatch(self, event: Event, name: str | None = None) -> Event:
         """Run the listeners of ``name`` (default ``event.type``) in order; see the module docstring."""
         name = event.type if name is None else name
-        for closure in self._emitter.listeners(name):
+        for reg in self._registrations.get(name, ()):  # never mutated: registration replaces the list
+            if reg.listener.once:
+                self._remove(reg)
             try:
-                result = closure(event)
+                result = reg.listener.invoke((event,))
             except Exception:
                 logger.exception(
                     "error in a %s %r event handler; the later handlers of this event are skipped, as in OpenTok.js",

@@ -41,8 +41,17 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("rtc_session.py", "_running_here", "RuntimeError"): "probing for a running loop; none is an answer, not a failure",
     ("rtc_session.py", "_close_guard", "(StopIteration, RuntimeError)"): "finishing the exit guard of a loop that is "
     "gone: the generator protocol ends that way",
-    ("emitter.py", "__init__", "RuntimeError"): "probing for a running loop (none yet is normal: pyee takes one later), "
-    "not a failure",
+    ("emitter.py", "js_arity", "(TypeError, ValueError)"): "a callable without a readable signature: the answer "
+    "is 'pass every argument', not a failure",
+    ("emitter.py", "start_coroutine", "RuntimeError"): "no running loop: a task of the emitter's loop, else the "
+    "handler's on_error gets a RuntimeError (logged or emitted as 'error')",
+    ("emitter.py", "__init__", "RuntimeError"): "probing for a running loop (none yet is normal), not a failure",
+    ("emitter.py", "first_step", "StopIteration"): "the handler's coroutine ended in its first step: its return "
+    "value is replayed to its task",
+    ("emitter.py", "first_step", "BaseException"): "replayed (raised) by the task's first step; the task's done "
+    "callback reports it to on_error",
+    ("emitter.py", "emit", "Exception"): "an application handler's exception goes to on_error: emitted as 'error' "
+    "to its listeners, else logged at ERROR",
 }
 
 

@@ -135,3 +135,18 @@ def test_event_prevent_default(caplog: pytest.LogCaptureFixture) -> None:
 def test_signal_event_from() -> None:
     e: Any = OT.SignalEvent("signal:x", "d", None, None)
     assert e.from_ is None and getattr(e, "from") is None and e.type == "signal:x"
+
+
+def test_handlers_get_only_the_arguments_they_declare() -> None:
+    """OpenTok.js handlers are JS functions: one declaring no parameter is called without the event."""
+    t, seen = Target(), list[Any]()
+
+    class App:
+        def on_a(self) -> None:
+            seen.append("method")
+
+    t.on("a", lambda: seen.append("none")).on("a", lambda e: seen.append(e.type)).on("a", App().on_a)
+    t.once("a", lambda: seen.append("once"))
+    t.on("a", lambda *args: seen.append(len(args)))
+    t.fire("a")
+    assert seen == ["none", "a", "method", "once", 1]
