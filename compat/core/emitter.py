@@ -141,6 +141,7 @@ if sys.version_info >= (3, 12):
         return asyncio.Task(coro, loop=loop, eager_start=True)
 
 else:
+    from .asyncio_internals import run_as_current_task
 
     def _eager_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
         """3.10/3.11 (fixed releases): what 3.12's eager start does. The task exists first, so
@@ -153,17 +154,7 @@ else:
             task = loop.create_task(rest, context=ctx)
         else:
             task = loop.create_task(rest)
-        caller = asyncio.current_task(loop)
-        enter, leave = asyncio.tasks._enter_task, asyncio.tasks._leave_task  # stable in 3.10/3.11
-        if caller is not None:
-            leave(loop, caller)
-        enter(loop, task)
-        try:
-            ctx.run(rest.first_step)
-        finally:
-            leave(loop, task)
-            if caller is not None:
-                enter(loop, caller)
+        run_as_current_task(loop, task, lambda: ctx.run(rest.first_step))
         return task
 
 

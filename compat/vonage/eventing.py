@@ -16,8 +16,10 @@ Dispatch is **synchronous**, in registration order; the same handler may be regi
 functions: one that declares no parameter is called without the event (its arity is computed
 once, at registration, by :class:`compat.core.emitter.Listener`). As in OpenTok.js, whose ``emit`` stops at
 the first throwing listener, **a handler that raises is logged (ERROR, with the traceback) and the
-later listeners of that emission are skipped**; the dispatching code goes on. A coroutine
-function handler is run as a task on the loop; its failure is logged too.
+later listeners of that emission are skipped**; the dispatching code goes on. An ``async def``
+handler runs synchronously up to its first ``await``, inside the dispatch, as a JS async function
+does (a listener it adds before that sees the next event); the rest runs as a task, and its
+failure is logged too.
 
 Each registration holds a core :class:`~compat.core.emitter.Listener`; the dispatch loop is
 ours because of the skip rule above.
@@ -33,7 +35,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from compat.core.emitter import Listener
+from compat.core.emitter import Listener, start_coroutine
 
 from .events import Event
 
@@ -130,7 +132,9 @@ class EventDispatcher:
                     name,
                 )
                 break
-            if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):  # an async function: runs to its first await now, as in JS
+                start_coroutine(result, lambda exc, name=name: self._coroutine_failed(exc, name))
+            elif inspect.isawaitable(result):
                 self._run_handler_task(result, name)
         return event
 
@@ -148,7 +152,10 @@ class EventDispatcher:
     def _handler_task_done(self, task: asyncio.Future[Any], name: str) -> None:
         self._handler_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("error in a %s %r event handler (coroutine)", type(self).__name__, name, exc_info=task.exception())
+            self._coroutine_failed(task.exception(), name)
+
+    def _coroutine_failed(self, exc: BaseException | None, name: str) -> None:
+        logger.error("error in a %s %r event handler (coroutine)", type(self).__name__, name, exc_info=exc)
 
 
 def _split(names: str, method: str) -> list[str]:

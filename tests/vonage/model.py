@@ -34,6 +34,7 @@ class Model:
         self.events: list[tuple[str, str, Any]] = []
         self.participants: dict[str, MParticipant] = {}
         self.connected = False
+        self.dimensions: dict[str, dict[str, int]] = {}  # video track SID -> its size, when LiveKit announces one
 
     def _emit(self, type_: str, summary: Any) -> None:
         self.events.append(("session", type_, summary))
@@ -86,7 +87,7 @@ class Model:
             "hasAudio": stream.audio is not None and not p.muted[stream.audio],
             "hasVideo": stream.video is not None and not p.muted[stream.video],
             "videoType": None if stream.video is None else (stream.slot if stream.slot in ("camera", "screen") else "custom"),
-            "videoDimensions": None,
+            "videoDimensions": None if stream.video is None else self.dimensions.get(stream.video),
         }
         order = ("hasAudio", "hasVideo", "videoType", "videoDimensions")
         changes = [(k, stream.props[k], new[k]) for k in order if stream.props[k] != new[k]]

@@ -102,23 +102,28 @@ def test_handler_must_be_callable() -> None:
         Target().on("  ", lambda e: None)
 
 
-async def test_coroutine_handlers_run_as_tasks(caplog: pytest.LogCaptureFixture) -> None:
+async def test_coroutine_handlers_run_to_their_first_await_inside_the_dispatch(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
     t, seen = Target(), []
 
     async def h(e: OT.Event) -> None:
         seen.append(e.type)
+        t.once("b", lambda e: seen.append(e.type))  # attached before the first await: sees the next event
+        await asyncio.sleep(0)
+        seen.append("after")
 
     async def bad(e: OT.Event) -> None:
+        await asyncio.sleep(0)
         raise RuntimeError("late")
 
     t.on("a", h).on("a", bad)
     t.fire("a")
-    assert seen == []
-    import asyncio
-
+    t.fire("b")
+    assert seen == ["a", "b"]
     for _ in range(3):
         await asyncio.sleep(0)
-    assert seen == ["a"]
+    assert seen == ["a", "b", "after"]
     assert "late" in caplog.text
 
 
