@@ -68,6 +68,8 @@ TEARDOWN_TIMEOUT = 10.0
 AUDIO_QUEUE_MS = 200  # LiveKit's own queue behind ours: small, so stats and barge-in stay exact
 VIDEO_BACKLOG_S = 1.0
 WAKE_BOUND = 0.5  # pacers re-check their buffers at least this often
+FRAME_S = 0.010  # one audio frame
+PAD_MARGIN = 0.003  # a partial frame is padded this long before LiveKit's queue would run dry
 
 
 @attrs.define
@@ -464,34 +466,47 @@ class Runtime:
                 await bounded(session.unpublish(sid), TEARDOWN_TIMEOUT, f"unpublishing track {sid}")
 
     async def _pace_audio(self, out: Outgoing) -> None:
-        """Move whole 10 ms frames from our buffer into LiveKit's small queue; its back-pressure
-        paces us in real time. A partial last frame is padded once the producer has paused for
-        one frame; the drain is reported once the buffer and LiveKit's queue are empty."""
+        """Move whole 10 ms frames from our buffer into LiveKit's queue as soon as they are
+        queued: LiveKit plays them out in real time, and its back-pressure holds us when a
+        producer runs far ahead. Never wait for that queue to play out before sending more:
+        LiveKit sends silence whenever its queue runs dry, and each such gap delays all later
+        audio for good. With less than a frame left, a partial frame is padded with silence
+        only once the producer has paused for a frame and LiveKit is about to run dry; the
+        drain is reported once our buffer is empty and LiveKit has played everything."""
         buf, source, wake = out.out_audio, out.audio, out.wake_audio
         assert buf is not None and source is not None and wake is not None
-        sent_generation: int | None = None
+        loop = asyncio.get_running_loop()
+        sent = False  # audio went out since the last drain report
+        partial_since: float | None = None  # when less than a frame was first left waiting
         while True:
             frame = buf.pop_frame(pad=False)
-            if frame is None and buf.queued_seconds > 0:
-                await _wait(wake, 0.010)
-                frame = buf.pop_frame(pad=True)
+            if frame is None and (sent or buf.queued_seconds > 0):
+                now = loop.time()
+                if buf.queued_seconds == 0:
+                    partial_since, wait = None, source.queued_duration
+                else:
+                    partial_since = now if partial_since is None else partial_since
+                    wait = max(source.queued_duration - PAD_MARGIN, partial_since + FRAME_S - now)
+                if wait > 0:
+                    await self._nap(out, wake, buf, wait)
+                    continue
+                frame = buf.pop_frame(pad=True)  # None when nothing is left: drained
             if frame is not None:
-                sent_generation = buf.generation
+                sent, partial_since = True, None
                 await source.capture_frame(AudioFrame(frame.tobytes(), buf.sample_rate, buf.channels, buf.frame))
                 continue
-            if sent_generation is not None:
-                await bounded(source.wait_for_playout(), 1.0, "waiting for audio playout")
-                if buf.queued_seconds == 0:
-                    sent_generation = None
-                    self.post("on_media_buffer_drained_cb", self.stats(), media=False)
+            if sent:
+                sent = False
+                self.post("on_media_buffer_drained_cb", self.stats(), media=False)
                 continue
-            await self._idle(out, wake, buf)
+            await self._nap(out, wake, buf, WAKE_BOUND)
 
-    async def _idle(self, out: Outgoing, wake: asyncio.Event, buf: OutgoingAudio) -> None:
+    async def _nap(self, out: Outgoing, wake: asyncio.Event, buf: OutgoingAudio, timeout: float) -> None:
+        """Wait up to ``timeout`` for a producer to queue audio, unless a whole frame already is."""
         wake.clear()
         out.waiting = True  # set before the re-check: a producer that misses it left data we see
-        if buf.queued_seconds == 0:
-            await _wait(wake, WAKE_BOUND)
+        if not buf.has_frame:
+            await _wait(wake, timeout)
         out.waiting = False
 
     async def _pace_video(self, out: Outgoing) -> None:
