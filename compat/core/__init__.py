@@ -51,6 +51,7 @@ from .facts import (
     TrackUnmuted,
     TrackUnpublished,
     TrackUnsubscribed,
+    TranscriptionReceived,
 )
 from .session import FrameStream, ScriptedSession, Session
 
@@ -102,6 +103,7 @@ __all__ = [
     "TrackUnmuted",
     "TrackUnpublished",
     "TrackUnsubscribed",
+    "TranscriptionReceived",
     "open_session",
 ]
 

@@ -210,6 +210,21 @@ class DataReceived:
 
 
 @attrs.frozen
+class TranscriptionReceived:
+    """One LiveKit transcription segment: an ``lk.transcription`` text stream, read to its end
+    (LiveKit Agents' and egress's transcription convention). ``identity`` sent it; ``track_sid``
+    is the transcribed track (its ``lk.transcribed_track_id``, as a vendor SID; "" when not named);
+    ``final`` is ``lk.transcription_final``; ``segment_id`` is ``lk.segment_id`` (else the stream's ID:
+    interim and final versions of one segment share it)."""
+
+    identity: str
+    track_sid: str
+    segment_id: str
+    text: str
+    final: bool
+
+
+@attrs.frozen
 class ActiveSpeakersChanged:
     """Loudest first; may include the local identity."""
 
@@ -313,6 +328,7 @@ Fact = (
     | TrackUnmuted
     | TrackStarted
     | DataReceived
+    | TranscriptionReceived
     | ActiveSpeakersChanged
     | ConnectionQualityChanged
     | RecordingStarted

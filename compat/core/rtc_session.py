@@ -93,6 +93,12 @@ MIN_ATTEMPT = 0.5
 REJOIN_GRACE = 12.0  # after a reconnect: how long absent participants/tracks may take to return
 COMMAND_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0  # bound on closing the sessions of one event loop when it shuts down
+# LiveKit's transcription text streams (LiveKit Agents, egress): topic and attribute names.
+TRANSCRIPTION_TOPIC = "lk.transcription"
+TRANSCRIBED_TRACK = "lk.transcribed_track_id"
+TRANSCRIPTION_FINAL = "lk.transcription_final"
+SEGMENT_ID = "lk.segment_id"
+TRANSCRIPTION_TIMEOUT = 60.0  # one segment's stream, opened to closed
 
 _KIND: dict[int, F.TrackKind] = {rtc.TrackKind.KIND_AUDIO: "audio", rtc.TrackKind.KIND_VIDEO: "video"}
 _SOURCE = {
@@ -347,6 +353,7 @@ class RtcSession(Session):
         on("participant_permissions_changed", self._on_permissions_changed)
         on("participant_metadata_changed", self._on_metadata_changed)
         on("token_refreshed", self._on_token_refreshed)
+        self._room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_transcription_stream)
 
     async def _connect(self, url: str, token: str, options: rtc.RoomOptions, deadline: float) -> None:
         self._url, self._token = url, token
@@ -774,6 +781,36 @@ class RtcSession(Session):
                 packet.data,
                 packet.topic or "",
                 packet.kind == rtc.DataPacketKind.KIND_RELIABLE,
+            )
+        )
+
+    def _on_transcription_stream(self, reader: rtc.TextStreamReader, identity: str) -> None:
+        if self._closing:
+            reader.close()
+            return
+        self._spawn(self._read_transcription(reader, identity))
+
+    async def _read_transcription(self, reader: rtc.TextStreamReader, identity: str) -> None:
+        """Read one transcription stream to its end (bounded), then report it as one fact."""
+        try:
+            text = await asyncio.wait_for(reader.read_all(), TRANSCRIPTION_TIMEOUT)
+        except (asyncio.TimeoutError, rtc.StreamError) as exc:
+            logger.warning("a transcription stream from %s ended unread: %s", identity, exc or "timed out")
+            return
+        finally:
+            reader.close()  # a no-op once read to its end; otherwise drops its FFI subscription
+        if self._closing:
+            return
+        info = reader.info
+        attributes = info.attributes or {}
+        track = attributes.get(TRANSCRIBED_TRACK, "")
+        self._emit(
+            F.TranscriptionReceived(
+                identity,
+                self._v(track) if track else "",
+                attributes.get(SEGMENT_ID) or info.stream_id,
+                text,
+                attributes.get(TRANSCRIPTION_FINAL, "").lower() == "true",
             )
         )
 

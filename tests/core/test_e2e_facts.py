@@ -314,3 +314,40 @@ async def test_a_participant_whose_identity_joins_again_is_kept(
         for room in rooms:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(room.disconnect(), 5.0)
+
+
+async def test_transcription_streams_become_facts(dev_server: LiveKitServer) -> None:
+    """A plain livekit.rtc participant sends LiveKit's lk.transcription text streams (one-shot
+    and chunked, the final flag in the header or in the trailer): one fact per stream, read to
+    its end; other topics are not transcriptions."""
+    watcher = await join(dev_server, "watcher")
+    speaker = await dev_server.connect("speaker", "r")
+    try:
+        async with publish_tone(speaker, 440, "mic") as publication:
+            mic = publication.sid
+            await watcher.wait(C.TrackSubscribed)
+            mark = watcher.mark()
+            lp = speaker.local_participant
+            await lp.send_text("hel", topic="lk.transcription", attributes={
+                "lk.transcribed_track_id": mic, "lk.segment_id": "SG_1", "lk.transcription_final": "false",
+            })
+            writer = await lp.stream_text(topic="lk.transcription", attributes={"lk.transcribed_track_id": mic, "lk.segment_id": "SG_1"})
+            await writer.write("hello ")
+            await writer.write("world")
+            await writer.aclose(attributes={"lk.transcription_final": "true"})
+            await lp.send_text("not a caption", topic="chat")
+            await lp.send_text("no track named", topic="lk.transcription")
+            found = await watcher.wait(C.TranscriptionReceived, 3, since=mark)
+            await asyncio.sleep(0.3)
+            assert found[:2] == [
+                C.TranscriptionReceived("speaker", mic, "SG_1", "hel", False),
+                C.TranscriptionReceived("speaker", mic, "SG_1", "hello world", True),
+            ]
+            last = found[2]
+            assert (last.identity, last.track_sid, last.text, last.final) == ("speaker", "", "no track named", False)
+            assert last.segment_id  # the stream's own ID
+            assert len([f for f in watcher.since(mark) if isinstance(f, C.TranscriptionReceived)]) == 3  # no "chat"
+    finally:
+        watcher.session.disconnect()
+        await watcher.session.wait_closed()
+        await asyncio.wait_for(speaker.disconnect(), 5.0)

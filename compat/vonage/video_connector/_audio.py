@@ -118,6 +118,11 @@ class OutgoingAudio:
                 resampler._t = 0.0
 
     @property
+    def has_frame(self) -> bool:
+        """At least one whole 10 ms frame is queued."""
+        return self._queued >= self.frame
+
+    @property
     def queued_seconds(self) -> float:
         return self._queued / self.sample_rate
 

@@ -107,5 +107,9 @@ class Roster:
         identity = self.streams.get(stream_id)
         return self.peers.get(identity) if identity is not None else None
 
+    def find_track(self, track_sid: str) -> Peer | None:
+        """The peer whose Stream carries track ``track_sid``."""
+        return next((p for p in self.peers.values() if track_sid in p.kinds), None)
+
     def find_connection(self, connection_id: str) -> Peer | None:
         return next((p for p in self.peers.values() if p.connection.id == connection_id), None)

@@ -33,6 +33,7 @@ from ._threads import CallbackWorker, LoopThread
 from .models import (
     AudioBufferStats,
     AudioData,
+    CaptionsData,
     Connection,
     MediaBufferStats,
     Publisher,
@@ -67,6 +68,8 @@ TEARDOWN_TIMEOUT = 10.0
 AUDIO_QUEUE_MS = 200  # LiveKit's own queue behind ours: small, so stats and barge-in stay exact
 VIDEO_BACKLOG_S = 1.0
 WAKE_BOUND = 0.5  # pacers re-check their buffers at least this often
+FRAME_S = 0.010  # one audio frame
+PAD_MARGIN = 0.003  # a partial frame is padded this long before LiveKit's queue would run dry
 
 
 @attrs.define
@@ -238,9 +241,36 @@ class Runtime:
             peer = self.roster.gone(fact.identity, fact.track_sid, isinstance(fact, C.TrackUnpublished))
             sub = self.incoming.get(stream_id_for_identity(self.roster, fact.identity) or "")
         if sub is not None:
+            if sub.frames.get(fact.track_sid) is not None and isinstance(fact, C.TrackUnsubscribed):
+                # An unpublish or a leave delivers its facts together: decide once they are in.
+                asyncio.get_running_loop().call_soon(self._maybe_lost, sub, fact.identity, fact.track_sid)
             self._close_track(sub, fact.track_sid)
         if peer is not None:
             self._stream_dropped(peer)
+
+    def _maybe_lost(self, sub: Incoming, identity: str, track_sid: str) -> None:
+        """A subscribed track was unsubscribed while still published (the server took it away,
+        or its media failed): the subscriber's on_error_cb, as the original's WebRTC error."""
+        with self.lock:
+            peer = self.roster.peers.get(identity)
+            kind = peer.kinds.get(track_sid) if peer is not None else None
+            current = self.incoming.get(sub.model.stream.id) is sub and not self.ended
+        if kind is not None and current:  # still published, still subscribed to its stream
+            self._subscriber_error(sub, f"the stream's {kind} track was lost", SUBSCRIBER_WEBRTC_ERROR)
+
+    def _subscription_failed(self, fact: C.TrackSubscriptionFailed) -> None:
+        with self.lock:
+            peer = self.roster.peers.get(fact.identity)
+            kind = peer.kinds.get(fact.track_sid) if peer is not None else None
+            sub = self.incoming.get(peer.stream.id) if peer is not None and kind is not None else None
+        if sub is not None:
+            self._subscriber_error(sub, f"subscribing to the stream's {kind} failed: {fact.message}", SUBSCRIBER_WEBRTC_ERROR)
+        else:
+            logger.warning("subscribing to track %s of %s failed: %s", fact.track_sid, fact.identity, fact.message)
+
+    def _subscriber_error(self, sub: Incoming, description: str, code: int) -> None:
+        logger.warning("subscriber of stream %s: %s (%d)", sub.model.stream.id, description, code)
+        self.worker.post("subscriber on_error_cb", sub.callbacks.get("on_error_cb"), sub.model, description, code)
 
     def _left(self, fact: C.ParticipantLeft) -> None:
         with self.lock:
@@ -268,6 +298,18 @@ class Runtime:
         data = message.data if isinstance(message.data, str) else "" if message.data is None else str(message.data)
         self.post("on_signal_cb", self.session_model, message.type, data, peer.connection if peer else None)
 
+    def _transcription(self, fact: C.TranscriptionReceived) -> None:
+        """Live captions (an addition): a transcription of a stream's track, or one sent by the
+        stream's own participant naming no track, goes to that stream's subscriber when it asked
+        for captions."""
+        with self.lock:
+            peer = self.roster.find_track(fact.track_sid) if fact.track_sid else self.roster.peers.get(fact.identity)
+            sub = self.incoming.get(peer.stream.id) if peer is not None else None
+        if sub is None or not sub.settings.subscribe_to_captions:
+            return
+        captions = CaptionsData(text=fact.text, is_final=fact.final)
+        self.worker.post("subscriber on_caption_text_cb", sub.callbacks.get("on_caption_text_cb"), sub.model, captions)
+
     def _reconnecting(self, fact: C.Reconnecting) -> None:
         self.post("on_reconnecting_cb", self.session_model)
 
@@ -286,7 +328,7 @@ class Runtime:
         with self.lock:
             peer = self.roster.find_stream(stream_id)
             if peer is None or self.incoming.get(stream_id) is not sub:
-                return
+                return  # the stream dropped first: its subscriber was ended with it
             tracks = [(sid, peer.kinds[sid]) for sid in peer.subscribed]
         if sub.settings.subscribe_to_audio:
             self.mixer.add_stream(stream_id)
@@ -327,15 +369,24 @@ class Runtime:
         )
 
     async def _pump_video(self, sub: Incoming, stream: C.FrameStream[Any]) -> None:
+        """Frames to on_render_frame_cb in the asked format. The subscriber's preferred
+        resolution and framerate are applied here (livekit.rtc 1.2 can only pick a simulcast
+        layer, which these streams may not have): frames beyond the framerate are dropped before
+        any conversion, the rest scaled down to fit the resolution (docs/parity.md)."""
         render = sub.callbacks["on_render_frame_cb"]
         fmt = self.render_format
+        wanted = sub.settings.video_settings
+        preferred = wanted.preferred_resolution if wanted else None
+        pace = _FramePace(wanted.preferred_framerate if wanted else None)
+        loop = asyncio.get_running_loop()
 
         def deliver(frame: LkFrame) -> None:  # on the worker: conversion is off the loop
             assert render is not None
-            render(sub.model, _video.from_livekit(frame, fmt))
+            render(sub.model, _video.from_livekit(frame, fmt, preferred))
 
         async for frame in stream:
-            self.worker.post("subscriber on_render_frame_cb", deliver, frame, media=True)
+            if pace.take(loop.time()):
+                self.worker.post("subscriber on_render_frame_cb", deliver, frame, media=True)
 
     def _close_track(self, sub: Incoming, sid: str) -> None:
         entry = sub.frames.pop(sid, None)
@@ -415,34 +466,47 @@ class Runtime:
                 await bounded(session.unpublish(sid), TEARDOWN_TIMEOUT, f"unpublishing track {sid}")
 
     async def _pace_audio(self, out: Outgoing) -> None:
-        """Move whole 10 ms frames from our buffer into LiveKit's small queue; its back-pressure
-        paces us in real time. A partial last frame is padded once the producer has paused for
-        one frame; the drain is reported once the buffer and LiveKit's queue are empty."""
+        """Move whole 10 ms frames from our buffer into LiveKit's queue as soon as they are
+        queued: LiveKit plays them out in real time, and its back-pressure holds us when a
+        producer runs far ahead. Never wait for that queue to play out before sending more:
+        LiveKit sends silence whenever its queue runs dry, and each such gap delays all later
+        audio for good. With less than a frame left, a partial frame is padded with silence
+        only once the producer has paused for a frame and LiveKit is about to run dry; the
+        drain is reported once our buffer is empty and LiveKit has played everything."""
         buf, source, wake = out.out_audio, out.audio, out.wake_audio
         assert buf is not None and source is not None and wake is not None
-        sent_generation: int | None = None
+        loop = asyncio.get_running_loop()
+        sent = False  # audio went out since the last drain report
+        partial_since: float | None = None  # when less than a frame was first left waiting
         while True:
             frame = buf.pop_frame(pad=False)
-            if frame is None and buf.queued_seconds > 0:
-                await _wait(wake, 0.010)
-                frame = buf.pop_frame(pad=True)
+            if frame is None and (sent or buf.queued_seconds > 0):
+                now = loop.time()
+                if buf.queued_seconds == 0:
+                    partial_since, wait = None, source.queued_duration
+                else:
+                    partial_since = now if partial_since is None else partial_since
+                    wait = max(source.queued_duration - PAD_MARGIN, partial_since + FRAME_S - now)
+                if wait > 0:
+                    await self._nap(out, wake, buf, wait)
+                    continue
+                frame = buf.pop_frame(pad=True)  # None when nothing is left: drained
             if frame is not None:
-                sent_generation = buf.generation
+                sent, partial_since = True, None
                 await source.capture_frame(AudioFrame(frame.tobytes(), buf.sample_rate, buf.channels, buf.frame))
                 continue
-            if sent_generation is not None:
-                await bounded(source.wait_for_playout(), 1.0, "waiting for audio playout")
-                if buf.queued_seconds == 0:
-                    sent_generation = None
-                    self.post("on_media_buffer_drained_cb", self.stats(), media=False)
+            if sent:
+                sent = False
+                self.post("on_media_buffer_drained_cb", self.stats(), media=False)
                 continue
-            await self._idle(out, wake, buf)
+            await self._nap(out, wake, buf, WAKE_BOUND)
 
-    async def _idle(self, out: Outgoing, wake: asyncio.Event, buf: OutgoingAudio) -> None:
+    async def _nap(self, out: Outgoing, wake: asyncio.Event, buf: OutgoingAudio, timeout: float) -> None:
+        """Wait up to ``timeout`` for a producer to queue audio, unless a whole frame already is."""
         wake.clear()
         out.waiting = True  # set before the re-check: a producer that misses it left data we see
-        if buf.queued_seconds == 0:
-            await _wait(wake, WAKE_BOUND)
+        if not buf.has_frame:
+            await _wait(wake, timeout)
         out.waiting = False
 
     async def _pace_video(self, out: Outgoing) -> None:
@@ -549,6 +613,22 @@ class Runtime:
             self.post("on_disconnected_cb", self.session_model)
 
 
+class _FramePace:
+    """Lets through at most ``fps`` frames a second on average (all when ``fps`` is None): a
+    frame is taken once the next slot is at most half a period away, so a source whose frame
+    times do not line up with the slots still yields the full rate."""
+
+    def __init__(self, fps: int | None) -> None:
+        self.period = 1.0 / fps if fps else 0.0
+        self.due = 0.0
+
+    def take(self, now: float) -> bool:
+        if now + self.period / 2 < self.due:
+            return False
+        self.due = max(self.due, now) + self.period
+        return True
+
+
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     """Wait for ``event`` at most ``timeout`` seconds (a bound, not an error)."""
     try:
@@ -583,6 +663,8 @@ _FACTS: dict[type, Callable[[Runtime, Any], None]] = {
     C.TrackSubscribed: Runtime._subscribed,
     C.TrackUnsubscribed: Runtime._track_gone,
     C.TrackUnpublished: Runtime._track_gone,
+    C.TrackSubscriptionFailed: Runtime._subscription_failed,
+    C.TranscriptionReceived: Runtime._transcription,
     C.DataReceived: Runtime._data,
     C.Reconnecting: Runtime._reconnecting,
     C.Reconnected: Runtime._reconnected,

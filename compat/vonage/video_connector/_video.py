@@ -42,8 +42,43 @@ def to_livekit(frame: VideoFrame) -> LkFrame:
     return LkFrame(w, h, VideoBufferType.RGB24, _swap_rgb(data, w, h)).convert(VideoBufferType.I420)
 
 
-def from_livekit(frame: LkFrame, fmt: VideoFormat) -> VideoFrame:
-    """A received LiveKit frame (any buffer type) as a tightly packed Video Connector frame."""
+def fit(width: int, height: int, preferred: VideoResolution | None) -> tuple[int, int]:
+    """The delivered size of a ``width`` x ``height`` frame for a subscriber preferring
+    ``preferred``: scaled down to fit inside it, aspect kept, even sides; never scaled up
+    (OpenTok's preferred resolution picks a smaller layer, never a larger picture)."""
+    if preferred is None or (width <= preferred.width and height <= preferred.height):
+        return width, height
+    scale = min(preferred.width / width, preferred.height / height)
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _plane(plane: Any, width: int, height: int) -> Any:
+    """Nearest-neighbour resize of one 2-D plane (numpy; no loop per pixel)."""
+    rows = np.arange(height) * plane.shape[0] // height
+    cols = np.arange(width) * plane.shape[1] // width
+    return plane[rows[:, None], cols]
+
+
+def scale(frame: LkFrame, width: int, height: int) -> LkFrame:
+    """``frame`` as an I420 frame of ``width`` x ``height`` (nearest neighbour)."""
+    i420 = frame if frame.type == VideoBufferType.I420 else frame.convert(VideoBufferType.I420)
+    w, h = i420.width, i420.height
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    data = np.frombuffer(i420.data, dtype=np.uint8)
+    y = data[: w * h].reshape(h, w)
+    u = data[w * h : w * h + cw * ch].reshape(ch, cw)
+    v = data[w * h + cw * ch : w * h + 2 * cw * ch].reshape(ch, cw)
+    ocw, och = (width + 1) // 2, (height + 1) // 2
+    planes = (_plane(y, width, height), _plane(u, ocw, och), _plane(v, ocw, och))
+    return LkFrame(width, height, VideoBufferType.I420, b"".join(p.tobytes() for p in planes))
+
+
+def from_livekit(frame: LkFrame, fmt: VideoFormat, preferred: VideoResolution | None = None) -> VideoFrame:
+    """A received LiveKit frame (any buffer type) as a tightly packed Video Connector frame,
+    scaled down to fit ``preferred`` (:func:`fit`)."""
+    size = fit(frame.width, frame.height, preferred)
+    if size != (frame.width, frame.height):
+        frame = scale(frame, *size)
     w, h = frame.width, frame.height
     if fmt == "YUV420P":
         lk = frame if frame.type == VideoBufferType.I420 else frame.convert(VideoBufferType.I420)

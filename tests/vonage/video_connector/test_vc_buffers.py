@@ -4,6 +4,8 @@ cutting queued audio at the remote, stats, and nothing left after disconnect."""
 from __future__ import annotations
 
 import asyncio
+import statistics
+import threading
 import time
 from typing import Any
 
@@ -108,3 +110,38 @@ def _bot_audio(remote: rtc.Room) -> Any:
     bot = remote.remote_participants.get("bot")
     tracks = [p.track for p in bot.track_publications.values() if p.track is not None] if bot else []
     return tracks[0] if tracks else None
+
+
+async def test_a_real_time_producer_keeps_the_queue_short(lk_server: LiveKitServer) -> None:
+    """A producer thread sending 10 ms chunks 20 ms ahead of the clock (as bots and
+    bench/vc_overhead do): the queue stays short and does not grow, so add_audio adds no
+    latency. (The pacer once waited for LiveKit's queue to play out whenever our buffer ran dry;
+    each wait let LiveKit's queue run empty, LiveKit sent silence, and the queue, with the
+    latency, grew by about 7 ms a second: bench/vc_overhead measured +122 ms.)"""
+    calls = Calls()
+    client = await publishing_bot(lk_server, "vc-realtime", calls)
+    stop = threading.Event()
+    queued: list[float] = []
+
+    def produce() -> None:
+        start, k = time.monotonic(), 0
+        while not stop.is_set():
+            stop.wait(max(0.0, start + k * 0.010 - 0.020 - time.monotonic()))
+            if k >= 50 and k % 10 == 0:  # after 0.5 s, every 100 ms
+                audio = client.get_media_buffer_stats().audio
+                queued.append(audio.duration.total_seconds() * 1000 if audio is not None else 0.0)
+            client.add_audio(tone_data(0.01))
+            k += 1
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    try:
+        await asyncio.sleep(7.0)
+    finally:
+        stop.set()
+        producer.join(2.0)
+    assert len(queued) >= 50
+    first, last = statistics.median(queued[:15]), statistics.median(queued[-15:])
+    assert last < 80 and last - first < 15, f"queue at the producer (ms) grew from {first:.1f} to {last:.1f}: {queued}"
+    await asyncio.to_thread(client.disconnect)
+    assert vc_threads() == []
