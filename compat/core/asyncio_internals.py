@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def run_as_current_task(loop: asyncio.AbstractEventLoop, task: asyncio.Future[Any], step: Callable[[], None]) -> None:
+def run_as_current_task(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], step: Callable[[], None]) -> None:
     """Run ``step`` with ``task`` as the loop's current task; the caller's task is current again after."""
-    enter, leave = asyncio.tasks._enter_task, asyncio.tasks._leave_task  # type: ignore[attr-defined]
+    enter, leave = asyncio.tasks._enter_task, asyncio.tasks._leave_task
     caller = asyncio.current_task(loop)
     if caller is not None:
         leave(loop, caller)

@@ -28,6 +28,7 @@ ours because of the skip rule above.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -133,7 +134,7 @@ class EventDispatcher:
                 )
                 break
             if inspect.iscoroutine(result):  # an async function: runs to its first await now, as in JS
-                start_coroutine(result, lambda exc, name=name: self._coroutine_failed(exc, name))
+                start_coroutine(result, functools.partial(self._coroutine_failed, name=name))
             elif inspect.isawaitable(result):
                 self._run_handler_task(result, name)
         return event

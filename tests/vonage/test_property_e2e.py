@@ -11,6 +11,7 @@ arrive within its join burst fold into it, so their split would depend on timing
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
@@ -133,7 +134,7 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
             # does OpenTok): the model takes them in the order the Session reported them.
             seen = [summary[0] for _, type_, summary in self.rec.events if type_ in ("connectionCreated", "streamCreated")]
             for _, psid, tracks in plan:
-                tracks.sort(key=lambda t, psid=psid: _rank(seen, f"{psid}-{'screen' if t[2].startswith('screen') else 'camera'}"))
+                tracks.sort(key=functools.partial(_track_rank, seen, psid))
             plan.sort(key=lambda entry: _rank(seen, entry[1]))
             self.model.connect(plan)
             await self._settle()
@@ -299,6 +300,11 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
                 self.run(release())
             finally:
                 self.loop.close()
+
+
+def _track_rank(seen: list[str], psid: str, track: tuple[str, str, str, bool]) -> int:
+    """Where the stream of ``track`` (a camera or screen slot of ``psid``) first appears in ``seen``."""
+    return _rank(seen, f"{psid}-{'screen' if track[2].startswith('screen') else 'camera'}")
 
 
 def _rank(seen: list[str], key: str) -> int:
