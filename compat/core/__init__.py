@@ -52,6 +52,7 @@ from .facts import (
     TrackUnpublished,
     TrackUnsubscribed,
 )
+from .quality import SetupRecord, begin_setup, session_platform
 from .session import FrameStream, ScriptedSession, Session
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ __all__ = [
     "RtpStats",
     "ScriptedSession",
     "Session",
+    "SetupRecord",
     "TrackDimensionsChanged",
     "TrackInfo",
     "TrackKind",
@@ -102,7 +104,9 @@ __all__ = [
     "TrackUnmuted",
     "TrackUnpublished",
     "TrackUnsubscribed",
+    "begin_setup",
     "open_session",
+    "session_platform",
 ]
 
 
