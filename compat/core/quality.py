@@ -59,7 +59,11 @@ class SetupRecord:
         if self._done:
             return
         self._done = True
-        relay, mos = (None, None) if stats is None else media_quality(stats)
+        relay, mos = None, None
+        try:
+            relay, mos = (None, None) if stats is None else media_quality(stats)
+        except Exception as exc:  # noqa: BLE001 - an unexpected stats shape loses the numbers, not the teardown
+            logger.warning("rollout quality record %s: unreadable stats: %r", self._id, exc)
         self._write("finish", lambda store, rid: store.finish(rid, turn_relay=relay, mos=mos))
 
     def _write(self, what: str, action: Callable[[Store, int], None]) -> None:
@@ -94,12 +98,13 @@ def media_quality(stats: Any) -> tuple[bool | None, float | None]:
 
 
 def _of(pc: Any, kind: str) -> list[Any]:
-    return [s for s in pc if s.WhichOneof("stats") == kind]
+    """The stats of one kind, unwrapped (each wrapper holds ``rtc`` with the id, and the stat)."""
+    return [getattr(s, kind) for s in pc if s.WhichOneof("stats") == kind]
 
 
 def _selected_pair(pc: Any) -> Any | None:
-    """The transport's selected candidate pair (else a nominated, succeeded one)."""
-    selected = {t.transport.selected_candidate_pair_id for t in _of(pc, "transport") if t.transport.selected_candidate_pair_id}
+    """The transport's selected candidate pair (else a nominated one)."""
+    selected = {t.transport.selected_candidate_pair_id for t in _of(pc, "transport")}
     pairs = _of(pc, "candidate_pair")
     chosen = [p for p in pairs if p.rtc.id in selected] or [p for p in pairs if p.candidate_pair.nominated]
     return chosen[0].candidate_pair if chosen else None
@@ -120,7 +125,7 @@ def _selected_rtt(pc: Any) -> float | None:
 
 
 def _received_audio_mos(pc: Any, rtt_s: float | None) -> float | None:
-    audio = [s.inbound_rtp for s in _of(pc, "inbound_rtp") if s.inbound_rtp.stream.kind == "audio"]
+    audio = [s for s in _of(pc, "inbound_rtp") if s.stream.kind == "audio"]
     received = sum(a.received.packets_received for a in audio)
     if not audio or received == 0:
         return None

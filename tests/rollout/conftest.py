@@ -53,7 +53,10 @@ def _start(base: Path) -> tuple[str, list[str]]:
         os.chown(base, uid, -1)
     base.chmod(0o700)
     data = base / "data"
-    run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True, timeout=60)  # noqa: E731
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True, timeout=60)
+
     run(initdb, "-D", str(data), "-A", "trust", "-U", "compat", "--no-sync")
     run(pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-t", "30",
         "-o", f"-k {base} -c listen_addresses='' -c fsync=off -c max_connections=100", "start")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from typing import Any
 
 import pytest
 from livekit import api
@@ -20,7 +21,8 @@ from compat.twilio_video.jwt.access_token.grants import VideoGrant
 from compat.vonage import video_connector as vc
 from compat.vonage.errors import LegacyPlatformError, OTError
 from compat.vonage.server import Client, SessionPlatformError
-from compat.vonage.server.video import TokenOptions, Video as VonageVideo
+from compat.vonage.server.video import TokenOptions
+from compat.vonage.server.video import Video as VonageVideo
 from compat.vonage.server.video_errors import SessionPlatformError as VideoSessionPlatformError
 from tests.vonage.video_connector.helpers import SESSION_CALLBACKS, Calls
 
@@ -124,7 +126,7 @@ async def test_opentok_session_connect_records_a_failed_setup_with_its_code(room
 async def test_video_connector_refuses_a_legacy_session_with_1005(rooms: R.Store) -> None:
     client = vc.VonageVideoClient(url=UNREACHABLE)
     calls = Calls()
-    callbacks = {name: calls.cb(name) for name in SESSION_CALLBACKS}
+    callbacks: dict[str, Any] = {name: calls.cb(name) for name in SESSION_CALLBACKS}
     assert client.connect(application_id="app", session_id="old-visit", token=lk_token("old-visit"), **callbacks)
     ((session, description, code),) = await calls.wait("on_error_cb")
     assert session.id == "old-visit" and code == 1005
