@@ -50,8 +50,11 @@ _from_env: tuple[str, Store] | None = None
 def configure(store: Store | str | os.PathLike[str] | None) -> Store | None:
     """Use ``store`` (a Store, a SQLite path or a PostgreSQL URL) in this process; None: go back to
     ``COMPAT_ROLLOUT_STORE`` (unset: no rollout, nothing refused or recorded)."""
-    global _configured
+    global _configured, _from_env
     with _lock:
+        if _from_env is not None:  # reread COMPAT_ROLLOUT_STORE on next use
+            _from_env[1].close()
+            _from_env = None
         _configured = open_store(store) if isinstance(store, (str, os.PathLike)) else store
         return _configured
 

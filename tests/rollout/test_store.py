@@ -89,15 +89,19 @@ def test_bad_keys_and_locations() -> None:
 
 def test_the_configured_store_and_the_environment(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(R.ENV_VAR, store_url)
-    assert R.assign("env-visit", internal=True) == "livekit"
-    assert R.configured_store() is R.configured_store()
-    R.end("env-visit")
-    assert R.record("env-legacy", vendor="opentok", setup_s=1.0, mos=4.2) > 0
-    assert R.open_store(store_url).platform_of("env-visit") is None
+    try:
+        assert R.assign("env-visit", internal=True) == "livekit"
+        assert R.configured_store() is R.configured_store()
+        R.end("env-visit")
+        assert R.record("env-legacy", vendor="opentok", setup_s=1.0, mos=4.2) > 0
+    finally:
+        R.configure(None)  # closes the store the environment named
+    other = R.open_store(store_url)
+    assert other.platform_of("env-visit") is None and other.stage == "internal"
+    other.close()
 
 
-def test_eight_processes_assigning_the_same_sessions_agree(store_url: str) -> None:
-    store = R.open_store(store_url)
+def test_eight_processes_assigning_the_same_sessions_agree(store: R.Store, store_url: str) -> None:
     advance_to(store, "new-users")  # workers disagree on is_new_user: half would say livekit, half legacy
     keys = [f"visit-{i}" for i in range(150)]
     outcomes = assign_concurrently(store_url, keys)
