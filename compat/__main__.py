@@ -79,6 +79,9 @@ def _rollout(parser: argparse.ArgumentParser) -> Run:
         if not args.store:
             print(f"compat rollout: --store (or {ENV_VAR}) is required", file=sys.stderr)
             return 2
+        if "://" not in args.store and not os.path.exists(args.store):  # a typo must not start an empty rollout
+            print(f"compat rollout: no rollout store at {args.store}", file=sys.stderr)
+            return 2
         chosen = Gates(args.min_success, args.max_mos_drop, args.max_relay, args.max_p95_setup, args.min_sessions)
         try:
             store = open_store(args.store)

@@ -7,6 +7,7 @@ import json
 import attrs
 
 from .quality import Gates, Summary, verdict
+from .stages import next_stage
 from .store import Store
 
 
@@ -28,9 +29,13 @@ def status(store: Store, gates: Gates) -> dict[str, object]:
             judged = verdict(summary, baseline, gates)
             row["gate"] = {"passed": judged.passed, "failures": list(judged.failures)}
         rows.append(row)
-    current = store.verdict(store.stage, gates)
-    return {"stage": store.stage, "gates": attrs.asdict(gates), "advance_allowed": current.passed,
-            "blocking": list(current.failures), "rows": rows}
+    stage = store.stage
+    if next_stage(stage) is None:
+        allowed, blocking = False, [f"{stage!r} is the last stage"]
+    else:
+        current = store.verdict(stage, gates)
+        allowed, blocking = current.passed, list(current.failures)
+    return {"stage": stage, "gates": attrs.asdict(gates), "advance_allowed": allowed, "blocking": blocking, "rows": rows}
 
 
 def render_text(report: dict[str, object]) -> str:
