@@ -107,7 +107,9 @@ def subscription_error(message: str) -> TwilioError:
 
 
 def legacy_room_error(room: str) -> RoomNotFoundError:
-    """``connect`` to a room compat.rollout assigned to legacy: 53106."""
+    """``connect`` to a room compat.rollout assigned to legacy: 53106 "Room not found", what Twilio
+    answers for a room that does not exist on its platform (with client-side room creation off, as
+    back ends that create rooms run it): the room lives on the other platform."""
     return RoomNotFoundError(
         f"Room not found: room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
         "join it with the legacy twilio-video SDK, or end the session and assign it again"
@@ -115,7 +117,9 @@ def legacy_room_error(room: str) -> RoomNotFoundError:
 
 
 def legacy_token_error(room: str) -> AccessTokenInvalidError:
-    """``AccessToken.to_jwt`` for a room compat.rollout assigned to legacy: 20101."""
+    """``AccessToken.to_jwt`` for a room compat.rollout assigned to legacy: 20101 "Invalid Access
+    Token", the code the token would meet on the platform it crosses to (twilio-python itself never
+    refuses to mint; refusing here keeps the mistake in the back end, where it is made)."""
     return AccessTokenInvalidError(
         f"Invalid Access Token: room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
         "mint its token with twilio-python's AccessToken, not compat's"

@@ -614,7 +614,8 @@ def _legacy_platform_error(message: str) -> LegacyPlatformError:
 
 
 def legacy_token_error(room: str) -> LegacyPlatformError:
-    """``generate_token`` for a session compat.rollout assigned to legacy: 1004."""
+    """``generate_token`` for a session compat.rollout assigned to legacy: 1004
+    ``OT_AUTHENTICATION_ERROR``, what a token not signed for the session's platform meets there."""
     return _legacy_platform_error(
         f"Cannot generate token: the session of room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
         "generate its token with the legacy OpenTok / Vonage SDK, not compat's"
@@ -622,7 +623,9 @@ def legacy_token_error(room: str) -> LegacyPlatformError:
 
 
 def connect_legacy_session(room: str) -> OTError:
-    """``connect`` to a session compat.rollout assigned to legacy: 1005 ``OT_INVALID_SESSION_ID``."""
+    """``connect`` to a session compat.rollout assigned to legacy: 1005 ``OT_INVALID_SESSION_ID``,
+    OpenTok.js's code when session info answers 404 (mapStatusCodeToErrorCode.js): the session is
+    not hosted on this platform."""
     return connect_invalid_session_id(
         f"Invalid Session ID: the session of room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
         "join it with the legacy OpenTok SDK, or end the session and assign it again"
