@@ -57,6 +57,50 @@ def _audit(parser: argparse.ArgumentParser) -> Run:
     return run
 
 
+@command("rollout", "the staged rollout: status (numbers and gate verdicts per platform and stage) or advance")
+def _rollout(parser: argparse.ArgumentParser) -> Run:
+    from compat.rollout import ENV_VAR, Gates
+
+    defaults = Gates()
+    parser.add_argument("action", choices=("status", "advance"))
+    parser.add_argument("--store", default=os.environ.get(ENV_VAR), help=f"SQLite path or postgresql:// URL (default {ENV_VAR})")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="status: the output format")
+    gates = parser.add_argument_group("gates (LiveKit at the current stage must meet all to advance)")
+    gates.add_argument("--min-success", type=float, default=defaults.min_success_rate, help="setup success rate (default 0.985)")
+    gates.add_argument("--max-mos-drop", type=float, default=defaults.max_mos_drop, help="below legacy's mean MOS (default 0.05)")
+    gates.add_argument("--max-relay", type=float, default=defaults.max_relay_rate, help="TURN relay rate (default 0.30)")
+    gates.add_argument("--max-p95-setup", type=float, default=defaults.max_p95_setup_s, help="seconds (default 3.0)")
+    gates.add_argument("--min-sessions", type=int, default=defaults.min_sessions, help="LiveKit setups needed (default 1)")
+
+    def run(args: argparse.Namespace, _extra: list[str]) -> int:
+        from compat.rollout import GateFailed, RolloutError, open_store
+        from compat.rollout.report import render_json, render_text, status
+
+        if not args.store:
+            print(f"compat rollout: --store (or {ENV_VAR}) is required", file=sys.stderr)
+            return 2
+        if "://" not in args.store and not os.path.exists(args.store):  # a typo must not start an empty rollout
+            print(f"compat rollout: no rollout store at {args.store}", file=sys.stderr)
+            return 2
+        chosen = Gates(args.min_success, args.max_mos_drop, args.max_relay, args.max_p95_setup, args.min_sessions)
+        try:
+            store = open_store(args.store)
+            if args.action == "status":
+                report = status(store, chosen)
+                sys.stdout.write(render_json(report) if args.format == "json" else render_text(report))
+                return 0
+            print(f"stage: {store.advance(chosen)}")
+            return 0
+        except GateFailed as exc:
+            print(f"compat rollout: advance refused: {exc}", file=sys.stderr)
+            return 1
+        except RolloutError as exc:
+            print(f"compat rollout: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
 @command("devserver", "run the embedded LiveKit-compatible dev server (python -m compat.devserver)", passthrough=True)
 def _devserver(parser: argparse.ArgumentParser) -> Run:
     def run(_args: argparse.Namespace, extra: list[str]) -> int:

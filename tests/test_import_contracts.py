@@ -33,12 +33,13 @@ class Rule:
 
 # What the vendor models build on never depends on a vendor (the command line, compat.__main__,
 # composes both vendors and may import either).
-BELOW_THE_VENDORS = ("compat.core", "compat.devserver", "compat._server", "compat.audit")
+BELOW_THE_VENDORS = ("compat.core", "compat.devserver", "compat._server", "compat.audit", "compat.rollout")
 
 RULES = (
     Rule("livekit.rtc", "compat.core is the only client of livekit.rtc", allowed_in=("compat.core", "compat.devserver")),
     Rule("aiortc", "only the dev server's SFU uses aiortc", allowed_in=("compat.devserver",)),
     Rule("aioice", "only the dev server's SFU uses aiortc", allowed_in=("compat.devserver",)),
+    Rule("compat.core", "compat.rollout stands alone (compat.core builds on it)", forbidden_in=("compat.rollout",)),
     Rule("compat.vonage", "no vendor is imported by the other or by what both build on",
          forbidden_in=("compat.twilio_video", *BELOW_THE_VENDORS)),
     Rule("compat.twilio_video", "no vendor is imported by the other or by what both build on",

@@ -53,6 +53,7 @@ from .facts import (
     TrackUnsubscribed,
     TranscriptionReceived,
 )
+from .quality import SetupRecord, begin_setup, session_platform
 from .session import FrameStream, ScriptedSession, Session
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ __all__ = [
     "RtpStats",
     "ScriptedSession",
     "Session",
+    "SetupRecord",
     "TrackDimensionsChanged",
     "TrackInfo",
     "TrackKind",
@@ -104,7 +106,9 @@ __all__ = [
     "TrackUnpublished",
     "TrackUnsubscribed",
     "TranscriptionReceived",
+    "begin_setup",
     "open_session",
+    "session_platform",
 ]
 
 

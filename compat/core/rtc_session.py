@@ -77,6 +77,7 @@ from .livekit_internals import (
     single_attempt_client,
 )
 from .media import AudioSource, VideoSource
+from .quality import SetupRecord
 from .session import FrameStream, Session, _log_late_failure, bounded, bounded_command
 
 logger = logging.getLogger(__name__)
@@ -316,6 +317,7 @@ class RtcSession(Session):
         self._sender: asyncio.Task[None] | None = None
         self._teardown: asyncio.Task[None] | None = None
         self._gave_up = False  # the caller of open_session() stopped waiting
+        self._record = SetupRecord(None, None)  # the rollout's quality record (inert without a store)
         # moderation: RoomService calls authorised by our own (latest) token
         self._url = ""
         self._token: str | None = None
@@ -830,6 +832,8 @@ class RtcSession(Session):
             self._emit(F.RecordingStarted() if recording else F.RecordingStopped())
 
     def _on_reconnecting(self) -> None:
+        if not self._reconnecting:
+            self._record.reconnecting()
         self._reconnecting = True
         self._flush()
         self._held = True
@@ -1343,6 +1347,7 @@ class RtcSession(Session):
         for stream in list(self._streams):
             self._close_stream(stream)
         if self._connected:
+            await self._finish_record()
             await bounded(self._room.disconnect(), 10.0, "room.disconnect")
         if self._sender is not None:
             self._sender.cancel()
@@ -1350,6 +1355,13 @@ class RtcSession(Session):
             self._release_local(key)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10.0)
+
+    async def _finish_record(self) -> None:
+        """Close the quality record with the last stats (TURN relay, audio MOS) while the peer
+        connections still exist."""
+        if not self._record.active:
+            return
+        self._record.finish(await bounded(self._room.get_rtc_stats(), 3.0, "get_rtc_stats for the quality record"))
 
     async def wait_closed(self, timeout: float = 10.0) -> None:
         if self._teardown is None:
@@ -1503,6 +1515,7 @@ async def open_session(
     auto_subscribe: bool = True,
     connect_timeout: float = 10.0,
     overall_timeout: float = 45.0,
+    record: SetupRecord | None = None,
 ) -> RtcSession:
     """Connect a new RtcSession. Raises :class:`ConnectFailure` (``timed_out`` when the join
     did not finish within ``overall_timeout`` seconds).
@@ -1513,7 +1526,9 @@ async def open_session(
     attempts of one try each are made while time is left; an HTTP 4xx is not retried.
     After the deadline nothing new is dialled: the attempt in flight, which the FFI cannot
     stop, ends by itself (against an unreachable host: at most the SDK's 3 s validation
-    request later) and is disconnected if it still succeeds."""
+    request later) and is disconnected if it still succeeds. ``record`` (compat.core.quality)
+    is marked connected here and kept by the session (reconnects, stats at teardown); a failed
+    setup is the caller's to mark, with its vendor's code."""
     global _SINGLE_ATTEMPT_HOOK, _HOOK_CHECKED
     if not _HOOK_CHECKED:
         _HOOK_CHECKED = True
@@ -1534,6 +1549,9 @@ async def open_session(
         task.add_done_callback(session._abandon)
         raise F.ConnectFailure(f"connect timed out after {overall_timeout}s", timed_out=True)
     task.result()
+    if record is not None:
+        record.connected()
+        session._record = record
     return session
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 
 from compat import core as C
 
-from .errormapping import connect_error
+from .errormapping import connect_error, legacy_room_error
 from .options import ConnectOptions
 from .room import Room
 from .token import inspect_token
@@ -30,6 +30,10 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
     LiveKit access token. Without ``tracks`` nothing is published (no microphone or
     camera capture). Failures raise the TwilioError the original rejects with.
 
+    With a compat.rollout store configured, a room the rollout assigned to legacy is refused
+    with 53106 (:func:`~compat.twilio_video.errormapping.legacy_room_error`), and the session's
+    setup, TURN use, reconnects and audio MOS are recorded.
+
     The Room's events start on a later loop iteration: attach listeners right after
     ``await connect(...)`` returns, before awaiting anything else.
     """
@@ -42,10 +46,13 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
             raise TypeError("Illegal call to connect: pass options either as ConnectOptions or as keywords")
         options = {**(options or {}), **kwargs}
     opts = ConnectOptions.parse(options)
-    inspect_token(token, opts.name)
+    room = inspect_token(token, opts.name).room or ""
     url = opts.url or os.environ.get("LIVEKIT_URL")
     if not url:
         raise TypeError("options.url must be specified (or set the LIVEKIT_URL environment variable)")
+    if C.session_platform(room) == "legacy":
+        raise legacy_room_error(room)
+    record = C.begin_setup(room, "twilio")
     try:
         session = await C.open_session(
             url,
@@ -53,9 +60,12 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
             auto_subscribe=opts.automaticSubscription,
             connect_timeout=min(10.0, opts.connectTimeout),
             overall_timeout=opts.connectTimeout,
+            record=record,
         )
     except C.ConnectFailure as failure:
-        raise connect_error(failure) from None
+        error = connect_error(failure)
+        record.failed(error.code)
+        raise error from None
     return await connect_session(session, opts)
 
 

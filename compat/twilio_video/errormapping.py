@@ -20,6 +20,7 @@ from .errors import (
     RoomCompletedError,
     RoomConnectFailedError,
     RoomMaxParticipantsExceededError,
+    RoomNotFoundError,
     SignalingConnectionDisconnectedError,
     SignalingConnectionError,
     TrackInvalidError,
@@ -96,4 +97,32 @@ def reconnecting_error() -> TwilioError:
 def subscription_error(message: str) -> TwilioError:
     return TrackInvalidError(f"Track is invalid: subscription failed ({message})" if message else None)
 
-__all__ = ["connect_error", "disconnect_error", "reconnecting_error", "subscription_error"]
+
+
+# --- compat.rollout -------------------------------------------------------------------------------
+# A session the rollout put on the old platform does not exist on LiveKit. A client joining it gets
+# 53106 "Room not found", what Twilio answers for a room that is not on its platform (client-side
+# room creation off, as back ends that create rooms do); a token minted for it is refused with
+# 20101 "Invalid Access Token", the code the token would meet on the platform it crosses to.
+
+
+def legacy_room_error(room: str) -> RoomNotFoundError:
+    """``connect`` to a room compat.rollout assigned to legacy: 53106 "Room not found", what Twilio
+    answers for a room that does not exist on its platform (with client-side room creation off, as
+    back ends that create rooms run it): the room lives on the other platform."""
+    return RoomNotFoundError(
+        f"Room not found: room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
+        "join it with the legacy twilio-video SDK, or end the session and assign it again"
+    )
+
+
+def legacy_token_error(room: str) -> AccessTokenInvalidError:
+    """``AccessToken.to_jwt`` for a room compat.rollout assigned to legacy: 20101 "Invalid Access
+    Token", the code the token would meet on the platform it crosses to (twilio-python itself never
+    refuses to mint; refusing here keeps the mistake in the back end, where it is made)."""
+    return AccessTokenInvalidError(
+        f"Invalid Access Token: room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
+        "mint its token with twilio-python's AccessToken, not compat's"
+    )
+
+__all__ = ["connect_error", "disconnect_error", "legacy_room_error", "legacy_token_error", "reconnecting_error", "subscription_error"]

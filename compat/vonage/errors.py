@@ -594,8 +594,48 @@ def invalid_parameter(message: str) -> OTError:
     """A bad argument to any method: 1011 ``OT_INVALID_PARAMETER``."""
     return OTError(OT_INVALID_PARAMETER, message, ExceptionCodes.INVALID_PARAMETER)
 
+# --- compat.rollout -------------------------------------------------------------------------------
+# A session the rollout put on the old platform has no LiveKit room. A client joining it gets 1005
+# OT_INVALID_SESSION_ID, what OpenTok.js reports when the session-info request answers 404 for a
+# session its platform does not host (mapStatusCodeToErrorCode.js: 404 -> 1005). A token minted for
+# it is refused with 1004 OT_AUTHENTICATION_ERROR, the code such a token meets on the platform it
+# crosses to (a token the session's API key did not sign).
+
+
+class LegacyPlatformError(OTError):
+    """compat.rollout assigned the session to ``legacy``: a token for it is refused (1004)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_legacy_platform_error, (self.message,))
+
+
+def _legacy_platform_error(message: str) -> LegacyPlatformError:
+    return LegacyPlatformError(OT_AUTHENTICATION_ERROR, message, ExceptionCodes.AUTHENTICATION_ERROR)
+
+
+def legacy_token_error(room: str) -> LegacyPlatformError:
+    """``generate_token`` for a session compat.rollout assigned to legacy: 1004
+    ``OT_AUTHENTICATION_ERROR``, what a token not signed for the session's platform meets there."""
+    return _legacy_platform_error(
+        f"Cannot generate token: the session of room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
+        "generate its token with the legacy OpenTok / Vonage SDK, not compat's"
+    )
+
+
+def connect_legacy_session(room: str) -> OTError:
+    """``connect`` to a session compat.rollout assigned to legacy: 1005 ``OT_INVALID_SESSION_ID``,
+    OpenTok.js's code when session info answers 404 (mapStatusCodeToErrorCode.js): the session is
+    not hosted on this platform."""
+    return connect_invalid_session_id(
+        f"Invalid Session ID: the session of room {room!r} is on platform 'legacy' (compat.rollout assigned it there); "
+        "join it with the legacy OpenTok SDK, or end the session and assign it again"
+    )
+
 
 __all__ = [
+    "LegacyPlatformError",
+    "connect_legacy_session",
+    "legacy_token_error",
     "ERROR_NAMES",
     "ERROR_TITLES",
     "FORCE_UNPUBLISH_INVALID_STREAM",

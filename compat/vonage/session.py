@@ -59,6 +59,7 @@ from .errors import (
     OT_UNABLE_TO_SUBSCRIBE,
     ExceptionCodes,
     OTError,
+    connect_legacy_session,
     connect_missing_api_key,
     force_disconnect_invalid_parameter,
     force_disconnect_not_connected,
@@ -240,12 +241,13 @@ class Session(EventDispatcher, SignalTarget):
         url = url or self.options.get("url") or os.environ.get("LIVEKIT_URL")
         timeout = float(self.options.get("connectTimeout", CONNECT_TIMEOUT))
 
-        def opener() -> Awaitable[C.Session]:
+        def opener(record: C.SetupRecord) -> Awaitable[C.Session]:
             if not url:
                 raise invalid_parameter(
                     "No LiveKit URL: pass initSession(..., options={'url': ...}), connect(token, url=...), or set LIVEKIT_URL"
                 )
-            return C.open_session(url, token, auto_subscribe=False, connect_timeout=min(10.0, timeout), overall_timeout=timeout)
+            return C.open_session(url, token, auto_subscribe=False, connect_timeout=min(10.0, timeout), overall_timeout=timeout,
+                                  record=record)
 
         return await self._connect(token, handler, opener)
 
@@ -260,14 +262,18 @@ class Session(EventDispatcher, SignalTarget):
             raise TypeError("connect: the completion handler must be callable")
         return args[0], handler
 
-    async def _connect(self, token: Any, handler: CompletionHandler | None, opener: Callable[[], Awaitable[C.Session]]) -> Session:
+    async def _connect(self, token: Any, handler: CompletionHandler | None,
+                       opener: Callable[[C.SetupRecord], Awaitable[C.Session]]) -> Session:
         if self.currentState in ("connecting", "connected"):
             logger.warning("Session.connect :: the session is already %s; ignored", self.currentState)
             return self
         try:
             info = self._check_token(token)
+            if C.session_platform(info.room) == "legacy":
+                raise connect_legacy_session(info.room)
         except OTError as error:
             return self._connect_failed(error, handler, None)
+        record = C.begin_setup(info.room, "vonage")
         self.currentState = "connecting"
         self.token = token
         done: Callable[[Event], Any] | None = None
@@ -275,10 +281,13 @@ class Session(EventDispatcher, SignalTarget):
             done = lambda _event: handler(None)  # noqa: E731 - one registration to remove on failure
             self.once("sessionConnected", done)
         try:
-            core = await opener()
+            core = await opener(record)
         except C.ConnectFailure as failure:
-            return self._connect_failed(connect_error(failure), handler, done)
+            mapped = connect_error(failure)
+            record.failed(mapped.code)
+            return self._connect_failed(mapped, handler, done)
         except OTError as error:
+            record.failed(error.code)
             return self._connect_failed(error, handler, done)
         if self.currentState != "connecting":  # disconnect() was called meanwhile
             core.disconnect()
@@ -1242,7 +1251,7 @@ async def connect_session(session: Session, core: C.Session, token: str, complet
     """Connect ``session`` on an already connected core Session (tests use a ScriptedSession):
     ``connect`` without the network (the token is still checked)."""
 
-    async def ready() -> C.Session:
+    async def ready(_record: C.SetupRecord) -> C.Session:
         return core
 
     return await session._connect(token, completionHandler, ready)

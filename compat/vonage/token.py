@@ -39,8 +39,10 @@ from typing import Any, Final
 import attrs
 from livekit import api
 
+from compat import core as C
+
 from .capabilities import DEFAULT_ROLE, ROLES, Capabilities, Role, capabilities_for_role, grants_for_role, normalize_role, role_for_grants
-from .errors import connect_authentication_error, invalid_parameter
+from .errors import connect_authentication_error, invalid_parameter, legacy_token_error
 from .sessionid import parse_session_id
 
 METADATA_KEY: Final = "compat.vonage"
@@ -174,7 +176,8 @@ def generate_token(
 
     :raises compat.vonage.OTError: 1011 ``OT_INVALID_PARAMETER`` for a bad argument (message as
         opentok's ``"Cannot generate token, ..."``); 1005 ``OT_INVALID_SESSION_ID`` for a session ID
-        that names no LiveKit room (e.g. one minted by OpenTok).
+        that names no LiveKit room (e.g. one minted by OpenTok); 1004 ``OT_AUTHENTICATION_ERROR``
+        (:class:`compat.vonage.errors.LegacyPlatformError`) for a session compat.rollout assigned to legacy.
     """
     if not isinstance(api_key, str) or not api_key:
         raise invalid_parameter("Cannot generate token, api_key must be your LiveKit API key (a non-empty string)")
@@ -188,6 +191,8 @@ def generate_token(
             f"Cannot generate token, the session_id {session_id} does not belong to the api_key {api_key} "
             f"(it was minted for {info.api_key})"
         )
+    if C.session_platform(info.room) == "legacy":
+        raise legacy_token_error(info.room)
     r = normalize_role(role)
     if data is not None and not isinstance(data, str):
         raise invalid_parameter(f"Cannot generate token, data must be a string, not a {type(data).__name__}")

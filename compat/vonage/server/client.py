@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from compat._server import run_sync
-from compat.vonage.errors import OTError
+from compat.vonage.errors import LegacyPlatformError, OTError
 from compat.vonage.token import generate_token as mint_token
 
 from ._service import Problem, Service, StreamRecord
@@ -32,6 +32,7 @@ from .exceptions import (
     NotFoundError,
     OpenTokException,
     RequestError,
+    SessionPlatformError,
     SignalingError,
 )
 from .models import Archive, ArchiveList, Session, Stream, StreamList
@@ -157,6 +158,8 @@ class Client:
         try:
             return mint_token(self.api_key, self.api_secret, session_id, role.value, expire_time, data,
                               list(initial_layout_class_list or ()))
+        except LegacyPlatformError as exc:
+            raise SessionPlatformError(exc.message, exc.code or 1004) from None
         except OTError as exc:
             raise OpenTokException(exc.message) from None
 

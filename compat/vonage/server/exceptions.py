@@ -13,6 +13,7 @@ __all__ = [
     "NotFoundError",
     "OpenTokException",
     "RequestError",
+    "SessionPlatformError",
     "SetStreamClassError",
     "SignalingError",
     "SipDialError",
@@ -69,3 +70,12 @@ class ArchiveStreamModeError(OpenTokException):
 
 class InvalidMediaModeError(OpenTokException):
     """The session's media mode does not allow the operation."""
+
+
+class SessionPlatformError(AuthError):
+    """compat addition: compat.rollout assigned the session to legacy, so no LiveKit token is
+    generated for it. ``code`` is 1004, OpenTok's authentication error (compat.vonage.errors)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code

@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from compat._server import run_sync
-from compat.vonage.errors import OTError
+from compat.vonage.errors import LegacyPlatformError, OTError
 from compat.vonage.token import generate_token as mint_token
 
 from ._service import Problem, Service
@@ -32,6 +32,7 @@ from .video_errors import (
     NoAudioOrVideoError,
     NotFoundError,
     ServerError,
+    SessionPlatformError,
     TokenExpiryError,
     VideoError,
 )
@@ -239,6 +240,8 @@ class Video:
         try:
             token = mint_token(self.api_key, self.api_secret, o.session_id, (o.role or TokenRole.PUBLISHER).value, o.exp,
                                o.connection_data, o.initial_layout_class_list)
+        except LegacyPlatformError as exc:
+            raise SessionPlatformError(exc.message, exc.code or 1004) from None
         except OTError as exc:
             raise VideoError(exc.message) from None
         return token.encode()

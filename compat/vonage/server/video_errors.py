@@ -20,6 +20,7 @@ __all__ = [
     "RateLimitedError",
     "RoutedSessionRequiredError",
     "ServerError",
+    "SessionPlatformError",
     "TokenExpiryError",
     "VideoError",
     "VonageError",
@@ -85,3 +86,12 @@ class RateLimitedError(HttpRequestError):
 
 class ServerError(HttpRequestError):
     """5xx: the server failed (here: the LiveKit server could not be reached, or failed)."""
+
+
+class SessionPlatformError(VideoError):
+    """compat addition: compat.rollout assigned the session to legacy, so no LiveKit token is
+    generated for it. ``code`` is 1004, OpenTok's authentication error (compat.vonage.errors)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code

@@ -22,7 +22,7 @@ from compat import core as C
 from compat.core.media import AudioFrame, AudioSource, VideoSource
 from compat.core.media import VideoFrame as LkFrame
 from compat.core.session import bounded
-from compat.vonage.errors import OTError
+from compat.vonage.errors import OTError, connect_legacy_session
 from compat.vonage.signal import SIGNAL_TOPIC, decode_signal, encode_signal
 from compat.vonage.token import inspect_token
 
@@ -172,7 +172,9 @@ class Runtime:
 
     async def _connect(self) -> None:
         try:
-            inspect_token(self.token, self.session_model.id)
+            room = inspect_token(self.token, self.session_model.id).room
+            if C.session_platform(room) == "legacy":  # compat.rollout put it on the old platform
+                raise connect_legacy_session(room)
         except OTError as exc:  # an old-platform or unusable token: refused before any network call
             self._fail(exc.message, exc.code or AUTHORIZATION_FAILURE)
             return
@@ -180,9 +182,12 @@ class Runtime:
             self._fail("No LiveKit server URL: set LIVEKIT_URL, or pass url= to VonageVideoClient or install()", CONNECTION_FAILED)
             return
         self._connect_task = asyncio.current_task()
+        record = C.begin_setup(room, "vonage-video-connector")
         try:
-            session = await C.open_session(self.url, self.token, connect_timeout=CONNECT_TIMEOUT, overall_timeout=CONNECT_DEADLINE)
+            session = await C.open_session(self.url, self.token, connect_timeout=CONNECT_TIMEOUT, overall_timeout=CONNECT_DEADLINE,
+                                           record=record)
         except C.ConnectFailure as exc:
+            record.failed(_connect_code(exc))
             self._fail(str(exc), _connect_code(exc))
             return
         with self.lock:

@@ -133,6 +133,21 @@ class AccessToken(Jwt):
         payload["twilio"] = twilio
         return payload
 
+    def to_jwt(self, ttl: int | None = None) -> str:
+        """Sign and encode (:meth:`Jwt.to_jwt`). With a compat.rollout store configured, a token for
+        a room the rollout assigned to legacy is refused with 20101
+        (:func:`compat.twilio_video.errormapping.legacy_token_error`): it could only fail there."""
+        from compat import core as C
+        from compat.twilio_video.errormapping import legacy_token_error
+
+        from .grants import VideoGrant
+
+        videos = [g for g in self.grants if isinstance(g, VideoGrant)]
+        room = videos[-1].room if videos else None  # the last one wins, as in the payload
+        if room and C.session_platform(room) == "legacy":
+            raise legacy_token_error(room)
+        return super().to_jwt(ttl)
+
     @property
     def payload(self) -> dict[str, Any]:
         """The LiveKit claims: ``sub`` is the identity (the account SID is under ``twilio``)."""
