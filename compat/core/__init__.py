@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .facts import (
     ActiveSpeakersChanged,
+    AttributesChanged,
     CommandFailure,
     Connected,
     ConnectFailure,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActiveSpeakersChanged",
+    "AttributesChanged",
     "CommandFailure",
     "ConnectFailure",
     "Connected",
