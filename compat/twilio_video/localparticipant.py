@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 MAX_TRACK_NAME = 128
 AWAIT_HOPS = 8
 """Loop iterations :func:`after_awaiters` waits: enough for a caller behind this many chained
-awaitables (a task, gather, publishTracks, a TaskGroup) to resume first."""
+awaitables (a task, gather, asyncio.wait, publishTracks) to resume first."""
 LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
 
 LocalParticipantEvent = Literal[
