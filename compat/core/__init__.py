@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .facts import (
     ActiveSpeakersChanged,
+    AttributesChanged,
     CommandFailure,
     Connected,
     ConnectFailure,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActiveSpeakersChanged",
+    "AttributesChanged",
     "CommandFailure",
     "ConnectFailure",
     "Connected",

@@ -68,6 +68,7 @@ class ParticipantInfo:
     metadata: str = ""
     joined_at_ms: float = 0.0  # when LiveKit says it joined (OpenTok Connection.creationTime)
     permissions: Permissions = Permissions()
+    attributes: tuple[tuple[str, str], ...] = ()  # LiveKit participant attributes, sorted by key
 
 
 @attrs.frozen
@@ -113,10 +114,18 @@ class Connected:
 
 @attrs.frozen
 class ParticipantJoined:
-    """A remote participant joined after we connected, with the tracks it already had."""
+    """A remote participant joined after we connected, with its tracks: those it had when it
+    joined, and those it published during the join burst (``published``: their SIDs, in
+    the order LiveKit reported them). livekit.rtc 1.2.1 builds a joining participant
+    without its publications and reports each with its own ``track_published`` right
+    after ``participant_connected``, so in practice every track of a join is in
+    ``published``; only publications the participant already had at ``participant_connected``
+    are not (a vendor model that tells "present when it connected" from "published after"
+    uses this)."""
 
     participant: ParticipantInfo
     tracks: tuple[TrackInfo, ...] = ()
+    published: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -305,6 +314,17 @@ class MetadataChanged:
 
 
 @attrs.frozen
+class AttributesChanged:
+    """A participant's LiveKit attributes changed (ours too: ``is_local``); ``attributes`` is
+    the whole set after the change, sorted by key. Keys starting with
+    :data:`compat.core.topics.RESERVED_PREFIX` belong to a vendor model (see topics.py)."""
+
+    identity: str
+    attributes: tuple[tuple[str, str], ...]
+    is_local: bool
+
+
+@attrs.frozen
 class Disconnected:
     """The connection ended. ``local`` is True when our own disconnect() caused it."""
 
@@ -339,6 +359,7 @@ Fact = (
     | LocalTrackMuted
     | PermissionsChanged
     | MetadataChanged
+    | AttributesChanged
     | Disconnected
 )
 
@@ -429,6 +450,7 @@ class PublishSettings:
 
 __all__ = [
     "ActiveSpeakersChanged",
+    "AttributesChanged",
     "CommandFailure",
     "ConnectFailure",
     "Connected",

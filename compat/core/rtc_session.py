@@ -13,7 +13,9 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   participant_connected/track_published for it), taken synchronously when connect()
   returns, before the room's listen task can run;
 * a participant's join burst (participant_connected + track_published x N) becomes one
-  ParticipantJoined fact with its tracks; a leave burst (track_unsubscribed/
+  ParticipantJoined fact with its tracks, those reported by track_published marked as
+  published (livekit.rtc cannot tell a track of the join's own update from one published
+  right after); a leave burst (track_unsubscribed/
   track_unpublished per track, then participant_disconnected) becomes TrackUnsubscribed
   facts and one ParticipantLeft, without TrackUnpublished. A burst ends when an unrelated
   event arrives or after ``BURST_WINDOW`` seconds of quiet. An unsubscription is held as the
@@ -173,6 +175,7 @@ def participant_info(p: rtc.Participant, *, room_admin: bool = False) -> F.Parti
         metadata=p.metadata,
         joined_at_ms=joined.timestamp() * 1000 if joined is not None else 0.0,
         permissions=permissions(p.permissions, room_admin=room_admin),
+        attributes=tuple(sorted(p.attributes.items())),
     )
 
 
@@ -290,6 +293,7 @@ class RtcSession(Session):
         self._pending_identity = ""
         self._pending_join: F.ParticipantInfo | None = None
         self._pending_tracks: list[F.TrackInfo] = []
+        self._pending_published: list[str] = []  # SIDs of the burst's track_published events
         self._timer: asyncio.TimerHandle | None = None
         # what the vendor model was told, and vendor-facing SIDs -> LiveKit's current ones
         self._reported: dict[str, _Remote] = {}
@@ -354,6 +358,7 @@ class RtcSession(Session):
         on("local_track_republished", self._on_local_track_republished)
         on("participant_permissions_changed", self._on_permissions_changed)
         on("participant_metadata_changed", self._on_metadata_changed)
+        on("participant_attributes_changed", self._on_attributes_changed)
         on("token_refreshed", self._on_token_refreshed)
         self._room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_transcription_stream)
 
@@ -462,8 +467,9 @@ class RtcSession(Session):
         if kind == "join":
             info, self._pending_join = self._pending_join, None
             tracks, self._pending_tracks = self._pending_tracks, []
+            published, self._pending_published = self._pending_published, []
             assert info is not None
-            self._deliver(F.ParticipantJoined(info, tuple(tracks)))
+            self._deliver(F.ParticipantJoined(info, tuple(tracks), tuple(published)))
         elif kind == "leave":
             pending, self._pending = self._pending, []
             for fact in pending:
@@ -499,7 +505,7 @@ class RtcSession(Session):
         elif isinstance(fact, F.TrackPublished):
             if fact.identity in rep:
                 rep[fact.identity].tracks[fact.track.sid] = _Track(fact.track, fact.track.sid)
-        elif isinstance(fact, (F.PermissionsChanged, F.MetadataChanged)):
+        elif isinstance(fact, (F.PermissionsChanged, F.MetadataChanged, F.AttributesChanged)):
             self._note_info(fact)
         elif isinstance(fact, (F.TrackUnpublished, F.TrackSubscribed, F.TrackUnsubscribed, F.TrackMuted, F.TrackUnmuted)):
             r = rep.get(fact.identity)
@@ -515,8 +521,14 @@ class RtcSession(Session):
             else:
                 t.info = attrs.evolve(t.info, muted=isinstance(fact, F.TrackMuted))
 
-    def _note_info(self, fact: F.PermissionsChanged | F.MetadataChanged) -> None:
-        change = {"permissions": fact.permissions} if isinstance(fact, F.PermissionsChanged) else {"metadata": fact.metadata}
+    def _note_info(self, fact: F.PermissionsChanged | F.MetadataChanged | F.AttributesChanged) -> None:
+        change: dict[str, Any]
+        if isinstance(fact, F.PermissionsChanged):
+            change = {"permissions": fact.permissions}
+        elif isinstance(fact, F.MetadataChanged):
+            change = {"metadata": fact.metadata}
+        else:
+            change = {"attributes": fact.attributes}
         if fact.is_local:
             if self._local_info is not None:
                 self._local_info = attrs.evolve(self._local_info, **change)
@@ -575,6 +587,7 @@ class RtcSession(Session):
         self._pending_identity = p.identity
         self._pending_join = participant_info(p)
         self._pending_tracks = [track_info(pub) for pub in p.track_publications.values()]
+        self._pending_published = []
         self._arm()
 
     def _on_track_published(self, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
@@ -583,6 +596,7 @@ class RtcSession(Session):
         if self._pending_kind == "join" and self._pending_identity == p.identity:
             if all(t.sid != pub.sid for t in self._pending_tracks):
                 self._pending_tracks.append(track_info(pub))
+                self._pending_published.append(pub.sid)
             self._arm()
             return
         if self._carry and self._match(p.identity, pub) is not None:
@@ -760,6 +774,13 @@ class RtcSession(Session):
         known = self._known_info(p.identity, is_local)
         if known is not None and known.metadata != new:
             self._emit(F.MetadataChanged(p.identity, new, is_local))
+
+    def _on_attributes_changed(self, changed: dict[str, str], p: rtc.Participant) -> None:
+        is_local = isinstance(p, rtc.LocalParticipant)
+        known = self._known_info(p.identity, is_local)
+        now = tuple(sorted(p.attributes.items()))
+        if known is not None and known.attributes != now:
+            self._emit(F.AttributesChanged(p.identity, now, is_local))
 
     def _known_info(self, identity: str, is_local: bool) -> F.ParticipantInfo | None:
         """What the vendor model was told about a participant (None: nothing, or held during a
@@ -1194,6 +1215,17 @@ class RtcSession(Session):
                 )
         finally:
             self._release_local(track_sid)
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        """livekit.rtc 1.2.1 ignores the server's refusal, so a token without
+        canUpdateOwnMetadata is refused here, before anything is sent."""
+        if self._closing or self._ended:
+            return
+        lp = self._room.local_participant
+        if not lp.permissions.can_update_metadata:
+            logger.warning("setting participant attributes refused: the token lacks canUpdateOwnMetadata")
+            raise F.CommandFailure("set_attributes", "the access token lacks the canUpdateOwnMetadata grant")
+        await bounded_command(lp.set_attributes(attributes), COMMAND_TIMEOUT, "set_attributes")
 
     def set_muted(self, track_sid: str, muted: bool) -> None:
         entry = self._local.get(track_sid)

@@ -180,6 +180,12 @@ class Session(abc.ABC):
         :data:`compat.core.topics.RESERVED_PREFIX` belong to a vendor model (see topics.py)."""
 
     @abc.abstractmethod
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        """Set our own LiveKit participant attributes (only the keys given; an empty value
+        deletes a key). Others see an AttributesChanged fact. Raises CommandFailure (logged
+        at WARNING) when LiveKit refuses, e.g. without the token grant canUpdateOwnMetadata."""
+
+    @abc.abstractmethod
     def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
         """Subscribe to / unsubscribe from a remote track (by vendor SID). The outcome arrives
         as TrackSubscribed / TrackUnsubscribed / TrackSubscriptionFailed facts; an unknown
@@ -304,6 +310,9 @@ class ScriptedSession(Session):
 
     def set_subscribed(self, track_sid: str, subscribed: bool) -> None:
         self.calls.append(("set_subscribed", (track_sid, subscribed)))
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        self.calls.append(("set_attributes", (dict(attributes),)))
 
     async def _moderate(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))

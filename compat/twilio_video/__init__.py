@@ -29,6 +29,7 @@ from compat.core import FrameStream
 from compat.core.media import AudioFrame, AudioSource, VideoBufferType, VideoFrame, VideoSource
 
 from .connect import connect
+from .createlocaltracks import createLocalAudioTrack, createLocalTracks, createLocalVideoTrack
 from .errors import (
     AccessTokenExpiredError,
     AccessTokenGrantsInvalidError,
@@ -248,6 +249,9 @@ __all__ = [
     "VideoFrame",
     "VideoSource",
     "connect",
+    "createLocalAudioTrack",
+    "createLocalTracks",
+    "createLocalVideoTrack",
     "createTwilioError",
     "isSupported",
     "version",

@@ -9,6 +9,7 @@ from typing import Any
 
 from compat import core as C
 
+from .createlocaltracks import make_tracks
 from .errormapping import connect_error, legacy_room_error
 from .options import ConnectOptions
 from .room import Room
@@ -27,8 +28,13 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
     whole join, after which it rejects with 53000 and nothing is dialled any more; each
     signalling attempt is bounded by ``min(10, connectTimeout)``, cut to end before the
     deadline, see ``compat.core.open_session``). ``token`` must be a
-    LiveKit access token. Without ``tracks`` nothing is published (no microphone or
-    camera capture). Failures raise the TwilioError the original rejects with.
+    LiveKit access token. Without ``tracks``, ``audio`` / ``video`` (``True`` or
+    createLocalAudioTrack/createLocalVideoTrack options) publish tracks made as
+    ``createLocalTracks`` makes them, fed by the bot (find them in
+    ``room.localParticipant.audioTracks`` / ``videoTracks``; silence and no picture until it
+    sends frames) and stopped at disconnect, as lib/connect.js does with the tracks it
+    creates; with neither key nothing is published (the original would then capture the
+    microphone and camera). Failures raise the TwilioError the original rejects with.
 
     With a compat.rollout store configured, a room the rollout assigned to legacy is refused
     with 53106 (:func:`~compat.twilio_video.errormapping.legacy_room_error`), and the session's
@@ -73,14 +79,24 @@ async def connect_session(session: C.Session, options: Any = None) -> Room:
     """Build a Room on an already connected Session (tests use a ScriptedSession)."""
     opts = ConnectOptions.parse(options)
     room = Room(session, opts)
+    created = _created_tracks(opts)
+    room.localParticipant._tracks_to_stop.extend(created)
     try:
-        for track in opts.tracks or ():
+        for track in opts.tracks if opts.tracks is not None else created:
             await room.localParticipant._publish(track, None, emit=False)
     except BaseException:
         session.disconnect()
         raise
     _schedule_start(room, START_HOPS)
     return room
+
+
+def _created_tracks(opts: ConnectOptions) -> list[Any]:
+    """The tracks connect() makes itself: only without ``tracks`` and with ``audio`` or
+    ``video`` given (lib/connect.js calls createLocalTracks(options) when ``tracks`` is absent)."""
+    if opts.tracks is not None or (opts.audio is None and opts.video is None):
+        return []
+    return list(make_tracks({k: v for k, v in (("audio", opts.audio), ("video", opts.video)) if v is not None}))
 
 
 def _schedule_start(room: Room, hops: int) -> None:

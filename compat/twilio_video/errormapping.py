@@ -90,7 +90,12 @@ def disconnect_error(cause: DisconnectCause, was_reconnecting: bool = False) -> 
 
 
 def reconnecting_error() -> TwilioError:
-    """LiveKit does not say whether signaling or media dropped; Twilio's signaling code is used."""
+    """twilio-video.js (lib/signaling/room.js, room state update) reconnects with 53001 when
+    the signalling connection dropped (and the LocalParticipant goes ``reconnecting``:
+    lib/signaling/v2/room.js, ``signalingConnectionStateChanged``), with 53405
+    MediaConnectionError when only media did. livekit.rtc 1.2.1's ``reconnecting`` carries
+    nothing, and every LiveKit reconnection (resume or full) dials the signalling connection
+    again: each is reported as a signalling drop; a media-only drop cannot be told apart."""
     return SignalingConnectionDisconnectedError()
 
 

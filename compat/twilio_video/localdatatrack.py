@@ -2,6 +2,7 @@
 
 Mapped onto LiveKit data packets: the topic is the track's ``name``, the packet is
 reliable when ``maxPacketLifeTime`` and ``maxRetransmits`` are both None, else lossy.
+Publishing it also announces it in our LiveKit participant attributes (datatracks.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """LocalParticipant: this participant. Publishes and unpublishes local tracks.
 
 Events: ``trackPublished(pub)`` and ``trackPublicationFailed(error, track)`` (both deferred
-to a later loop iteration, after ``publishTrack()`` has settled, as in the original),
+until the code awaiting ``publishTrack()`` has resumed, as in the original: see
+:func:`after_awaiters`),
 ``trackEnabled(track)``, ``trackDisabled(track)``, ``trackStopped(track)``,
 ``networkQualityLevelChanged(level, stats)``, ``reconnecting(p)``, ``reconnected()``,
 ``disconnected(p)``.
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from compat.core import CommandFailure, PublishFailure, PublishSettings
 
+from . import datatracks
 from .errors import (
     TrackInvalidError,
     TrackNameCharsInvalidError,
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TRACK_NAME = 128
+AWAIT_HOPS = 8
+"""Loop iterations :func:`after_awaiters` waits: enough for a caller behind this many chained
+awaitables (a task, gather, asyncio.wait, publishTracks) to resume first."""
 LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
 
 LocalParticipantEvent = Literal[
@@ -73,6 +78,23 @@ def check_track_name(name: str, taken: set[str]) -> TwilioError | None:
     return None
 
 
+def after_awaiters(callback: Any, *args: Any, hops: int = AWAIT_HOPS) -> None:
+    """Run ``callback(*args)`` once whoever awaits the current result has resumed.
+
+    twilio-video.js ``LocalParticipant#_getOrCreateLocalTrackPublication`` resolves the
+    publication and emits ``trackPublished`` (or ``trackPublicationFailed``) in a
+    ``setTimeout``: every promise continuation, however chained (``Promise.all``,
+    ``publishTracks``), runs before it. asyncio has no microtask queue, but its callbacks
+    run in the order they are scheduled: a callback that re-schedules itself ``hops`` times
+    runs after any chain of fewer than ``hops`` wake-ups that starts when the result is
+    set (a task's awaiter: 1, ``gather``: 2, ``publishTracks`` in a task: 3)."""
+    loop = asyncio.get_running_loop()
+    if hops <= 0:
+        callback(*args)
+    else:
+        loop.call_soon(lambda: after_awaiters(callback, *args, hops=hops - 1))
+
+
 class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]):
     _JSON_PROPERTIES = (*Participant._JSON_PROPERTIES, "signalingRegion")  # lib/localparticipant.js
 
@@ -92,6 +114,9 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
             "maxVideoBitrate": options.maxVideoBitrate,
         }
         self._nq: NetworkQualityConfiguration | None = options.networkQuality
+        self._data_names: dict[int, tuple[str, bool]] = {}  # published LocalDataTracks: (name, reliable)
+        self._announcing = True  # False once LiveKit refused our attributes (no grant)
+        self._tracks_to_stop: list[Any] = []  # made by connect(): stopped at disconnect (lib/localparticipant.js)
 
     # --- publishing --------------------------------------------------------------------
 
@@ -130,7 +155,7 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         taken = {p.trackName for p in self.tracks.values()} | set(self._pending_track_names.values())
         error = check_track_name(track.name, taken)
         if error is not None:
-            self._defer("trackPublicationFailed", error, track)
+            after_awaiters(self.emit, "trackPublicationFailed", error, track)
             raise error
         future: asyncio.Future[LocalTrackPublication] = asyncio.get_running_loop().create_future()
         self._pending[id(track)] = future
@@ -140,7 +165,7 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
             pub = await self._publish_to_session(track, opts.priority)
         except TwilioError as exc:
             future.set_exception(exc)
-            self._defer("trackPublicationFailed", exc, track)
+            after_awaiters(self.emit, "trackPublicationFailed", exc, track)
             raise
         except asyncio.CancelledError:
             future.cancel()
@@ -153,7 +178,7 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
             self._pending_track_names.pop(id(track), None)
         future.set_result(pub)
         if emit:
-            asyncio.get_running_loop().call_soon(self._announce, pub)
+            after_awaiters(self._announce, pub)
         return pub
 
     def _announce(self, pub: LocalTrackPublication) -> None:
@@ -164,9 +189,11 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
     async def _publish_to_session(self, track: Any, priority: str) -> LocalTrackPublication:
         pub: LocalTrackPublication
         if isinstance(track, LocalDataTrack):
-            sid = f"TR_data_{track.id.replace('-', '')[:16]}"
+            sid = datatracks.data_track_sid(self.sid, track.name)  # the SID remotes derive too
             pub = LocalDataTrackPublication(sid, track, self, priority)
             track._sessions.append(self._session)
+            self._data_names[id(track)] = (track.name, track.reliable)
+            await self._announce_data_tracks()
         else:
             kind = track.kind
             try:
@@ -257,9 +284,27 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         if isinstance(track, LocalDataTrack):
             if self._session in track._sessions:
                 track._sessions.remove(self._session)
+            self._data_names.pop(id(track), None)
+            if self._room is not None and self.state != "disconnected":
+                self._room._spawn(self._announce_data_tracks())
         elif self._room is not None:
             self._room._spawn(self._session.unpublish(pub.trackSid))
         return pub
+
+    async def _announce_data_tracks(self) -> None:
+        """Tell other compat participants which data tracks we publish (datatracks.py)
+        through our LiveKit attributes. Without the canUpdateOwnMetadata grant this is
+        logged once and they see each data track with its first message instead."""
+        if not self._announcing:
+            return
+        value = datatracks.encode(self._data_names.values())
+        try:
+            await self._session.set_attributes({datatracks.ANNOUNCE_KEY: value})
+        except CommandFailure as exc:  # logged at WARNING by the core
+            self._announcing = False
+            logger.warning(
+                "data tracks are not announced (%s): other participants see each one with its first message", exc.message
+            )
 
     def unpublishTracks(self, tracks: Any) -> list[LocalTrackPublication]:
         if not isinstance(tracks, (list, tuple)):
@@ -278,6 +323,10 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
             if isinstance(track, LocalDataTrack) and self._session in track._sessions:
                 track._sessions.remove(self._session)
         self._by_track.clear()
+        self._data_names.clear()
+        to_stop, self._tracks_to_stop = self._tracks_to_stop, []
+        for track in to_stop:
+            track.stop()
         for sid in list(self.tracks):
             self._drop_publication(sid)
 
@@ -311,4 +360,4 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
     def setBandwidthProfile(self, *args: Any) -> None:
         logger.warning("setBandwidthProfile is not implemented (as in twilio-video.js)")
 
-__all__ = ["MAX_TRACK_NAME", "LocalParticipant", "LocalParticipantEvent", "check_track_name"]
+__all__ = ["AWAIT_HOPS", "MAX_TRACK_NAME", "LocalParticipant", "LocalParticipantEvent", "after_awaiters", "check_track_name"]

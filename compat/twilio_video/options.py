@@ -103,8 +103,6 @@ class LocalTrackPublishOptions:
 # deprecated options; see docs/parity.md).
 IGNORED_KEYS = frozenset(
     {
-        "audio",
-        "video",
         "bandwidthProfile",
         "disposeMediaElement",
         "dscpTagging",
@@ -130,6 +128,8 @@ SUPPORTED_KEYS = frozenset(
     {
         "name",
         "tracks",
+        "audio",
+        "video",
         "automaticSubscription",
         "dominantSpeaker",
         "networkQuality",
@@ -165,6 +165,10 @@ class ConnectOptions:
     region: str = "gll"
     url: str | None = None
     connectTimeout: float = 30.0
+    # without ``tracks``: the tracks connect() makes (createLocalTracks's audio/video options);
+    # None when the key is absent
+    audio: bool | Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+    video: bool | Mapping[str, Any] | None = attrs.field(default=None, hash=False)
     ignored: tuple[str, ...] = ()
 
     @classmethod
@@ -210,6 +214,11 @@ class ConnectOptions:
                     "options.tracks must be an Array of LocalAudioTrack, LocalVideoTrack or MediaStreamTrack"
                 )
             out["tracks"] = tuple(tracks)
+        for key in ("audio", "video"):
+            if key in values:
+                if not isinstance(values[key], (bool, Mapping)):
+                    raise _invalid_type(f"options.{key}", "boolean or object")
+                out[key] = values[key]
         for key in ("automaticSubscription", "dominantSpeaker"):
             if key in values:
                 if not isinstance(values[key], bool):

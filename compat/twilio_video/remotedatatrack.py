@@ -1,7 +1,8 @@
 """RemoteDataTrack: messages a remote participant sends on one named data track.
 
-LiveKit has data packets, not data tracks: a remote data track is synthesised the first
-time a participant sends a packet on a topic (its ``name``). ``message`` gets a ``str``
+LiveKit has data packets, not data tracks: a compat participant announces its data tracks
+in its LiveKit attributes (datatracks.py), so they are seen when published; a plain LiveKit
+participant's is synthesised the first time it sends a packet on a topic (its ``name``). ``message`` gets a ``str``
 when the payload is valid UTF-8, else ``bytes`` (LiveKit does not carry the type).
 """
 

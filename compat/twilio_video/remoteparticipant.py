@@ -64,6 +64,11 @@ class RemoteParticipant(Participant[RemoteParticipantEvent, RemoteTrackPublicati
     def __init__(self, sid: str, identity: str, session: Session) -> None:
         super().__init__(sid, identity, "connected")
         self._session = session
+        # data tracks it announces (compat participants only, see datatracks.py): name ->
+        # reliable, None when it announces none; names it unpublished; each data track's mode
+        self._announced: dict[str, bool] | None = None
+        self._withdrawn: set[str] = set()
+        self._data_reliable: dict[str, bool] = {}
 
     # --- publications ------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ Event order follows twilio-video.js (reference section 3.6): see the module
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from compat import core as C
 from compat.core.roster import Roster
 from compat.core.topics import is_reserved
 
+from .datatracks import data_track_sid, decode
 from .errormapping import disconnect_error, reconnecting_error, subscription_error
 from .eventemitter import EventEmitter
 from .localparticipant import LocalParticipant
@@ -53,12 +53,6 @@ RoomEvent = Literal[
 
 # RemoteParticipant events the Room re-emits with the participant appended.
 REEMITTED: tuple[RemoteParticipantTrackEvent, ...] = get_args(RemoteParticipantTrackEvent)
-
-
-def data_track_sid(participant_sid: str, topic: str) -> str:
-    """A stable SID for the data track a participant sends on ``topic``."""
-    digest = hashlib.sha1(f"{participant_sid}\0{topic}".encode()).hexdigest()[:20]
-    return f"TR_data_{digest}"
 
 
 class Room(EventEmitter[RoomEvent]):
@@ -93,6 +87,7 @@ class Room(EventEmitter[RoomEvent]):
             p = self._make_participant(state.info)
             for t in state.tracks:
                 p._add_publication(t, emit=False)
+            self._data_tracks(p, state.info.attributes, emit=False, subscribe=False)
             self._attach(p)
 
     # --- properties --------------------------------------------------------------------
@@ -159,7 +154,12 @@ class Room(EventEmitter[RoomEvent]):
         return p
 
     def _attach(self, p: RemoteParticipant) -> None:
-        """Room re-emitters on a participant (the original's connectParticipant.reemit)."""
+        """Room re-emitters on a participant, and its ``disconnected`` listener that removes it
+        and emits ``participantDisconnected``, registered as twilio-video.js
+        ``connectParticipant`` (lib/room.js) does: after ``participantConnected``. So a
+        participant present at connect gives Room ``participantDisconnected`` before the
+        application's own ``disconnected`` listeners run, and one that joined later gives it
+        after the listeners the application attached in ``participantConnected``."""
         handlers: list[tuple[RemoteParticipantEvent, Callable[..., Any]]] = []
         for name in REEMITTED:
             handlers.append((name, self._reemitter(name, p)))
@@ -168,6 +168,19 @@ class Room(EventEmitter[RoomEvent]):
         for event, handler in handlers:
             p.on(event, handler)
         self._reemitters[id(p)] = handlers
+        p.once("disconnected", lambda _p: self._remove_participant(p))
+
+    def _remove_participant(self, p: RemoteParticipant) -> None:
+        """lib/room.js ``connectParticipant``'s ``participantDisconnected`` listener."""
+        if self.participants.get(p.sid) is not p:
+            return
+        self._roster.remove(p)
+        self._detach(p)
+        self.emit("participantDisconnected", p)
+        if self._dominant is p:
+            self._dominant = None
+            self._speaker = None
+            self.emit("dominantSpeakerChanged", None)
 
     def _reemitter(self, name: RemoteParticipantTrackEvent, p: RemoteParticipant) -> Callable[..., None]:
         def reemit(*args: Any) -> None:
@@ -180,6 +193,8 @@ class Room(EventEmitter[RoomEvent]):
             p.off(name, handler)
 
     def _start(self) -> None:
+        for p in list(self.participants.values()):  # announced data tracks present at connect
+            self._subscribe_data(p)
         self._session.start(self._on_fact)
 
     def _on_fact(self, fact: C.Fact) -> None:
@@ -192,27 +207,36 @@ class Room(EventEmitter[RoomEvent]):
     # --- fact handlers -----------------------------------------------------------------
 
     def _participant_joined(self, fact: C.ParticipantJoined) -> None:
+        """Tracks the participant had when it joined are in ``participant.tracks`` at
+        ``participantConnected``, without ``trackPublished`` (twilio-video.js emits it from the
+        RemoteParticipant constructor, lib/remoteparticipant.js ``_addTrackPublication``,
+        before anyone listens); tracks LiveKit reported as published after the join
+        (``fact.published``) follow with ``trackPublished``, as later publications do."""
         old = self._roster.replaces(fact.participant.identity)
         if old is not None:
             self._participant_left(C.ParticipantLeft(old.identity))
         p = self._make_participant(fact.participant)
+        later = set(fact.published)
         for t in fact.tracks:
-            p._add_publication(t, emit=False)
+            if t.sid not in later:
+                p._add_publication(t, emit=False)
+        self._data_tracks(p, fact.participant.attributes, emit=False, subscribe=False)
         self.emit("participantConnected", p)
         self._attach(p)
+        self._subscribe_data(p)
+        infos = {t.sid: t for t in fact.tracks}
+        for sid in fact.published:
+            if sid in infos and sid not in p.tracks and p.state != "disconnected":
+                p._add_publication(infos[sid], emit=True)
 
     def _participant_left(self, fact: C.ParticipantLeft) -> None:
         p = self._roster.get(fact.identity)
         if p is None:
             return
-        p._disconnect()
-        self._roster.remove(p)
-        self._detach(p)
-        self.emit("participantDisconnected", p)
-        if self._dominant is p:
-            self._dominant = None
-            self._speaker = None
-            self.emit("dominantSpeakerChanged", None)
+        p._disconnect()  # its disconnected listeners include the Room's (_remove_participant)
+        if self.participants.get(p.sid) is p:  # the application removed the Room's listener
+            self._roster.remove(p)
+            self._detach(p)
 
     def _participant_reconnecting(self, fact: C.ParticipantReconnecting) -> None:
         p = self._roster.get(fact.identity)
@@ -272,15 +296,57 @@ class Room(EventEmitter[RoomEvent]):
         p = self._roster.get(fact.identity)
         if p is None:
             return
-        sid = data_track_sid(p.sid, fact.topic)
-        pub = p.tracks.get(sid)
-        if pub is None:
-            pub = p._add_publication(C.TrackInfo(sid=sid, name=fact.topic, kind="data"), emit=True)
-            if self._options.automaticSubscription:
-                p._subscribe(pub, reliable=fact.reliable)
+        if fact.topic in p._withdrawn:
+            logger.debug("message on unpublished data track %r of %s dropped", fact.topic, p.identity)
+            return
+        pub = self._data_publication(p, fact.topic, fact.reliable, emit=True, subscribe=True)
         track = pub.track
         if track is not None:
             track._message(fact.data)
+
+    # --- data tracks (datatracks.py) ---------------------------------------------------
+
+    def _attributes_changed(self, fact: C.AttributesChanged) -> None:
+        p = self._roster.get(fact.identity)
+        if p is not None and not fact.is_local:
+            self._data_tracks(p, fact.attributes, emit=True, subscribe=True)
+
+    def _data_tracks(self, p: RemoteParticipant, attributes: tuple[tuple[str, str], ...], *, emit: bool, subscribe: bool) -> None:
+        """Reconcile a compat participant's announced data tracks with its publications:
+        an unannounced one is unpublished (``trackUnsubscribed``, ``trackUnpublished``), a
+        newly announced one published (and subscribed with automaticSubscription)."""
+        announced = decode(attributes)
+        if announced is None and p._announced is None:
+            return  # a plain LiveKit participant: data tracks come with their first message
+        before, now = p._announced or {}, announced or {}
+        p._announced = announced
+        for name in [n for n in before if n not in now]:
+            p._withdrawn.add(name)
+            p._remove_publication(data_track_sid(p.sid, name))
+        for name, reliable in now.items():
+            p._withdrawn.discard(name)
+            self._data_publication(p, name, reliable, emit=emit, subscribe=subscribe)
+
+    def _data_publication(
+        self, p: RemoteParticipant, name: str, reliable: bool, *, emit: bool, subscribe: bool
+    ) -> RemoteTrackPublication:
+        sid = data_track_sid(p.sid, name)
+        pub = p.tracks.get(sid)
+        if pub is None:
+            pub = p._add_publication(C.TrackInfo(sid=sid, name=name, kind="data"), emit=emit)
+            p._data_reliable[sid] = reliable
+            if subscribe and self._options.automaticSubscription:
+                p._subscribe(pub, reliable=reliable)
+        return pub
+
+    def _subscribe_data(self, p: RemoteParticipant) -> None:
+        """Subscribe (automaticSubscription) the data tracks added silently before the
+        application could listen (present at connect or at the participant's join)."""
+        if not self._options.automaticSubscription:
+            return
+        for pub in list(p.dataTracks.values()):
+            if pub.track is None:
+                p._subscribe(pub, reliable=p._data_reliable.get(pub.trackSid, True))
 
     def _active_speakers(self, fact: C.ActiveSpeakersChanged) -> None:
         if not self._options.dominantSpeaker:
@@ -358,6 +424,7 @@ _HANDLERS: dict[type, Any] = {
     C.TrackUnmuted: Room._track_muted,
     C.TrackStarted: Room._track_started,
     C.DataReceived: Room._data_received,
+    C.AttributesChanged: Room._attributes_changed,
     C.ActiveSpeakersChanged: Room._active_speakers,
     C.ConnectionQualityChanged: Room._connection_quality,
     C.RecordingStarted: Room._recording,

@@ -104,6 +104,7 @@ class FakeParticipant:
     disconnect_reason: Any = None
     track_publications: dict[str, FakePub] = attrs.Factory(dict)
     joined_at: Any = None
+    attributes: dict[str, str] = attrs.Factory(dict)
     permissions: Any = attrs.Factory(lambda: type("P", (), {"can_publish": True, "can_subscribe": True, "can_publish_data": True})())
 
 
@@ -127,11 +128,36 @@ async def test_join_burst_becomes_one_fact_with_tracks() -> None:
         C.ParticipantJoined(
             C.ParticipantInfo("PA_a", "alice"),
             (C.TrackInfo("TR_1", "mic", "audio", source="microphone"), C.TrackInfo("TR_2", "cam", "video", source="microphone")),
+            published=("TR_1", "TR_2"),  # reported by track_published, after participant_connected
         )
     ]
     # a publish after the burst is a TrackPublished
     s._on_track_published(FakePub("TR_3"), p)  # type: ignore[arg-type]
     assert isinstance(facts[-1], C.TrackPublished) and facts[-1].track.sid == "TR_3"
+
+
+async def test_tracks_present_at_participant_connected_are_not_marked_published() -> None:
+    s, facts = await make_session()
+    p: Any = FakeParticipant("alice", "PA_a", track_publications={"TR_0": FakePub("TR_0")})
+    s._on_participant_connected(p)
+    s._on_track_published(FakePub("TR_1"), p)  # type: ignore[arg-type]
+    s._flush()
+    (joined,) = facts
+    assert isinstance(joined, C.ParticipantJoined)
+    assert [t.sid for t in joined.tracks] == ["TR_0", "TR_1"] and joined.published == ("TR_1",)
+
+
+async def test_attribute_changes_are_facts_with_the_whole_set() -> None:
+    s, facts = await make_session()
+    p: Any = FakeParticipant("alice", "PA_a", attributes={"a": "1"})
+    s._on_participant_connected(p)
+    s._flush()
+    assert facts[0].participant.attributes == (("a", "1"),)  # type: ignore[union-attr]
+    p.attributes = {"a": "1", "compat.twilio.dataTracks": "{}"}
+    s._on_attributes_changed({"compat.twilio.dataTracks": "{}"}, p)
+    s._on_attributes_changed({}, p)  # no change: no fact
+    assert facts[1:] == [C.AttributesChanged("alice", (("a", "1"), ("compat.twilio.dataTracks", "{}")), False)]
+    assert s._reported["alice"].info.attributes == (("a", "1"), ("compat.twilio.dataTracks", "{}"))
 
 
 async def test_unrelated_event_ends_a_join_burst_in_order() -> None:

@@ -195,14 +195,18 @@ class Model:
             if pub.subscribed:
                 pub.subscribed = False
                 self._both(p, "trackUnsubscribed", ("track", tsid), ("pub", tsid))
-        self.events.append((f"p:{p.sid}", "disconnected", (("P", p.sid),)))
+        # One emit of the participant's "disconnected": the Room's listener (lib/room.js
+        # connectParticipant) was attached before the app's for an initial participant, after
+        # the app's (attached inside participantConnected) for one that joined.
+        own: list[Event] = [(f"p:{p.sid}", "disconnected", (("P", p.sid),))]
+        room: list[Event] = [("room", "participantDisconnected", (("P", p.sid),))]
         del self.participants[p.sid]
         self.left.append(p)
-        self.events.append(("room", "participantDisconnected", (("P", p.sid),)))
         if self.dominant == p.sid:
             self.dominant = None
             self.speaker = None
-            self.events.append(("room", "dominantSpeakerChanged", (None,)))
+            room.append(("room", "dominantSpeakerChanged", (None,)))
+        self.events.extend(room + own if p.initial else own + room)
 
     def speakers(self, identities: list[str]) -> None:
         if not self.dominant_speaker:

@@ -81,14 +81,14 @@ async def test_join_publish_mute_unpublish_leave(lk_server: LiveKitServer) -> No
         await close(room)
 
 
-async def test_tracks_that_come_with_a_join_give_no_track_published(lk_server: LiveKitServer) -> None:
+async def test_a_join_is_announced_before_the_tracks_published_with_it(lk_server: LiveKitServer) -> None:
     room = await twilio_connect(lk_server, "bot", "r3")
     trace = EventLog(timeout=15.0)
     trace.listen(room, *ROOM_EVENTS)
     remote = rtc.Room()
     try:
-        # Publish before the bot can see the participant: join first on a second room
-        # name would not work, so connect and publish at once; the join burst carries it.
+        # Connect and publish at once: the join burst carries the track, reported after
+        # participantConnected with trackPublished (test_e2e_events.py checks the details).
         await remote.connect(lk_server.url, lk_server.token("carol", "r3"), rtc.RoomOptions(connect_timeout=10))
         async with publish_tone(remote, 300):
             await trace.wait("trackSubscribed")

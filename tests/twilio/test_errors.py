@@ -182,7 +182,10 @@ def test_connect_options_defaults_and_parsing() -> None:
     )
     assert ConnectOptions.parse({"maxAudioBitrate": 0}).maxAudioBitrate is None
     ignored = ConnectOptions.parse({"audio": True, "video": False, "logLevel": "debug", "region": "de1"})
-    assert set(ignored.ignored) == {"audio", "video", "logLevel"} and ignored.region == "de1"
+    assert set(ignored.ignored) == {"logLevel"} and ignored.region == "de1"
+    assert ignored.audio is True and ignored.video is False  # connect() makes bot-fed tracks from them
+    with pytest.raises(TypeError, match=r"options\.audio"):
+        ConnectOptions.parse({"audio": "yes"})
 
 
 @pytest.mark.parametrize(

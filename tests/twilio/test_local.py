@@ -10,10 +10,62 @@ import pytest
 from compat import core as C
 from compat import twilio_video as Video
 from compat.twilio_video.connect import connect_session
+from compat.twilio_video.localparticipant import AWAIT_HOPS
 
 
 def snapshot() -> C.RoomSnapshot:
     return C.RoomSnapshot("RM_1", "room", C.ParticipantInfo("PA_me", "me"))
+
+
+async def hops() -> None:
+    """Let deferred LocalParticipant events (after_awaiters) run."""
+    for _ in range(AWAIT_HOPS + 1):
+        await asyncio.sleep(0)
+
+
+async def _publish_direct(lp: Video.LocalParticipant, tracks: list[Any]) -> list[Any]:
+    return [await lp.publishTrack(t) for t in tracks]
+
+
+async def _publish_task(lp: Video.LocalParticipant, tracks: list[Any]) -> list[Any]:
+    return [await asyncio.create_task(lp.publishTrack(t)) for t in tracks]
+
+
+async def _publish_gather(lp: Video.LocalParticipant, tracks: list[Any]) -> list[Any]:
+    return list(await asyncio.gather(*(lp.publishTrack(t) for t in tracks)))
+
+
+async def _publish_tracks(lp: Video.LocalParticipant, tracks: list[Any]) -> list[Any]:
+    return await lp.publishTracks(tracks)
+
+
+async def _publish_tracks_in_task(lp: Video.LocalParticipant, tracks: list[Any]) -> list[Any]:
+    return await asyncio.create_task(lp.publishTracks(tracks))
+
+
+async def _publish_wait(lp: Video.LocalParticipant, tracks: list[Any]) -> list[Any]:
+    tasks = [asyncio.ensure_future(lp.publishTrack(t)) for t in tracks]
+    await asyncio.wait(tasks)
+    return [t.result() for t in tasks]
+
+
+@pytest.mark.parametrize(
+    "publish",
+    [_publish_direct, _publish_task, _publish_gather, _publish_tracks, _publish_tracks_in_task, _publish_wait],
+)
+async def test_track_published_comes_after_the_caller_resumes(publish: Any) -> None:
+    """lib/localparticipant.js resolves, then emits trackPublished in a setTimeout: every
+    continuation of the publish, however it is awaited, runs first."""
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    lp = room.localParticipant
+    order: list[str] = []
+    lp.on("trackPublished", lambda pub: order.append("event " + pub.trackName))
+    pubs = await publish(lp, [Video.LocalAudioTrack(name="a"), Video.LocalDataTrack(name="b")])
+    order.append("resumed")
+    await hops()
+    assert order[0] == "resumed" and sorted(order[1:]) == ["event a", "event b"]
+    assert [p.trackName for p in pubs] == ["a", "b"]
 
 
 async def test_publish_resolves_before_track_published() -> None:
@@ -25,8 +77,7 @@ async def test_publish_resolves_before_track_published() -> None:
     mic = Video.LocalAudioTrack(name="mic")
     pub = await lp.publishTrack(mic)
     order.append("resolved")
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    await hops()
     assert order == ["resolved", "event"]
     assert isinstance(pub, Video.LocalAudioTrackPublication) and pub.track is mic and pub.kind == "audio"
     assert lp.tracks == {pub.trackSid: pub} and lp.audioTracks == {pub.trackSid: pub}
@@ -58,7 +109,7 @@ async def test_publication_failure_rejects_then_emits() -> None:
     with pytest.raises(Video.TrackInvalidError, match="codec not allowed"):
         await room.localParticipant.publishTrack(cam)
     assert failed == []  # deferred
-    await asyncio.sleep(0)
+    await hops()
     assert [(e.code, t) for e, t in failed] == [(53300, cam)]
     assert not room.localParticipant.tracks
 
@@ -299,3 +350,29 @@ async def test_reserved_topics_and_the_second_vendors_facts_change_nothing() -> 
     session.feed(C.DataReceived("alice", b"hi", "chat", True))
     await asyncio.sleep(0.01)
     assert events == ["trackPublished", "trackSubscribed", "trackMessage"]
+
+
+async def test_data_tracks_are_announced_in_attributes_and_seen_by_compat_peers() -> None:
+    from compat.twilio_video.datatracks import ANNOUNCE_KEY, data_track_sid
+
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    chat = Video.LocalDataTrack({"name": "chat", "maxRetransmits": 0})
+    pub = await room.localParticipant.publishTrack(chat)
+    assert pub.trackSid == data_track_sid("PA_me", "chat")
+    assert session.calls[-1] == ("set_attributes", ({ANNOUNCE_KEY: '{"chat": {"reliable": false}}'},))
+    room.localParticipant.unpublishTrack(chat)
+    await hops()
+    assert session.calls[-1] == ("set_attributes", ({ANNOUNCE_KEY: "{}"},))
+    # the receiving side: a peer announcing "notes", then withdrawing it
+    events: list[str] = []
+    for name in ("trackPublished", "trackSubscribed", "trackMessage", "trackUnsubscribed", "trackUnpublished"):
+        room.on(name, lambda *a, name=name: events.append(name))
+    await hops()
+    peer = C.ParticipantInfo("PA_b", "bob", attributes=((ANNOUNCE_KEY, '{"notes": {"reliable": true}}'),))
+    session.feed(C.ParticipantJoined(peer))
+    bob = room.participants["PA_b"]
+    assert list(bob.dataTracks) == [data_track_sid("PA_b", "notes")] and events == ["trackSubscribed"]
+    session.feed(C.DataReceived("bob", b"hi", "notes"), C.AttributesChanged("bob", ((ANNOUNCE_KEY, "{}"),), False))
+    session.feed(C.DataReceived("bob", b"late", "notes"))  # in flight when it was unpublished: dropped
+    assert events == ["trackSubscribed", "trackMessage", "trackUnsubscribed", "trackUnpublished"] and not bob.dataTracks
