@@ -25,6 +25,8 @@ from livekit import api, rtc
 from compat import twilio_video as Video
 from compat.core import rtc_session
 from compat.devserver.testing import LiveKitServer, publish_tone
+from compat.twilio_video.jwt.access_token import AccessToken
+from compat.twilio_video.jwt.access_token.grants import VideoGrant
 from tests.support import wait_for
 
 pytestmark = pytest.mark.media
@@ -139,7 +141,7 @@ class JoinRoom:
 
     async def joinRoom(self, token: str, connectOptions: dict[str, Any]) -> asyncio.Future[None]:
         room = self.room = await Video.connect(token, connectOptions)
-        self.localVideoTrack = list(room.localParticipant.videoTracks.values())[0].track
+        self.localVideoTrack = next(iter(room.localParticipant.videoTracks.values())).track  # Array.from(...)[0]
         self.participantConnected(room.localParticipant, room)
         room.participants.forEach(lambda participant: self.participantConnected(participant, room))
         (room.on("participantConnected", lambda participant: self.participantConnected(participant, room))
@@ -264,28 +266,45 @@ async def test_quickstart_joinroom(lk_server: LiveKitServer) -> None:
         await alice.disconnect()
 
 
-async def test_quickstart_joinroom_rejects_when_removed(lk_server: LiveKitServer) -> None:
-    """The ``reject(error)`` branch: the participant is removed through the REST API."""
-    app = JoinRoom()
-    left = await app.joinRoom(lk_server.token("removed-user", ROOM), {"name": ROOM, "url": lk_server.url, "video": True})
+async def test_quickstart_joinroom_resolves_on_a_rest_kick_and_rejects_on_a_duplicate(lk_server: LiveKitServer) -> None:
+    """joinRoom's promise: a REST kick resolves it (Twilio gives no error for that), the same
+    identity joining elsewhere rejects it with 53205."""
+    kicked = JoinRoom()
+    left = await kicked.joinRoom(lk_server.token("kicked-user", ROOM), {"name": ROOM, "url": lk_server.url, "video": True})
+    replaced = JoinRoom()
+    gone = await replaced.joinRoom(lk_server.token("same-user", ROOM), {"name": ROOM, "url": lk_server.url, "video": True})
+    second = None
     try:
         async with lk_server.api() as lkapi:
-            await lkapi.room.remove_participant(api.RoomParticipantIdentity(room=ROOM, identity="removed-user"))
+            await lkapi.room.remove_participant(api.RoomParticipantIdentity(room=ROOM, identity="kicked-user"))
+        await asyncio.wait_for(left, 15)  # resolve(): no error
+        assert kicked.room.state == "disconnected" and kicked.localVideoTrack.isStopped
+        second = await Video.connect(lk_server.token("same-user", ROOM), {"name": ROOM, "url": lk_server.url})
         with pytest.raises(Video.TwilioError) as caught:
-            await asyncio.wait_for(left, 15)
-        assert caught.value.code == 53205 or caught.value.code // 1000 == 53
+            await asyncio.wait_for(gone, 15)  # reject(error)
+        assert caught.value.code == 53205
     finally:
-        app.room.disconnect()
-        await app.flush()
+        for app in (kicked, replaced):
+            app.room.disconnect()
+            await app.flush()
+        if second is not None:
+            second.disconnect()
+            await second.wait_closed()
 
 
 # --- examples/datatracks/src/helpers.js ------------------------------------------------------------
 
 
+def backend_token(server: LiveKitServer, identity: str, room: str) -> str:
+    """What the example's token server mints, with compat's AccessToken drop-in."""
+    token = AccessToken("AC" + "0" * 32, server.api_key, server.api_secret, identity=identity, grants=[VideoGrant(room=room)])
+    return token.to_jwt()
+
+
 async def connectToRoomWithDataTrack(token: str, roomName: str, url: str) -> tuple[Any, Any]:
-    localDataTrack = Video.LocalDataTrack({"name": "chat"})
-    room = await Video.connect(token, {"name": roomName, "url": url, "tracks": [localDataTrack]})
-    return room, localDataTrack
+    local_data_track = Video.LocalDataTrack({"name": "chat"})
+    room = await Video.connect(token, {"name": roomName, "url": url, "tracks": [local_data_track]})
+    return room, local_data_track
 
 
 def sendChatMessage(dataTrack: Any, message: str) -> None:
@@ -313,18 +332,17 @@ def receiveChatMessages(room: Any, onMessageReceived: Any) -> None:
 
 async def test_datatracks_example(lk_server: LiveKitServer) -> None:
     got: dict[str, list[tuple[str, str]]] = {"alice": [], "bob": []}
-    alice, alice_chat = await connectToRoomWithDataTrack(lk_server.token("alice", "chat"), "chat", lk_server.url)
+    alice, alice_chat = await connectToRoomWithDataTrack(backend_token(lk_server, "alice", "chat"), "chat", lk_server.url)
     receiveChatMessages(alice, lambda msg, p: got["alice"].append((msg, p.identity)))
     try:
-        bob, bob_chat = await connectToRoomWithDataTrack(lk_server.token("bob", "chat"), "chat", lk_server.url)
+        bob, bob_chat = await connectToRoomWithDataTrack(backend_token(lk_server, "bob", "chat"), "chat", lk_server.url)
         try:
             receiveChatMessages(bob, lambda msg, p: got["bob"].append((msg, p.identity)))
             # alice's chat track is known to bob at connect (announced when published), and
             # bob's reaches alice as trackSubscribed when he publishes it: no message is lost
             a = next(iter(bob.participants.values()))
             assert [pub.trackName for pub in a.dataTracks.values()] == ["chat"]
-            await wait_for(lambda: len(next(iter(alice.participants.values()), None).dataTracks if alice.participants else ()) == 1,
-                           10, "bob's chat track at alice")
+            await wait_for(lambda: [len(p.dataTracks) for p in alice.participants.values()] == [1], 10, "bob's chat track at alice")
             for i in range(5):
                 sendChatMessage(bob_chat, f"bob {i}")
                 sendChatMessage(alice_chat, f"alice {i}")
@@ -343,10 +361,10 @@ async def test_datatracks_first_message_right_after_connect(lk_server: LiveKitSe
     """The receiver listens first; the sender's very first message, sent as soon as its
     connect returns, arrives (the track is announced when published, not with that message)."""
     got: list[tuple[str, str]] = []
-    listener, _ = await connectToRoomWithDataTrack(lk_server.token("listener", "chat2"), "chat2", lk_server.url)
+    listener, _ = await connectToRoomWithDataTrack(backend_token(lk_server, "listener", "chat2"), "chat2", lk_server.url)
     receiveChatMessages(listener, lambda msg, p: got.append((msg, p.identity)))
     try:
-        sender, chat = await connectToRoomWithDataTrack(lk_server.token("sender", "chat2"), "chat2", lk_server.url)
+        sender, chat = await connectToRoomWithDataTrack(backend_token(lk_server, "sender", "chat2"), "chat2", lk_server.url)
         try:
             sendChatMessage(chat, "first")
             sendChatMessage(chat, "second")
@@ -380,9 +398,11 @@ def setupReconnectionUpdates(room: Any, updateRoomState: Any, log: list[str]) ->
             log.append("Reconnecting your media connection! " + error.message)
         updateRoomState(room.state)
 
-    (room.on("disconnected", disconnected)
-         .on("reconnected", lambda: (log.append("Reconnected to the Room!"), updateRoomState(room.state)))
-         .on("reconnecting", reconnecting))
+    def reconnected() -> None:  # JS: room.on('reconnected', function() {...})
+        log.append("Reconnected to the Room!")
+        updateRoomState(room.state)
+
+    room.on("disconnected", disconnected).on("reconnected", reconnected).on("reconnecting", reconnecting)
 
 
 async def test_reconnection_example(lk_server: LiveKitServer) -> None:

@@ -92,7 +92,7 @@ def test_other_grants_are_accepted_and_ignored_with_a_warning() -> None:
         warnings.simplefilter("error")
         token.add_grant(VideoGrant(room="r"))
     payload = claims(token.to_jwt())
-    assert payload["video"] == {"roomJoin": True, "room": "r"}
+    assert payload["video"] == {"roomJoin": True, "room": "r", "canUpdateOwnMetadata": True}
     assert "chat" not in payload and "data_sync" not in payload
     assert len(token.grants) == 3 and str(token.grants[2]) == "<VideoGrant {'room': 'r'}>"
 

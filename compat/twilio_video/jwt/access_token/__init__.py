@@ -10,7 +10,9 @@ twilio-python                          LiveKit token
 ``secret``                             the HS256 signing secret: the LiveKit API secret
 ``account_sid``                        private claim ``twilio.account_sid`` (LiveKit ignores it)
 ``identity``                           ``sub`` (the participant identity)
-``VideoGrant(room)``                   ``video: {roomJoin: true, room}``
+``VideoGrant(room)``                   ``video: {roomJoin: true, room, canUpdateOwnMetadata: true}``
+                                       (the grant lets compat announce published data tracks
+                                       in participant attributes, as Twilio announces them)
 ``nbf``, ``ttl``, ``valid_until``      ``nbf``, ``exp`` exactly as twilio-python computes them
 ``region``                             private claim ``twilio.region`` (no LiveKit meaning)
 other grants                           left out, with an :class:`IgnoredGrantWarning`
@@ -126,7 +128,7 @@ class AccessToken(Jwt):
         videos = [g for g in self.grants if isinstance(g, VideoGrant)]
         if videos:  # the last one wins, as in twilio-python's {grant.key: ...} mapping
             room = videos[-1].room
-            payload["video"] = {"roomJoin": True, **({"room": room} if room else {})}
+            payload["video"] = {"roomJoin": True, **({"room": room} if room else {}), "canUpdateOwnMetadata": True}
         twilio: dict[str, Any] = {"account_sid": self.account_sid}
         if self.region and isinstance(self.region, str):
             twilio["region"] = self.region
