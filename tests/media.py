@@ -15,11 +15,13 @@ from livekit import rtc
 
 @contextlib.asynccontextmanager
 async def publish_video(
-    room: rtc.Room, width: int, height: int, name: str = "cam", fps: float = 15.0
+    room: rtc.Room, width: int, height: int, name: str = "cam", fps: float = 15.0,
+    kind: rtc.TrackSource.ValueType = rtc.TrackSource.SOURCE_CAMERA,
 ) -> AsyncIterator[rtc.LocalTrackPublication]:
+    """Publish a video track (``kind``: its LiveKit source) fed at ``fps`` for the block."""
     source = rtc.VideoSource(width, height)
     track = rtc.LocalVideoTrack.create_video_track(name, source)
-    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False)
+    options = rtc.TrackPublishOptions(source=kind, simulcast=False)
     publication = await room.local_participant.publish_track(track, options)
     pixels = np.zeros((height, width, 4), dtype=np.uint8)
 

@@ -97,6 +97,7 @@ from .events import (
     StreamEvent,
     StreamPropertyChangedEvent,
 )
+from .grouping import Grouping
 from .moderation import MODERATION_TOPIC, ForceUnpublishNotice, MuteForcedNotice, Notice, decode_notice, encode_notice
 from .publisher import Publisher
 from .signal import (
@@ -109,7 +110,7 @@ from .signal import (
     parse_signal,
     signal_event_type,
 )
-from .stream import Change, Slot, Stream, slot_of, stream_id_for
+from .stream import Change, Stream, stream_id_for
 from .subscriber import Subscriber
 from .token import TokenInfo, inspect_token
 
@@ -201,8 +202,8 @@ class Session(EventDispatcher, SignalTarget):
         self._room_name = ""
         self._remote: dict[str, Connection] = {}  # identity -> announced remote connection
         self._perms: dict[str, C.Permissions] = {}
-        self._slots: dict[str, dict[Slot, Stream]] = {}  # identity -> slot -> remote stream
-        self._track_home: dict[str, Stream] = {}
+        self._grouping = Grouping()  # which remote stream each remote track is in
+        self._remote_streams: dict[str, Stream] = {}  # stream id -> remote stream
         self._publishers: dict[str, Publisher] = {}  # stream id -> our Publisher
         self._local_tracks: dict[str, Publisher] = {}
         self._subscribers: dict[str, list[Subscriber]] = {}
@@ -398,8 +399,8 @@ class Session(EventDispatcher, SignalTarget):
     def _remove_remote(self, identity: str, reason: str) -> None:
         conn = self._remote.pop(identity)
         self._perms.pop(identity, None)
-        for stream in list(self._slots.pop(identity, {}).values()):
-            self._destroy_stream(stream, reason)
+        for stream_id in self._grouping.drop(conn.connectionId):
+            self._destroy_stream(self._remote_streams.pop(stream_id), reason)
         self.connections.remove(conn.connectionId)
         conn._destroyed_reason = reason
         if not self.options.get("connectionEventsSuppressed"):
@@ -408,19 +409,16 @@ class Session(EventDispatcher, SignalTarget):
     # --- remote streams ---------------------------------------------------------------------
 
     def _place(self, conn: Connection, track: C.TrackInfo) -> tuple[Stream, bool, list[Change]]:
-        """Put a track into its stream (creating the stream); see :mod:`.stream` for the rule."""
-        slots = self._slots.setdefault(conn.livekit_identity, {})
-        slot: Slot = slot_of(track)
-        stream = slots.get(slot)
-        if stream is not None and not stream._has_slot_for(track):
-            slot, stream = track.sid, None
-        created = stream is None
-        if stream is None:
-            stream = Stream(stream_id_for(conn.connectionId, slot), conn, slot, track.name)
-            slots[slot] = stream
-        changes = stream._add_track(track)
-        self._track_home[track.sid] = stream
-        return stream, created, changes
+        """Put a track into its stream (creating the stream); :mod:`.grouping` has the rule."""
+        placed = self._grouping.place(conn.connectionId, track)
+        if placed.created:
+            self._remote_streams[placed.stream_id] = Stream(placed.stream_id, conn, placed.slot, track.name)
+        stream = self._remote_streams[placed.stream_id]
+        return stream, placed.created, stream._add_track(track)
+
+    def _home(self, track_sid: str) -> Stream | None:
+        """The remote stream holding a remote track."""
+        return self._remote_streams.get(self._grouping.stream_of(track_sid) or "")
 
     def _stream_created(self, stream: Stream) -> None:
         self.streams.add(stream)
@@ -431,7 +429,6 @@ class Session(EventDispatcher, SignalTarget):
         self.streams.remove(stream.streamId)
         self._stream_gone(stream.streamId)
         for sid in stream._track_sids():
-            self._track_home.pop(sid, None)
             self._fail_waiters(sid, OTError(OT_STREAM_DESTROYED, f"Stream {stream.streamId} was destroyed ({reason})", 1501))
         event = StreamEvent("streamDestroyed", stream, self, reason, cancelable=True)
         self._dispatch_with_default(event, lambda: self._destroy_subscribers(stream.streamId, reason))
@@ -462,21 +459,21 @@ class Session(EventDispatcher, SignalTarget):
             self._enforce_force_mute(stream)
 
     def _track_unpublished(self, fact: C.TrackUnpublished) -> None:
-        stream = self._track_home.pop(fact.track_sid, None)
-        if stream is None:
+        removal = self._grouping.remove(fact.track_sid)
+        if removal is None:
             return
+        stream = self._remote_streams[removal.stream_id]
         changes = stream._remove_track(fact.track_sid)
         self._drop_wants(fact.track_sid)
-        if not stream._empty:
+        if not removal.emptied:
             self._property_changes(stream, changes)
             return
-        slots = self._slots.get(fact.identity, {})
-        slots.pop(next((k for k, v in slots.items() if v is stream), ""), None)
+        del self._remote_streams[removal.stream_id]
         reason = "forceUnpublished" if self._force_unpublish_pending(fact.identity) else "clientDisconnected"
         self._destroy_stream(stream, reason)
 
     def _track_muted(self, fact: C.TrackMuted | C.TrackUnmuted) -> None:
-        stream = self._track_home.get(fact.track_sid)
+        stream = self._home(fact.track_sid)
         if stream is None:
             return
         muted = isinstance(fact, C.TrackMuted)
@@ -486,7 +483,7 @@ class Session(EventDispatcher, SignalTarget):
                 sub._publisher_video(not muted)
 
     def _track_dimensions(self, fact: C.TrackDimensionsChanged) -> None:
-        stream = self._track_home.get(fact.track_sid)
+        stream = self._home(fact.track_sid)
         if stream is not None:
             self._property_changes(stream, stream._set_dimensions(fact.track_sid, fact.width, fact.height))
 

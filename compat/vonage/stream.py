@@ -8,6 +8,9 @@ grouping rule, per participant:
 * the **screen** stream holds its screen-share video and screen-share audio;
 * a track whose slot is already taken by a track of the same kind forms a stream of its own.
 
+The rule is applied in one place, :class:`compat.vonage.grouping.Grouping`, shared by the OpenTok
+``Session`` and the Video Connector.
+
 The stream ID is derived from LiveKit IDs: ``"<participant SID>-camera"``, ``"<participant
 SID>-screen"``, or ``"<participant SID>-<track SID>"`` for a stream of its own. Every client
 computes the same ID, and it survives reconnects (the core keeps SIDs stable); unlike OpenTok, a
@@ -85,9 +88,6 @@ class Stream:
     def _track_sids(self) -> list[str]:
         return [t.sid for t in (self._audio, self._video) if t is not None]
 
-    def _has_slot_for(self, track: TrackInfo) -> bool:
-        return (self._audio if track.kind == "audio" else self._video) is None
-
     def _add_track(self, track: TrackInfo) -> list[Change]:
         if track.kind == "audio":
             self._audio = track
@@ -116,10 +116,6 @@ class Stream:
         if self._video is not None and self._video.sid == sid and width and height:
             self._dims = (width, height)
         return self._recompute()
-
-    @property
-    def _empty(self) -> bool:
-        return self._audio is None and self._video is None
 
     def _recompute(self) -> list[Change]:
         audio, video = self._audio, self._video

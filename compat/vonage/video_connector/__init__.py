@@ -346,11 +346,11 @@ class VonageVideoClient:
             logger.warning("subscribe: not connected")
             return False
         with rt.lock:
-            peer = rt.roster.find_stream(stream.id)
-            if peer is None or stream.id in rt.incoming:
-                logger.warning("subscribe: stream %s is %s", stream.id, "unknown" if peer is None else "already subscribed")
+            feed = rt.roster.find_stream(stream.id)
+            if feed is None or stream.id in rt.incoming:
+                logger.warning("subscribe: stream %s is %s", stream.id, "unknown" if feed is None else "already subscribed")
                 return False
-            sub = Incoming(peer.identity, Subscriber(stream=peer.stream), settings or SubscriberSettings(), callbacks)
+            sub = Incoming(feed.identity, Subscriber(stream=feed.stream), settings or SubscriberSettings(), callbacks)
             rt.incoming[stream.id] = sub
         return rt.loop_thread.call(rt.subscribe, sub, stream.id)
 

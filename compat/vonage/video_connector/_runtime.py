@@ -28,7 +28,7 @@ from compat.vonage.token import inspect_token
 
 from . import _video
 from ._audio import Mixer, OutgoingAudio, Samples, frame_samples
-from ._roster import Peer, Roster, connection_for, stream_id_for
+from ._roster import Feed, Roster, connection_for, stream_id_for
 from ._threads import CallbackWorker, LoopThread
 from .models import (
     AudioBufferStats,
@@ -222,6 +222,10 @@ class Runtime:
 
     def _joined(self, fact: C.ParticipantJoined) -> None:
         with self.lock:
+            old = self.roster.replaces(fact.participant.identity)
+        if old is not None:  # rejoined without a leave: the old connection is gone (as the OpenTok model)
+            self._left(C.ParticipantLeft(old.identity))
+        with self.lock:
             peer = self.roster.add(fact.participant, fact.tracks)
         self.post("on_connection_created_cb", self.session_model, peer.connection)
 
@@ -231,43 +235,47 @@ class Runtime:
 
     def _subscribed(self, fact: C.TrackSubscribed) -> None:
         with self.lock:
-            peer = self.roster.subscribed(fact.identity, fact.track_sid)
-            if peer is None:
+            feed = self.roster.subscribed(fact.track_sid)
+            if feed is None:
                 return
-            announce, peer.announced = not peer.announced, True
-            sub = self.incoming.get(peer.stream.id)
+            announce, feed.announced = not feed.announced, True
+            sub = self.incoming.get(feed.stream.id)
+            kind = self.roster.kind_of(fact.track_sid) or ""
         if announce:
-            self.post("on_stream_received_cb", self.session_model, peer.stream)
+            self.post("on_stream_received_cb", self.session_model, feed.stream)
         if sub is not None:
-            self._open_track(sub, fact.track_sid, peer.kinds[fact.track_sid])
+            self._open_track(sub, fact.track_sid, kind)
 
     def _track_gone(self, fact: C.TrackUnsubscribed | C.TrackUnpublished) -> None:
         with self.lock:
-            peer = self.roster.gone(fact.identity, fact.track_sid, isinstance(fact, C.TrackUnpublished))
-            sub = self.incoming.get(stream_id_for_identity(self.roster, fact.identity) or "")
+            gone = self.roster.gone(fact.track_sid, isinstance(fact, C.TrackUnpublished))
+        if gone is None:
+            return
+        feed, dropped = gone
+        with self.lock:
+            sub = self.incoming.get(feed.stream.id)
         if sub is not None:
             if sub.frames.get(fact.track_sid) is not None and isinstance(fact, C.TrackUnsubscribed):
                 # An unpublish or a leave delivers its facts together: decide once they are in.
-                asyncio.get_running_loop().call_soon(self._maybe_lost, sub, fact.identity, fact.track_sid)
+                asyncio.get_running_loop().call_soon(self._maybe_lost, sub, fact.track_sid)
             self._close_track(sub, fact.track_sid)
-        if peer is not None:
-            self._stream_dropped(peer)
+        if dropped:
+            self._stream_dropped(feed)
 
-    def _maybe_lost(self, sub: Incoming, identity: str, track_sid: str) -> None:
+    def _maybe_lost(self, sub: Incoming, track_sid: str) -> None:
         """A subscribed track was unsubscribed while still published (the server took it away,
         or its media failed): the subscriber's on_error_cb, as the original's WebRTC error."""
         with self.lock:
-            peer = self.roster.peers.get(identity)
-            kind = peer.kinds.get(track_sid) if peer is not None else None
+            kind = self.roster.kind_of(track_sid)
             current = self.incoming.get(sub.model.stream.id) is sub and not self.ended
         if kind is not None and current:  # still published, still subscribed to its stream
             self._subscriber_error(sub, f"the stream's {kind} track was lost", SUBSCRIBER_WEBRTC_ERROR)
 
     def _subscription_failed(self, fact: C.TrackSubscriptionFailed) -> None:
         with self.lock:
-            peer = self.roster.peers.get(fact.identity)
-            kind = peer.kinds.get(fact.track_sid) if peer is not None else None
-            sub = self.incoming.get(peer.stream.id) if peer is not None and kind is not None else None
+            feed = self.roster.find_track(fact.track_sid)
+            kind = self.roster.kind_of(fact.track_sid)
+            sub = self.incoming.get(feed.stream.id) if feed is not None else None
         if sub is not None:
             self._subscriber_error(sub, f"subscribing to the stream's {kind} failed: {fact.message}", SUBSCRIBER_WEBRTC_ERROR)
         else:
@@ -279,17 +287,19 @@ class Runtime:
 
     def _left(self, fact: C.ParticipantLeft) -> None:
         with self.lock:
-            peer = self.roster.remove(fact.identity)
-        if peer is None:
+            left = self.roster.remove(fact.identity)
+        if left is None:
             return
-        if peer.announced:
-            self._stream_dropped(peer)
+        peer, feeds = left
+        for feed in feeds:
+            if feed.announced:
+                self._stream_dropped(feed)
         self.post("on_connection_dropped_cb", self.session_model, peer.connection)
 
-    def _stream_dropped(self, peer: Peer) -> None:
-        peer.announced = False
-        self._end_incoming(peer.stream.id)
-        self.post("on_stream_dropped_cb", self.session_model, peer.stream)
+    def _stream_dropped(self, feed: Feed) -> None:
+        feed.announced = False
+        self._end_incoming(feed.stream.id)
+        self.post("on_stream_dropped_cb", self.session_model, feed.stream)
 
     def _data(self, fact: C.DataReceived) -> None:
         if fact.topic != SIGNAL_TOPIC:
@@ -299,7 +309,7 @@ class Runtime:
             logger.warning("a packet on %s from %s is not a signal: ignored", SIGNAL_TOPIC, fact.identity)
             return
         with self.lock:
-            peer = self.roster.peers.get(fact.identity) if fact.identity else None
+            peer = self.roster.peer(fact.identity) if fact.identity else None
         data = message.data if isinstance(message.data, str) else "" if message.data is None else str(message.data)
         self.post("on_signal_cb", self.session_model, message.type, data, peer.connection if peer else None)
 
@@ -308,8 +318,8 @@ class Runtime:
         stream's own participant naming no track, goes to that stream's subscriber when it asked
         for captions."""
         with self.lock:
-            peer = self.roster.find_track(fact.track_sid) if fact.track_sid else self.roster.peers.get(fact.identity)
-            sub = self.incoming.get(peer.stream.id) if peer is not None else None
+            feed = self.roster.find_track(fact.track_sid) if fact.track_sid else self.roster.camera_feed(fact.identity)
+            sub = self.incoming.get(feed.stream.id) if feed is not None else None
         if sub is None or not sub.settings.subscribe_to_captions:
             return
         captions = CaptionsData(text=fact.text, is_final=fact.final)
@@ -331,10 +341,10 @@ class Runtime:
     def subscribe(self, sub: Incoming, stream_id: str) -> None:
         """On the loop: open frame streams for the stream's subscribed tracks, then on_connected_cb."""
         with self.lock:
-            peer = self.roster.find_stream(stream_id)
-            if peer is None or self.incoming.get(stream_id) is not sub:
+            feed = self.roster.find_stream(stream_id)
+            if feed is None or self.incoming.get(stream_id) is not sub:
                 return  # the stream dropped first: its subscriber was ended with it
-            tracks = [(sid, peer.kinds[sid]) for sid in peer.subscribed]
+            tracks = [(sid, self.roster.kind_of(sid) or "") for sid in feed.subscribed]
         if sub.settings.subscribe_to_audio:
             self.mixer.add_stream(stream_id)
         for sid, kind in tracks:
@@ -653,11 +663,6 @@ def _connect_code(exc: C.ConnectFailure) -> int:
     if exc.status in (401, 403):
         return AUTHORIZATION_FAILURE
     return CONNECTION_TIMED_OUT if exc.timed_out else CONNECTION_FAILED
-
-
-def stream_id_for_identity(roster: Roster, identity: str) -> str | None:
-    peer = roster.peers.get(identity)
-    return peer.stream.id if peer is not None else None
 
 
 _FACTS: dict[type, Callable[[Runtime, Any], None]] = {

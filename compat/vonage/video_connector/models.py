@@ -92,7 +92,8 @@ class Connection(BaseModel):
 
 
 class Stream(BaseModel):
-    """One participant's camera and microphone, grouped. Subscribe by ``id``: a Stream built by
+    """One OpenTok stream of a participant (its camera and first microphone, a screen share, or a
+    further camera or microphone: grouped as the OpenTok model). Subscribe by ``id``: a Stream built by
     the caller with the same ``id`` is as good as one received."""
 
     id: str
