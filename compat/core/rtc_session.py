@@ -166,6 +166,19 @@ def permissions(perm: Any, *, room_admin: bool = False) -> F.Permissions:
     )
 
 
+def tracks_of(p: rtc.RemoteParticipant) -> tuple[F.TrackInfo, ...]:
+    """The tracks a participant has when it is first reported, by SID: livekit.rtc lists them in
+    no defined order (not publication order, and not the same on every client), and vendor models
+    derive stream IDs from the order (an OpenTok stream slot goes to the first track seen)."""
+    return tuple(sorted((track_info(pub) for pub in p.track_publications.values()), key=lambda t: t.sid))
+
+
+def _join_order(p: rtc.RemoteParticipant) -> tuple[float, str]:
+    """Participants present at connect in the order they joined (livekit.rtc's is arbitrary)."""
+    joined = p.joined_at
+    return (joined.timestamp() if joined is not None else 0.0), p.sid
+
+
 def participant_info(p: rtc.Participant, *, room_admin: bool = False) -> F.ParticipantInfo:
     joined = p.joined_at
     return F.ParticipantInfo(
@@ -376,13 +389,11 @@ class RtcSession(Session):
         room = self._room
         lp = room.local_participant
         self._recording = room.is_recording
-        participants = tuple(
-            F.ParticipantState(participant_info(p), tuple(track_info(pub) for pub in p.track_publications.values()))
-            for p in room.remote_participants.values()
-        )
+        present = sorted(room.remote_participants.values(), key=_join_order)
+        participants = tuple(F.ParticipantState(participant_info(p), tracks_of(p)) for p in present)
         self._admin = token_grants_admin(token, room.name)
         local = self._local_info = participant_info(lp, room_admin=self._admin)
-        for state, rp in zip(participants, room.remote_participants.values(), strict=True):
+        for state, rp in zip(participants, present, strict=True):
             self._reported[state.info.identity] = _Remote(
                 state.info, rp.sid, {t.sid: _Track(t, t.sid) for t in state.tracks}
             )
@@ -586,7 +597,7 @@ class RtcSession(Session):
         self._pending_kind = "join"
         self._pending_identity = p.identity
         self._pending_join = participant_info(p)
-        self._pending_tracks = [track_info(pub) for pub in p.track_publications.values()]
+        self._pending_tracks = list(tracks_of(p))
         self._pending_published = []
         self._arm()
 
@@ -879,7 +890,7 @@ class RtcSession(Session):
             if p.identity in self._missing:
                 self._rejoin(p)
             elif p.identity not in self._reported:  # joined meanwhile
-                self._deliver(F.ParticipantJoined(participant_info(p), tuple(track_info(pub) for pub in p.track_publications.values())))
+                self._deliver(F.ParticipantJoined(participant_info(p), tracks_of(p)))
                 for rpub in p.track_publications.values():
                     if rpub.track is not None:
                         self._subscribed(p.identity, rpub.sid, rpub.track)

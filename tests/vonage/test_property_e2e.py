@@ -11,7 +11,6 @@ arrive within its join burst fold into it, so their split would depend on timing
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from typing import Any
 
@@ -40,10 +39,6 @@ track_spec = st.sampled_from(("audio", "video")).flatmap(lambda k: st.tuples(st.
 signal_types = st.sampled_from(("", "chat"))
 signal_data = st.text(alphabet="abc xyz", max_size=6)
 STEP_TIMEOUT = 10.0
-
-
-def _slot(spec: tuple[str, str]) -> tuple[str, bool]:
-    return spec[0], spec[1].startswith("screen")
 
 
 class Remote:
@@ -109,9 +104,7 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
 
     # --- rules --------------------------------------------------------------------------------
 
-    # At connect, a participant's tracks come in no defined order, so at most one per stream slot
-    # (which of two same-slot tracks forms the extra stream is decided by the order seen).
-    @initialize(initial=st.lists(st.tuples(st.sampled_from(IDENTITIES), st.lists(track_spec, max_size=2, unique_by=_slot)),
+    @initialize(initial=st.lists(st.tuples(st.sampled_from(IDENTITIES), st.lists(track_spec, max_size=3)),
                                  max_size=2, unique_by=lambda x: x[0]))
     def connect(self, initial: list[tuple[str, list[tuple[str, str]]]]) -> None:
         async def go() -> None:
@@ -130,11 +123,12 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
             expected.connect(plan)
             await session.connect(OT.generate_token(self.lk.api_key, self.lk.api_secret, ROOM, identity="me"))
             await wait_for(lambda: len(self.rec.events) >= len(expected.events), STEP_TIMEOUT, "the connect burst")
-            # LiveKit gives the connections and tracks present at connect in no defined order (nor
-            # does OpenTok): the model takes them in the order the Session reported them.
-            seen = [summary[0] for _, type_, summary in self.rec.events if type_ in ("connectionCreated", "streamCreated")]
-            for _, psid, tracks in plan:
-                tracks.sort(key=functools.partial(_track_rank, seen, psid))
+            # Connections present at connect come in join order, which LiveKit keeps to the second
+            # only (ties in SID order): the model takes the order the Session reported. A
+            # participant's tracks come by SID (core: tracks_of), so the model predicts those.
+            seen = [summary[0] for _, type_, summary in self.rec.events if type_ == "connectionCreated"]
+            for _, _, tracks in plan:
+                tracks.sort()
             plan.sort(key=lambda entry: _rank(seen, entry[1]))
             self.model.connect(plan)
             await self._settle()
@@ -300,11 +294,6 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
                 self.run(release())
             finally:
                 self.loop.close()
-
-
-def _track_rank(seen: list[str], psid: str, track: tuple[str, str, str, bool]) -> int:
-    """Where the stream of ``track`` (a camera or screen slot of ``psid``) first appears in ``seen``."""
-    return _rank(seen, f"{psid}-{'screen' if track[2].startswith('screen') else 'camera'}")
 
 
 def _rank(seen: list[str], key: str) -> int:
