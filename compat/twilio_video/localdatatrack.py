@@ -1,7 +1,9 @@
 """LocalDataTrack: named messages to every participant of the rooms it is published in.
 
 Mapped onto LiveKit data packets: the topic is the track's ``name``, the packet is
-reliable when ``maxPacketLifeTime`` and ``maxRetransmits`` are both None, else lossy.
+reliable when ``maxPacketLifeTime`` and ``maxRetransmits`` are both None, else lossy
+(LiveKit's lossy channel: no retransmission; the limit values and ``ordered`` are kept on
+the track and not applied).
 Publishing it also announces it in our LiveKit participant attributes (datatracks.py).
 """
 
@@ -53,8 +55,8 @@ class LocalDataTrack(Track[LocalDataTrackEvent]):
         for key, value in (("maxPacketLifeTime", life), ("maxRetransmits", retx)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise TypeError(f"options.{key} must be a number")
-        if life is not None and retx is not None:
-            raise TypeError("Illegal call to LocalDataTrack: maxPacketLifeTime and maxRetransmits are mutually exclusive")
+        # Both limits set is accepted, as lib/media/track/localdatatrack.js (constructor) does: it
+        # validates none of its options. LiveKit has one lossy channel and applies no limit value.
         ordered = opts.get("ordered", True)
         if not isinstance(ordered, bool):
             raise TypeError("options.ordered must be a boolean")

@@ -123,10 +123,13 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
     async def publishTrack(self, track: Any, options: Any = None) -> LocalTrackPublication:
         """Publish a LocalAudioTrack, LocalVideoTrack or LocalDataTrack.
 
-        Resolves with the existing publication when the track is already published.
-        Rejects with RangeError for a bad ``priority``, TypeError for a non-track, or a
-        TwilioError (53301-53304 name rules, 53300 when LiveKit refuses the track); a
-        failure is then also reported by a deferred ``trackPublicationFailed(error, track)``.
+        Resolves with the existing publication when the track is already published, whatever
+        the options (lib/localparticipant.js ``publishTrack`` looks the publication up before it
+        reads them). Otherwise
+        rejects with RangeError for a bad ``priority`` or TypeError for a non-track or
+        non-object options, without an event; or with a TwilioError (53301-53304 name rules,
+        53300 when LiveKit refuses the track), then also reported by a deferred
+        ``trackPublicationFailed(error, track)``.
         After ``room.disconnect()`` it rejects, without an event, with the plain Error of
         twilio-video.js ``LocalParticipant#_getOrCreateLocalTrackPublication`` ("Unexpected
         error: The <track> cannot be published"), a RuntimeError here as every plain JS Error.
@@ -139,12 +142,14 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         return list(await asyncio.gather(*(self.publishTrack(t) for t in tracks)))
 
     async def _publish(self, track: Any, options: Any, *, emit: bool) -> LocalTrackPublication:
-        if not isinstance(track, (LocalAudioTrack, LocalVideoTrack, LocalDataTrack)):
-            raise TypeError("track must be a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
-        opts = LocalTrackPublishOptions.parse(options)
+        # lib/localparticipant.js publishTrack: an existing publication resolves before the
+        # options are looked at, so bad options do not reject it (a publish in flight does check them).
         existing = self._by_track.get(id(track))
         if existing is not None:
             return existing
+        if not isinstance(track, (LocalAudioTrack, LocalVideoTrack, LocalDataTrack)):
+            raise TypeError("track must be a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack")
+        opts = LocalTrackPublishOptions.parse(options)
         pending = self._pending.get(id(track))
         if pending is not None:
             return await asyncio.shield(pending)

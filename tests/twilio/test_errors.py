@@ -244,8 +244,6 @@ def test_local_track_construction() -> None:
     assert Video.LocalVideoTrack(name="cam", width=320, height=240).dimensions == {"width": 320, "height": 240}
     with pytest.raises(TypeError):
         Video.LocalAudioTrack(name=5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        Video.LocalDataTrack({"maxPacketLifeTime": 10, "maxRetransmits": 1})
     lossy = Video.LocalDataTrack({"maxRetransmits": 0, "name": "cursor"})
     assert not lossy.reliable and lossy.name == "cursor"
     assert Video.LocalDataTrack().reliable

@@ -376,3 +376,37 @@ async def test_data_tracks_are_announced_in_attributes_and_seen_by_compat_peers(
     session.feed(C.DataReceived("bob", b"hi", "notes"), C.AttributesChanged("bob", ((ANNOUNCE_KEY, "{}"),), False))
     session.feed(C.DataReceived("bob", b"late", "notes"))  # in flight when it was unpublished: dropped
     assert events == ["trackSubscribed", "trackMessage", "trackUnsubscribed", "trackUnpublished"] and not bob.dataTracks
+
+
+async def test_local_data_track_with_both_limits_is_accepted_and_sent_lossy() -> None:
+    """lib/media/track/localdatatrack.js validates none of its options: both limits set is a
+    track (reliable false), not an error; LiveKit sends it on its lossy channel."""
+    both = Video.LocalDataTrack({"name": "cursor", "maxPacketLifeTime": 10, "maxRetransmits": 1})
+    assert (both.maxPacketLifeTime, both.maxRetransmits, both.reliable) == (10, 1, False)
+    assert both.toJSON()["maxPacketLifeTime"] == 10 and both.toJSON()["maxRetransmits"] == 1
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    await room.localParticipant.publishTrack(both)
+    both.send("x")
+    assert session.sent == [(b"x", "cursor", False)]
+
+
+async def test_publish_of_a_published_track_resolves_whatever_the_options() -> None:
+    """lib/localparticipant.js publishTrack returns the existing publication before it reads
+    the options; a new track with a bad priority rejects with RangeError and no event."""
+    session = C.ScriptedSession(snapshot())
+    room = await connect_session(session, {})
+    lp = room.localParticipant
+    failed: list[Any] = []
+    lp.on("trackPublicationFailed", lambda error, track: failed.append(error))
+    mic = Video.LocalAudioTrack(name="mic")
+    pub = await lp.publishTrack(mic, {"priority": "high"})
+    assert await lp.publishTrack(mic, {"priority": "bogus"}) is pub
+    assert await lp.publishTrack(mic, "not an object") is pub
+    assert pub.priority == "high"
+    with pytest.raises(Video.RangeError):
+        await lp.publishTrack(Video.LocalAudioTrack(name="other"), {"priority": "bogus"})
+    with pytest.raises(TypeError):
+        await lp.publishTrack(Video.LocalAudioTrack(name="third"), "not an object")
+    await hops()
+    assert failed == [] and [p.trackName for p in lp.tracks.values()] == ["mic"]
