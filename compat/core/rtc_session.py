@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import dataclasses
+import functools
 import inspect
 import logging
 import re
@@ -276,7 +277,7 @@ class _Remote:
     tracks: dict[str, _Track] = attrs.Factory(dict)
 
 
-def _presigned(method: Callable[..., None]) -> Callable[..., None]:
+def _presigned(method: Any) -> Callable[..., None]:
     """``method`` as a plain function carrying its signature: ``rtc.EventEmitter.emit`` reads a
     handler's signature on every emit (to drop extra arguments), and for a bound method that costs
     ~2x a function's; a ``__signature__`` attribute is returned at once. Same calls, same arity."""
@@ -284,8 +285,16 @@ def _presigned(method: Callable[..., None]) -> Callable[..., None]:
     def handler(*args: Any) -> None:
         method(*args)
 
-    handler.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
+    handler.__signature__ = _bound_signature(method.__func__)  # type: ignore[attr-defined]
     return handler
+
+
+@functools.cache
+def _bound_signature(function: Callable[..., None]) -> inspect.Signature:
+    """The signature of ``function`` bound to an instance (without ``self``): the same for every
+    session, so computed once per method, not at every connect."""
+    signature = inspect.signature(function)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 class RtcSession(Session):
