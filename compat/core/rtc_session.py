@@ -352,6 +352,7 @@ class RtcSession(Session):
         self._local_info: F.ParticipantInfo | None = None  # as last reported (permissions, metadata)
         self._local_muted: dict[str, bool] = {}  # vendor SID -> the mute state our track is known to have
         self._dims: dict[str, tuple[int, int]] = {}  # vendor SID -> video size reported (from TrackStarted on)
+        self._rtc_handlers: list[tuple[EventTypes, Callable[..., None]]] = []
         self._register()
         _track(self)
 
@@ -359,7 +360,9 @@ class RtcSession(Session):
 
     def _register(self) -> None:
         def on(event: EventTypes, handler: Callable[..., None]) -> None:
-            self._room.on(event, _presigned(handler))
+            presigned = _presigned(handler)
+            self._room.on(event, presigned)
+            self._rtc_handlers.append((event, presigned))
 
         on("participant_connected", self._on_participant_connected)
         on("participant_disconnected", self._on_participant_disconnected)
@@ -1381,6 +1384,15 @@ class RtcSession(Session):
     def _torn_down(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
             _live.discard(self)
+            self._unregister()
+
+    def _unregister(self) -> None:
+        """Our handlers off the ended rtc.Room: each holds this session, which holds the room (a
+        reference cycle that would leave both, and everything they hold, to the cyclic collector)."""
+        for event, handler in self._rtc_handlers:
+            self._room.off(event, handler)
+        self._rtc_handlers.clear()
+        self._listener = None  # the vendor model's fact handler: the model holds this session
 
     def _close_for_exit(self) -> None:
         """Close at loop shutdown; restarts a teardown that the shutdown cancelled."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -103,7 +104,7 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         self.signalingRegion = options.region
         self._session = session
         self._options = options
-        self._room: Room | None = None
+        self._room_ref: weakref.ref[Room] | None = None
         self._by_track: dict[int, LocalTrackPublication] = {}
         self._listeners: dict[int, list[tuple[str, Any]]] = {}
         self._pending: dict[int, asyncio.Future[LocalTrackPublication]] = {}
@@ -185,6 +186,16 @@ class LocalParticipant(Participant[LocalParticipantEvent, LocalTrackPublication]
         if emit:
             after_awaiters(self._announce, pub)
         return pub
+
+    @property
+    def _room(self) -> Room | None:
+        """The Room, held weakly: the Room holds us, and a cycle would leave the whole room graph
+        to Python's cyclic collector when the application drops the Room."""
+        return self._room_ref() if self._room_ref is not None else None
+
+    @_room.setter
+    def _room(self, room: Room | None) -> None:
+        self._room_ref = weakref.ref(room) if room is not None else None
 
     def _announce(self, pub: LocalTrackPublication) -> None:
         room = self._room

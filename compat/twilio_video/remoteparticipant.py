@@ -12,6 +12,7 @@ A participant that leaves keeps its publications in ``tracks``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from .participant import Participant
@@ -64,6 +65,7 @@ class RemoteParticipant(Participant[RemoteParticipantEvent, RemoteTrackPublicati
     def __init__(self, sid: str, identity: str, session: Session) -> None:
         super().__init__(sid, identity, "connected")
         self._session = session
+        self._forwarders: dict[str, list[tuple[Any, Callable[..., Any]]]] = {}  # track SID -> our listeners on its publication
         # data tracks it announces (compat participants only, see datatracks.py): name ->
         # reliable, None when it announces none; names it unpublished; each data track's mode
         self._announced: dict[str, bool] | None = None
@@ -74,16 +76,32 @@ class RemoteParticipant(Participant[RemoteParticipantEvent, RemoteTrackPublicati
 
     def _add_publication(self, info: TrackInfo, *, emit: bool) -> RemoteTrackPublication:
         pub = _PUB_CLASSES[info.kind](info.sid, info.name, info.kind, enabled=not info.muted)
-        pub.on("trackEnabled", lambda: self.emit("trackEnabled", pub))
-        pub.on("trackDisabled", lambda: self.emit("trackDisabled", pub))
-        pub.on("subscriptionFailed", lambda error: self.emit("trackSubscriptionFailed", error, pub))
-        pub.on("publishPriorityChanged", lambda priority: self.emit("trackPublishPriorityChanged", priority, pub))
-        pub.on("trackSwitchedOff", lambda track: self.emit("trackSwitchedOff", track, pub))
-        pub.on("trackSwitchedOn", lambda track: self.emit("trackSwitchedOn", track, pub))
+        forwarders: list[tuple[Any, Callable[..., Any]]] = [
+            ("trackEnabled", lambda: self.emit("trackEnabled", pub)),
+            ("trackDisabled", lambda: self.emit("trackDisabled", pub)),
+            ("subscriptionFailed", lambda error: self.emit("trackSubscriptionFailed", error, pub)),
+            ("publishPriorityChanged", lambda priority: self.emit("trackPublishPriorityChanged", priority, pub)),
+            ("trackSwitchedOff", lambda track: self.emit("trackSwitchedOff", track, pub)),
+            ("trackSwitchedOn", lambda track: self.emit("trackSwitchedOn", track, pub)),
+        ]
+        for event, forward in forwarders:
+            pub.on(event, forward)
+        self._forwarders[pub.trackSid] = forwarders
         self._put_publication(pub)
         if emit:
             self.emit("trackPublished", pub)
         return pub
+
+    def _release(self) -> None:
+        """Remove the listeners this participant keeps on its publications (each closes over
+        both: a reference cycle), once no event can come any more (our Room disconnected), so
+        that reference counting frees them when the application lets go."""
+        for sid, forwarders in self._forwarders.items():
+            pub = self.tracks.get(sid)
+            if pub is not None:
+                for event, forward in forwarders:
+                    pub.off(event, forward)
+        self._forwarders.clear()
 
     def _remove_publication(self, sid: str) -> None:
         pub = self.tracks.get(sid)
@@ -92,6 +110,7 @@ class RemoteParticipant(Participant[RemoteParticipantEvent, RemoteTrackPublicati
         if pub.track is not None:
             self._unsubscribe(pub)
         self._drop_publication(sid)
+        self._forwarders.pop(sid, None)
         self.emit("trackUnpublished", pub)
 
     # --- subscriptions -----------------------------------------------------------------
