@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 from typing import Any
 
-import numpy as np
 import pytest
 from livekit import api, rtc
 
@@ -27,6 +26,7 @@ from compat.core import rtc_session
 from compat.devserver.testing import LiveKitServer, publish_tone
 from compat.twilio_video.jwt.access_token import AccessToken
 from compat.twilio_video.jwt.access_token.grants import VideoGrant
+from tests.media import publish_video
 from tests.support import wait_for
 
 pytestmark = pytest.mark.media
@@ -186,28 +186,6 @@ class JoinRoom:
             await element.detach()
 
 
-@contextlib.asynccontextmanager
-async def camera(room: rtc.Room, name: str = "cam") -> Any:
-    """Publish a 64x48 camera track fed at 15 fps for the duration of the block."""
-    source = rtc.VideoSource(64, 48)
-    track = rtc.LocalVideoTrack.create_video_track(name, source)
-    await room.local_participant.publish_track(track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA))
-    frame = rtc.VideoFrame(64, 48, rtc.VideoBufferType.RGBA, np.full(64 * 48 * 4, 128, np.uint8).tobytes())
-
-    async def feed() -> None:
-        while True:
-            source.capture_frame(frame)
-            await asyncio.sleep(1 / 15)
-
-    task = asyncio.create_task(feed())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def frames_flow(element: Element | None, what: str, n: int = 5, timeout: float = 15.0) -> None:
     await wait_for(lambda: element is not None and element.frames >= n, timeout, what)
 
@@ -218,7 +196,7 @@ async def test_quickstart_joinroom(lk_server: LiveKitServer) -> None:
     options = {"name": ROOM, "url": lk_server.url, "audio": True, "video": {"width": 64, "height": 48},
                "dominantSpeaker": True}
     try:
-        async with publish_tone(alice, 440), camera(alice):
+        async with publish_tone(alice, 440), publish_video(alice, 64, 48):
             left = await app.joinRoom(lk_server.token("quickstart-user", ROOM), options)
             room = app.room
             assert app.activeParticipant is room.localParticipant  # nobody has spoken yet

@@ -26,6 +26,7 @@ from compat.devserver.testing import LiveKitServer
 from tests.support import wait_for
 from tests.vonage.helpers import SESSION_EVENTS, Recorder
 from tests.vonage.model import Model
+from tests.vonage.test_e2e import announced
 
 pytestmark = pytest.mark.media
 
@@ -115,7 +116,8 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
                 remote = await self._join(identity)
                 tracks = [(await self._publish(remote, k, s), k, s, False) for k, s in specs]
                 plan.append((identity, remote.sid, tracks))
-            await self._announced({identity: len(tracks) for identity, _, tracks in plan})
+            for identity, _, tracks in plan:  # the connect snapshot must have them all
+                await announced(self.lk, ROOM, identity, len(tracks))
             session = self.session = OT.Session(self.lk.api_key, ROOM, {"url": self.lk.url})
             self.rec.listen(session, SESSION_EVENTS, "session")
             session.on("signal:chat", self.rec._record("session"))
@@ -134,17 +136,6 @@ class OpenTokEventsEndToEnd(RuleBasedStateMachine):
             await self._settle()
 
         self.run(go())
-
-    async def _announced(self, expected: dict[str, int]) -> None:
-        """Until the server lists every remote with all its tracks (so the connect snapshot has them)."""
-        assert self.lk is not None
-        async with self.lk.api() as lkapi:
-            for _ in range(200):
-                resp = await lkapi.room.list_participants(api.ListParticipantsRequest(room=ROOM))
-                if {p.identity: len(p.tracks) for p in resp.participants} == expected:
-                    return
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"the server never listed {expected}")
 
     def absent(self) -> list[str]:
         return [i for i in IDENTITIES if i not in self.remotes]
