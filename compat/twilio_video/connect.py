@@ -31,8 +31,8 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
     LiveKit access token. Without ``tracks``, ``audio`` / ``video`` (``True`` or
     createLocalAudioTrack/createLocalVideoTrack options) publish tracks made as
     ``createLocalTracks`` makes them, fed by the bot (find them in
-    ``room.localParticipant.audioTracks`` / ``videoTracks``; silence and no picture until it
-    sends frames) and stopped at disconnect, as lib/connect.js does with the tracks it
+    ``room.localParticipant.audioTracks`` / ``videoTracks``; silence or black until its first
+    frame) and stopped at disconnect, as lib/connect.js does with the tracks it
     creates; with neither key nothing is published (the original would then capture the
     microphone and camera). Failures raise the TwilioError the original rejects with.
 

@@ -3,8 +3,9 @@
 The originals capture the microphone and camera (getUserMedia). A bot has no devices: each
 track made here is fed by the bot itself, through ``await track.capture_frame(AudioFrame)``
 / ``track.capture_frame(VideoFrame)`` (additions), or ``track.source``. Until the bot sends
-frames, LiveKit sends nothing on it: subscribers hear silence and see no picture (no
-``trackStarted`` before the first frame), as with a muted device.
+its first frame the track sends silence (20 ms frames) or black (5 frames a second), as a
+quiet microphone or a dark camera would: subscribers get ``trackStarted`` as soon as it is
+published. The first frame from the bot, or ``track.stop()``, ends the fill for good.
 
 Options follow lib/createlocaltrack.js and lib/createlocaltracks.ts: ``name`` names the
 track (default: its id); media constraints that make sense without a device set the
@@ -57,13 +58,13 @@ def _name(options: Mapping[str, Any]) -> str | None:
 
 def make_audio_track(options: Any = None) -> LocalAudioTrack:
     opts = _options(options, "options")
-    source = AudioSource(_number(opts, "sampleRate", 48000), _number(opts, "channelCount", 1))
+    source = AudioSource(_number(opts, "sampleRate", 48000), _number(opts, "channelCount", 1), idle_fill=True)
     return LocalAudioTrack(source, name=_name(opts))
 
 
 def make_video_track(options: Any = None) -> LocalVideoTrack:
     opts = _options(options, "options")
-    source = VideoSource(_number(opts, "width", DEFAULT_WIDTH), _number(opts, "height", DEFAULT_HEIGHT))
+    source = VideoSource(_number(opts, "width", DEFAULT_WIDTH), _number(opts, "height", DEFAULT_HEIGHT), idle_fill=True)
     return LocalVideoTrack(source, name=_name(opts))
 
 
@@ -84,14 +85,14 @@ def make_tracks(options: Any = None) -> list[LocalMediaTrack]:
 
 
 async def createLocalAudioTrack(options: Any = None) -> LocalAudioTrack:
-    """A LocalAudioTrack fed by the bot (16-bit PCM through ``capture_frame``); silence
-    until it sends frames. ``options``: ``name``, ``sampleRate`` (48000), ``channelCount`` (1)."""
+    """A LocalAudioTrack fed by the bot (16-bit PCM through ``capture_frame``); it sends
+    silence until the bot's first frame. ``options``: ``name``, ``sampleRate`` (48000), ``channelCount`` (1)."""
     return make_audio_track(options)
 
 
 async def createLocalVideoTrack(options: Any = None) -> LocalVideoTrack:
-    """A LocalVideoTrack fed by the bot (``capture_frame``); no picture until it sends
-    frames. ``options``: ``name``, ``width`` (640), ``height`` (480)."""
+    """A LocalVideoTrack fed by the bot (``capture_frame``); it sends black until the bot's
+    first frame. ``options``: ``name``, ``width`` (640), ``height`` (480)."""
     return make_video_track(options)
 
 

@@ -18,8 +18,10 @@ LocalAudioTrackEvent = LocalMediaTrackEvent
 
 
 class LocalAudioTrack(LocalMediaTrackMixin[LocalAudioTrackEvent]):
-    _JSON_PROPERTIES = (*LocalMediaTrackMixin._JSON_PROPERTIES, "noiseCancellation")  # always None here
     """``new LocalAudioTrack(source?, options?)``; options: ``{name}``."""
+
+    source: AudioSource
+    _JSON_PROPERTIES = (*LocalMediaTrackMixin._JSON_PROPERTIES, "noiseCancellation")  # always None here
 
     def __init__(
         self,

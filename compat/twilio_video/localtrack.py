@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from compat.core.media import AudioSource, VideoSource
+
 from .eventemitter import E
 from .track import MediaTrack
 
@@ -29,6 +31,7 @@ class LocalMediaTrackMixin(MediaTrack[E]):
     """``id``, ``isEnabled``, ``isMuted``, ``isStopped``; ``enable/disable/stop/restart``."""
 
     id: str
+    source: AudioSource | VideoSource
     _JSON_PROPERTIES = (*MediaTrack._JSON_PROPERTIES, "id", "isEnabled", "isMuted", "isStopped")
 
     def __init__(self, kind: str, name: str) -> None:
@@ -54,6 +57,7 @@ class LocalMediaTrackMixin(MediaTrack[E]):
         """Stop the track (emits ``stopped`` once). It stays published, sending nothing."""
         if not self.isStopped:
             self.isStopped = True
+            self.source.end_idle_fill()
             self.emit("stopped", self)
         return self
 

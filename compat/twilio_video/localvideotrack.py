@@ -17,8 +17,10 @@ LocalVideoTrackEvent = LocalMediaTrackEvent
 
 
 class LocalVideoTrack(LocalMediaTrackMixin[LocalVideoTrackEvent]):
-    _JSON_PROPERTIES = (*LocalMediaTrackMixin._JSON_PROPERTIES, "dimensions", "processor")
     """``new LocalVideoTrack(source?, options?)``; ``dimensions`` come from the source."""
+
+    source: VideoSource
+    _JSON_PROPERTIES = (*LocalMediaTrackMixin._JSON_PROPERTIES, "dimensions", "processor")
 
     def __init__(
         self,

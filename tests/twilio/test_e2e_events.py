@@ -15,7 +15,7 @@ from compat import twilio_video as Video
 from compat.core import rtc_session
 from compat.devserver.testing import FRAME_SAMPLES, SAMPLE_RATE, LiveKitServer, publish_tone
 from tests.support import EventLog, wait_for
-from tests.twilio.helpers import ROOM_EVENTS, announced, close, twilio_connect
+from tests.twilio.helpers import ROOM_EVENTS, announced, bot_tone, close, twilio_connect
 
 pytestmark = pytest.mark.media
 
@@ -270,3 +270,54 @@ async def test_create_local_tracks_make_bot_fed_tracks(lk_server: LiveKitServer)
     finally:
         await close(room)
         assert not mic.isStopped
+
+
+async def test_bot_made_tracks_send_silence_and_black_until_the_first_frame(lk_server: LiveKitServer) -> None:
+    """A subscriber sees both tracks start before the bot sends anything, hears digital silence
+    and sees black; the bot's tone then arrives, and stop() ends the black."""
+    watcher = await twilio_connect(lk_server, "watcher", "ev-i")
+    started = EventLog(timeout=15)
+    started.listen(watcher, "trackStarted")
+    mic, cam = await Video.createLocalTracks({"audio": True, "video": {"width": 160, "height": 120}})
+    assert isinstance(mic, Video.LocalAudioTrack) and isinstance(cam, Video.LocalVideoTrack)
+    bot = await twilio_connect(lk_server, "bot", "ev-i", tracks=[mic, cam])
+    try:
+        await started.wait("trackStarted", count=2)
+        assert mic.source.unsent_frames == cam.source.unsent_frames == 0
+        (participant,) = watcher.participants.values()
+        (audio,) = (p.track for p in participant.audioTracks.values())
+        (video,) = (p.track for p in participant.videoTracks.values())
+        assert isinstance(audio, Video.RemoteAudioTrack) and isinstance(video, Video.RemoteVideoTrack)
+
+        pictures = video.frames()
+        frame = await asyncio.wait_for(anext(pictures), 10)
+        luma = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height]
+        assert (frame.width, frame.height) == (160, 120) and luma.mean() < 24  # black (Y=16)
+
+        sound = audio.frames()
+        quiet = [await asyncio.wait_for(anext(sound), 10) for _ in range(20)]
+        assert max(int(np.abs(np.frombuffer(f.data, np.int16)).max()) for f in quiet) < 50
+
+        async def first_loud() -> None:
+            async for f in sound:
+                if np.abs(np.frombuffer(f.data, np.int16)).max() > 1000:
+                    return
+
+        async with bot_tone(mic, 440):
+            await asyncio.wait_for(first_loud(), 10)
+        await sound.aclose()
+
+        cam.stop()
+
+        async def a_second_without_pictures() -> None:
+            while True:
+                try:
+                    await asyncio.wait_for(anext(pictures), 1.0)
+                except asyncio.TimeoutError:
+                    return
+
+        await asyncio.wait_for(a_second_without_pictures(), 10)
+        await pictures.aclose()
+    finally:
+        await close(bot)
+        await close(watcher)
