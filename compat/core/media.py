@@ -18,12 +18,14 @@ caller's audio is not delayed behind it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from livekit import rtc
+
+logger = logging.getLogger(__name__)
 
 AudioFrame = rtc.AudioFrame
 VideoFrame = rtc.VideoFrame
@@ -69,11 +71,13 @@ class _IdleFill:
     async def _run(self, send: Callable[[], Coroutine[Any, Any, None]]) -> None:
         # Scheduled on a monotonic clock so that sleep overshoot does not accumulate.
         due = time.monotonic()
-        with contextlib.suppress(Exception):  # a closing native source ends the fill quietly
+        try:
             while True:
                 await send()
                 due += self.period_s
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - the fill is a courtesy; the track itself stays up
+            logger.warning("idle fill of a media source stopped: %s", exc)
 
 
 def check_audio_frame(frame: object) -> None:
