@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,33 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from compat.core.rtc_session import shutdown
 
         shutdown()
+
+
+# --- native crashes ---------------------------------------------------------------------------
+# scripts/test runs the suite in one xdist worker process. A segfault in native code (livekit's
+# FFI, FFmpeg under aiortc) kills that worker; xdist starts a new one and reports the test. Such a
+# test runs once more: a crash twice in a row fails it, and every crash stays in the log (the
+# worker's faulthandler dump) and in the summary, so none goes unseen.
+_CRASHED: list[str] = []
+RERUN = "rerun"
+
+
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    if crashitem in _CRASHED:
+        return
+    _CRASHED.append(crashitem)
+    sched.mark_test_pending(crashitem)
+    report.outcome = RERUN  # type: ignore[assignment]
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if str(report.outcome) == RERUN:
+        return "rerun", "R", ("RERUN (worker crashed)", {"yellow": True})
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _CRASHED:
+        terminalreporter.section("native crashes", sep="=", yellow=True, bold=True)
+        for nodeid in _CRASHED:
+            terminalreporter.line(f"{nodeid}: the worker process crashed (its fatal error dump is above); run once more")
