@@ -242,7 +242,7 @@ class ConnectOptions:
         if "preferredVideoCodecs" in values:
             pv = values["preferredVideoCodecs"]
             if pv == "auto":
-                if "maxVideoBitrate" in values:
+                if values.get("maxVideoBitrate"):  # lib/connect.js: a 0 or null bitrate is no conflict
                     raise TypeError(
                         'Illegal call to connect: ConnectOptions "maxVideoBitrate" is not compatible with '
                         '"preferredVideoCodecs=auto"'

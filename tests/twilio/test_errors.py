@@ -186,6 +186,9 @@ def test_connect_options_defaults_and_parsing() -> None:
     assert ignored.audio is True and ignored.video is False  # connect() makes bot-fed tracks from them
     with pytest.raises(TypeError, match=r"options\.audio"):
         ConnectOptions.parse({"audio": "yes"})
+    # lib/connect.js refuses only a truthy maxVideoBitrate with preferredVideoCodecs 'auto'
+    for no_cap in (0, None):
+        assert ConnectOptions.parse({"maxVideoBitrate": no_cap, "preferredVideoCodecs": "auto"}).maxVideoBitrate is None
 
 
 @pytest.mark.parametrize(
