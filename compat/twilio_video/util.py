@@ -14,12 +14,15 @@ methods are never part of it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
 from compat.core.emitter import Listener
+
+logger = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -48,11 +51,16 @@ class JSMap(dict[K, V]):
         return iter(list(self.items()))
 
     def forEach(self, callback: Callable[..., Any]) -> None:
-        """``callback(value, key, map)`` for each entry, called as JS calls it (a callback
-        declaring fewer parameters gets fewer arguments)."""
+        """``callback(value, key, map)`` for each entry, called as JS calls it: a callback
+        declaring fewer parameters gets fewer arguments, and an ``async def`` one runs up to its
+        first ``await`` before the next entry (its failure is logged, as an unhandled rejection)."""
         listener = Listener(callback)
         for key, value in list(self.items()):
-            listener.invoke((value, key, self))
+            listener.call((value, key, self), _unhandled_rejection)
+
+
+def _unhandled_rejection(error: BaseException) -> None:
+    logger.error("error in an async forEach callback", exc_info=error)
 
 
 _MISSING = object()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from compat import core as C
 from compat import twilio_video as Video
 from compat.twilio_video.connect import connect_session
@@ -41,6 +43,18 @@ async def test_room_participants_is_a_js_map_and_a_dict() -> None:
     ps.forEach(lambda p, sid: seen.append(sid))
     ps.forEach(lambda p, sid, m: seen.append(m is ps))
     assert seen == ["alice", "bob", "PA_a", "PA_b", True, True]
+    # An async callback runs up to its first await within forEach, as a JS async function does.
+    order: list[str] = []
+
+    async def visit(p: Any) -> None:
+        order.append("start " + p.identity)
+        await asyncio.sleep(0)
+        order.append("end " + p.identity)
+
+    ps.forEach(visit)
+    assert order == ["start alice", "start bob"]
+    await asyncio.sleep(0.01)
+    assert order == ["start alice", "start bob", "end alice", "end bob"]
     # Python mapping
     assert isinstance(ps, dict) and len(ps) == 2 and list(ps) == ["PA_a", "PA_b"] and "PA_a" in ps
     assert dict(ps.items()) == {"PA_a": alice, "PA_b": bob} and ps == {"PA_a": alice, "PA_b": bob}
@@ -144,3 +158,16 @@ def test_value_to_json_recurses_and_drops_functions_and_private_state() -> None:
     stats = NetworkQualityStats(3, NetworkQualityMediaStats(2, 1))
     assert valueToJSON(Thing()) == {"a": [1, [2, 3]], "m": {"k": [4]}}
     assert valueToJSON(stats) == {"level": 3, "audio": {"send": 2, "recv": 1, "sendStats": None, "recvStats": None}, "video": None}
+
+
+async def test_a_failing_async_for_each_callback_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    _, room = await room_with_tracks()
+
+    async def fail(p: Any) -> None:
+        await asyncio.sleep(0)
+        raise ValueError("boom " + p.identity)
+
+    room.participants.forEach(fail)
+    await asyncio.sleep(0.01)
+    failures = [r for r in caplog.records if "async forEach callback" in r.getMessage()]
+    assert [str(r.exc_info[1]) for r in failures if r.exc_info] == ["boom alice", "boom bob"]
