@@ -57,12 +57,13 @@ def _audit(parser: argparse.ArgumentParser) -> Run:
     return run
 
 
-@command("rollout", "the staged rollout: status (numbers and gate verdicts per platform and stage) or advance")
+@command("rollout", "the staged rollout: status (numbers and gate verdicts per platform and stage), advance, or rollback")
 def _rollout(parser: argparse.ArgumentParser) -> Run:
     from compat.rollout import ENV_VAR, Gates
 
     defaults = Gates()
-    parser.add_argument("action", choices=("status", "advance"))
+    parser.add_argument("action", choices=("status", "advance", "rollback"))
+    parser.add_argument("--to", help="rollback: the earlier stage to go back to (default: the previous one)")
     parser.add_argument("--store", default=os.environ.get(ENV_VAR), help=f"SQLite path or postgresql:// URL (default {ENV_VAR})")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="status: the output format")
     gates = parser.add_argument_group("gates (LiveKit at the current stage must meet all to advance)")
@@ -89,8 +90,14 @@ def _rollout(parser: argparse.ArgumentParser) -> Run:
                 report = status(store, chosen)
                 sys.stdout.write(render_json(report) if args.format == "json" else render_text(report))
                 return 0
+            if args.action == "rollback":
+                print(f"stage: {store.rollback(args.to)}")
+                return 0
             print(f"stage: {store.advance(chosen)}")
             return 0
+        except ValueError as exc:  # an unknown --to stage
+            print(f"compat rollout: {exc}", file=sys.stderr)
+            return 2
         except GateFailed as exc:
             print(f"compat rollout: advance refused: {exc}", file=sys.stderr)
             return 1

@@ -3,7 +3,8 @@
 Each session is assigned to ``"legacy"`` (Twilio / Vonage) or ``"livekit"`` by the cohort rules
 of the current stage (:data:`STAGES`: internal users, new users only, 5 %, 25 %, 50 %, 100 %),
 and stays there until :func:`end` (sessions drain; a stage change never moves one). The stage
-moves only through :func:`advance`, refused while a quality gate fails. compat's client models
+moves forward only through :func:`advance`, refused while a quality gate fails, and back at
+once through :func:`rollback`. compat's client models
 and server drop-ins consult the configured store: they refuse a session assigned to legacy
 (a token never crosses platforms) and record each session's setup, TURN use, reconnects and
 audio MOS into it. docs/migration.md shows the whole procedure.
@@ -38,6 +39,7 @@ __all__ = [
     "end",
     "open_store",
     "record",
+    "rollback",
 ]
 
 ENV_VAR = "COMPAT_ROLLOUT_STORE"
@@ -93,6 +95,11 @@ def end(session_key: str) -> None:
 def advance(gates: Gates | None = None) -> str:
     """Next stage, unless a gate fails (:meth:`Store.advance`)."""
     return _store().advance(gates)
+
+
+def rollback(to: str | None = None) -> str:
+    """Back to ``to`` (default: the previous stage), with no gate (:meth:`Store.rollback`)."""
+    return _store().rollback(to)
 
 
 def record(session_key: str, *, vendor: str, platform: str = "legacy", setup_s: float | None = None,

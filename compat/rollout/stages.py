@@ -31,6 +31,12 @@ def next_stage(stage: str) -> str | None:
     return STAGES[i + 1] if i + 1 < len(STAGES) else None
 
 
+def previous_stage(stage: str) -> str | None:
+    """The stage before ``stage`` (None before the first)."""
+    i = STAGES.index(check_stage(stage))
+    return STAGES[i - 1] if i > 0 else None
+
+
 def bucket(key: str) -> int:
     """A stable bucket in [0, 10000): the same in every process and on every host (not hash())."""
     digest = hashlib.sha256(key.encode("utf-8")).digest()
@@ -49,4 +55,4 @@ def cohort_platform(stage: str, session_key: str, *, user: str | None, is_new_us
     share = _PERCENT[stage] * _BUCKETS // 100
     return "livekit" if bucket(user if user is not None else session_key) < share else "legacy"
 
-__all__ = ["STAGES", "Platform", "bucket", "check_stage", "cohort_platform", "next_stage"]
+__all__ = ["STAGES", "Platform", "bucket", "check_stage", "cohort_platform", "next_stage", "previous_stage"]

@@ -136,6 +136,26 @@ class Store(abc.ABC):
             raise RolloutError(f"the stage changed while advancing from {current!r}: check it and try again")
         return following
 
+    def rollback(self, to: str | None = None) -> str:
+        """Go back to ``to`` (an earlier stage; default the previous one), with no gate: a bad
+        stage must be undone at once. New sessions follow the earlier stage's cohort rules; a
+        session in progress stays on its platform until it ends (sessions drain, as on advance).
+
+        :raises RolloutError: at the first stage, ``to`` not earlier than the current stage, or
+            another worker changed the stage meanwhile.
+        :raises ValueError: ``to`` is not a stage."""
+        current = self.stage
+        target = stages.previous_stage(current) if to is None else stages.check_stage(to)
+        if target is None:
+            raise RolloutError(f"stage {current!r} is the first one")
+        if stages.STAGES.index(target) >= stages.STAGES.index(current):
+            raise RolloutError(f"stage {target!r} is not before the current stage {current!r}")
+        row = self._one("UPDATE rollout_state SET stage = ?, changed_at = ? WHERE id = 1 AND stage = ? RETURNING stage",
+                        target, time.time(), current)
+        if row is None:
+            raise RolloutError(f"the stage changed while rolling back from {current!r}: check it and try again")
+        return target
+
     def add_internal(self, *users: str) -> None:
         """Put users on the internal allowlist (LiveKit from the first stage on)."""
         with self._transaction() as tx:

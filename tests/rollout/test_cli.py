@@ -38,3 +38,19 @@ def test_advance_at_the_last_stage_and_the_environment(tmp_path: Path, capsys: p
     assert main(["rollout", "status", "--store", str(path), "--format", "json"]) == 0  # --store wins over the environment
     assert '"stage": "100%"' in capsys.readouterr().out
     store.close()
+
+
+def test_rollback_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "r.db"
+    store = R.open_store(path)
+    advance_to(store, "25%")
+    assert main(["rollout", "rollback", "--store", str(path)]) == 0
+    assert capsys.readouterr().out == "stage: 5%\n"
+    assert main(["rollout", "rollback", "--store", str(path), "--to", "internal"]) == 0
+    assert capsys.readouterr().out == "stage: internal\n"
+    assert main(["rollout", "rollback", "--store", str(path)]) == 2
+    assert "'internal' is the first one" in capsys.readouterr().err
+    assert main(["rollout", "rollback", "--store", str(path), "--to", "half"]) == 2
+    assert "unknown rollout stage 'half'" in capsys.readouterr().err
+    assert store.stage == "internal"
+    store.close()

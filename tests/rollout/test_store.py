@@ -80,6 +80,29 @@ def test_at_the_last_stage_advance_says_so(store: R.Store) -> None:
         store.advance(EASY)
 
 
+def test_rollback_undoes_a_stage_at_once_and_live_sessions_drain(store: R.Store) -> None:
+    advance_to(store, "100%")
+    assert store.assign("visit-live", user="p-live") == "livekit"
+    # No gate: a bad stage is undone even while LiveKit's numbers fail every gate.
+    store.record("bad", vendor="test", platform="livekit", failure_code=53000)
+    assert store.rollback() == "50%" and store.stage == "50%"
+    assert store.rollback(to="internal") == "internal"
+    assert store.assign("visit-live", user="p-live") == "livekit"  # in progress: stays until it ends
+    assert store.assign("visit-next", user="p-live") == "legacy"  # new: the earlier stage's rule
+    store.end("visit-live")
+    assert store.assign("visit-live", user="p-live") == "legacy"
+    with pytest.raises(R.RolloutError, match="'internal' is the first one"):
+        store.rollback()
+    advance_to(store, "5%")
+    with pytest.raises(R.RolloutError, match="'25%' is not before the current stage '5%'"):
+        store.rollback(to="25%")
+    with pytest.raises(R.RolloutError, match="'5%' is not before"):
+        store.rollback(to="5%")
+    with pytest.raises(ValueError, match="unknown rollout stage '7%'"):
+        store.rollback(to="7%")
+    assert store.stage == "5%"
+
+
 def test_bad_keys_and_locations() -> None:
     with pytest.raises(R.RolloutError, match="unsupported rollout store 'mysql'"):
         R.open_store("mysql://x/y")
