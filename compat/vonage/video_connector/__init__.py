@@ -350,7 +350,7 @@ class VonageVideoClient:
             if feed is None or stream.id in rt.incoming:
                 logger.warning("subscribe: stream %s is %s", stream.id, "unknown" if feed is None else "already subscribed")
                 return False
-            sub = Incoming(feed.identity, Subscriber(stream=feed.stream), settings or SubscriberSettings(), callbacks)
+            sub = Incoming(Subscriber(stream=feed.stream), settings or SubscriberSettings(), callbacks)
             rt.incoming[stream.id] = sub
         return rt.loop_thread.call(rt.subscribe, sub, stream.id)
 

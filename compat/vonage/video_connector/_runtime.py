@@ -98,7 +98,6 @@ class Outgoing:
 class Incoming:
     """One subscription: the stream, its settings and callbacks, its open frame streams."""
 
-    peer_identity: str
     model: Subscriber
     settings: SubscriberSettings
     callbacks: dict[str, Callback | None]
