@@ -35,7 +35,27 @@ class Rule:
 # composes both vendors and may import either).
 BELOW_THE_VENDORS = ("compat.core", "compat.devserver", "compat._server", "compat.audit", "compat.rollout")
 
+# The dev server's layers, bottom up, as livekit-server's pkg/rtc sits under pkg/service: each
+# imports only layers below it. The top (server.py, testing.py, __main__) composes them all.
+_DS = "compat.devserver."
+DEVSERVER_LEAF = tuple(_DS + m for m in ("ids", "auth", "aiortc_internals", "media", "recorder"))
+DEVSERVER_MODEL = (_DS + "room",)
+DEVSERVER_SIGNALLING = (_DS + "session",)
+DEVSERVER_SERVICES = tuple(_DS + m for m in ("twirp", "egress", "webhooks"))
+_DEVSERVER_LAYERS = (
+    Rule(DEVSERVER_MODEL[0], "the dev server's leaf modules sit below its model", forbidden_in=DEVSERVER_LEAF),
+    *(
+        Rule(m, "rooms and participants never call signalling or services directly (ParticipantLink, RoomObserver)",
+             forbidden_in=(*DEVSERVER_LEAF, *DEVSERVER_MODEL))
+        for m in (*DEVSERVER_SIGNALLING, *DEVSERVER_SERVICES)
+    ),
+    Rule(DEVSERVER_SIGNALLING[0], "services take the room manager, not signalling sessions", forbidden_in=DEVSERVER_SERVICES),
+    Rule(_DS + "server", "the server composes the layers; none of them imports it",
+         forbidden_in=(*DEVSERVER_LEAF, *DEVSERVER_MODEL, *DEVSERVER_SIGNALLING, *DEVSERVER_SERVICES)),
+)
+
 RULES = (
+    *_DEVSERVER_LAYERS,
     Rule("livekit.rtc", "compat.core is the only client of livekit.rtc", allowed_in=("compat.core", "compat.devserver")),
     Rule("aiortc", "only the dev server's SFU uses aiortc", allowed_in=("compat.devserver",)),
     Rule("aioice", "only the dev server's SFU uses aiortc", allowed_in=("compat.devserver",)),
@@ -120,3 +140,14 @@ def test_the_checker_names_each_forbidden_form() -> None:
         "compat.twilio_video._contract_probe imports compat.vonage.session (no vendor is imported by the other or by what both build on)",
         "compat.twilio_video._contract_probe imports livekit.rtc (compat.core is the only client of livekit.rtc)",
     }
+
+
+def test_the_checker_names_a_dev_server_layer_break() -> None:
+    probe = PACKAGE / "devserver" / "room.py"  # read from the given source, not the file
+    found = violations({probe: "from compat.devserver.session import SignalConnection\n"})
+    assert found == [
+        "compat/devserver/room.py:1: compat.devserver.room imports compat.devserver.session (rooms and participants never "
+        "call signalling or services directly (ParticipantLink, RoomObserver))",
+        "compat/devserver/room.py:1: compat.devserver.room imports compat.devserver.session.SignalConnection (rooms and "
+        "participants never call signalling or services directly (ParticipantLink, RoomObserver))",
+    ]

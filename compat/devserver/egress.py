@@ -17,18 +17,15 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from livekit.protocol import egress as egress_pb
 from livekit.protocol import models
 
 from compat.devserver.ids import new_id
 from compat.devserver.recorder import Recording, container_for
-from compat.devserver.room import Participant, PublishedTrack, Room, RoomObserver
+from compat.devserver.room import Participant, PublishedTrack, Room, RoomManager, RoomObserver
 from compat.devserver.twirp import Grants, TwirpError, TwirpRouter, room_not_found
-
-if TYPE_CHECKING:
-    from compat.devserver.server import DevServer
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +197,8 @@ class Egress:
 class EgressManager(RoomObserver):
     """Every egress of the server: Twirp handlers, room observer, and shutdown extension."""
 
-    def __init__(self, server: DevServer, recordings_dir: str | None, notify: Notify | None = None) -> None:
-        self.server = server
+    def __init__(self, manager: RoomManager, recordings_dir: str | None, notify: Notify | None = None) -> None:
+        self.manager = manager
         self.recordings_dir = os.path.abspath(recordings_dir) if recordings_dir else None
         self._notify = notify
         self.egresses: dict[str, Egress] = {}
@@ -226,7 +223,7 @@ class EgressManager(RoomObserver):
         grants.require_record()
         if self.recordings_dir is None:
             raise TwirpError("internal", "egress not connected: the dev server has no recordings directory (--recordings-dir)")
-        room = self.server.manager.get(room_name)
+        room = self.manager.get(room_name)
         if room is None or room.closed:
             raise room_not_found()
         return room

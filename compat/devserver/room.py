@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
+from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from compat.devserver.auth import VideoGrant
 from compat.devserver.ids import new_id
 from compat.devserver.media import TrackForwarder
-
-if TYPE_CHECKING:
-    from compat.devserver.session import SignalConnection
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +27,35 @@ _QUALITY_SCORES: dict[models.ConnectionQuality, float] = {
     models.ConnectionQuality.GOOD: 3.5,
     models.ConnectionQuality.POOR: 2.0,
 }
+
+
+class ParticipantLink(Protocol):
+    """What the model asks of a participant's connection (session.py's SignalConnection).
+
+    The model never calls a signalling session directly: it sends through this, so rooms and
+    participants sit below signalling, as livekit-server's pkg/rtc sits below pkg/service."""
+
+    @property
+    def subscriptions(self) -> Mapping[str, object]:
+        """The track sids the client is subscribed to."""
+
+    def send(self, response: rtc.SignalResponse) -> None:
+        """Queue a signalling message to the client."""
+
+    def deliver_data(self, payload: bytes, reliable: bool) -> None:
+        """Send a serialized DataPacket on the client's reliable or lossy data channel."""
+
+    def subscribe(self, publisher: Participant, track: PublishedTrack) -> None:
+        """Start sending a published track's media to the client."""
+
+    def unsubscribe(self, track_sid: str) -> None:
+        """Stop sending a track's media to the client."""
+
+    def connection_quality(self, now: float) -> models.ConnectionQuality:
+        """The client's connection quality as the server sees it."""
+
+    async def kick(self, reason: models.DisconnectReason) -> None:
+        """Tell the client to leave, then end the connection."""
 
 
 class RoomObserver:
@@ -100,7 +127,7 @@ class Participant:
         )
         self.auto_subscribe = auto_subscribe
         self.tracks: dict[str, PublishedTrack] = {}
-        self.session: SignalConnection | None = None
+        self.session: ParticipantLink | None = None
         self.last_seen = time.monotonic()
         self.quality: models.ConnectionQuality = models.ConnectionQuality.EXCELLENT
         self.disconnect_reason: models.DisconnectReason = models.DisconnectReason.UNKNOWN_REASON
@@ -130,6 +157,32 @@ class Participant:
 
     def bump(self) -> None:
         self.info.version += 1
+
+    def may_publish(self, source: models.TrackSource) -> bool:
+        """LiveKit's publish rule: can_publish, and the source listed when can_publish_sources is set."""
+        permission = self.info.permission
+        return permission.can_publish and (not permission.can_publish_sources or source in permission.can_publish_sources)
+
+    def update_info(self, name: str, metadata: str, attributes: Mapping[str, str]) -> bool:
+        """Apply a name/metadata/attributes update as LiveKit does (empty name or metadata: unchanged;
+        an empty attribute value deletes the key). True if anything changed."""
+        info = self.info
+        changed = False
+        if name and name != info.name:
+            info.name = name
+            changed = True
+        if metadata and metadata != info.metadata:
+            info.metadata = metadata
+            changed = True
+        for key, value in attributes.items():
+            if value == "":
+                if key in info.attributes:
+                    del info.attributes[key]
+                    changed = True
+            elif info.attributes.get(key) != value:
+                info.attributes[key] = value
+                changed = True
+        return changed
 
     def send(self, response: rtc.SignalResponse) -> None:
         if self.session is not None:
@@ -255,12 +308,80 @@ class Room:
             participant.send(rtc.SignalResponse(track_unpublished=rtc.TrackUnpublishedResponse(track_sid=track.sid)))
             self.broadcast_participant(participant)
 
+    def find_track(self, sid: str, *, excluding: Participant) -> tuple[Participant, PublishedTrack] | None:
+        """The publisher and track with this sid, among the others' tracks."""
+        for other in self.participants.values():
+            if other is not excluding and sid in other.tracks:
+                return other, other.tracks[sid]
+        return None
+
+    async def set_permission(self, participant: Participant, permission: models.ParticipantPermission) -> None:
+        """Change a participant's permission and apply it: tracks it may no longer publish are
+        unpublished, losing can_subscribe ends its subscriptions, regaining it (with auto-subscribe)
+        subscribes it to every track again. The caller announces the change."""
+        could_subscribe = participant.info.permission.can_subscribe
+        participant.info.permission.CopyFrom(permission)
+        for track in list(participant.tracks.values()):
+            if not participant.may_publish(track.info.source):
+                await self.unpublish(participant, track)
+        link = participant.session
+        if link is None:
+            return
+        if not permission.can_subscribe:
+            for sid in list(link.subscriptions):
+                link.unsubscribe(sid)
+        elif not could_subscribe and participant.auto_subscribe:
+            for other in list(self.participants.values()):
+                if other is not participant:
+                    for track in list(other.tracks.values()):
+                        link.subscribe(other, track)
+
     def set_muted(self, participant: Participant, track: PublishedTrack, muted: bool) -> None:
         if track.info.muted == muted:
             return
         track.info.muted = muted
         participant.bump()
         self.broadcast_participant(participant)
+
+    # ---- data -----------------------------------------------------------------------------------
+
+    def relay_data(self, sender: Participant, payload: bytes, *, reliable: bool) -> None:
+        """Forward a client's DataPacket to its destinations on the channel it came on."""
+        if not sender.info.permission.can_publish_data:
+            return
+        packet = models.DataPacket()
+        try:
+            packet.ParseFromString(payload)
+        except DecodeError:
+            log.info("%s sent an undecodable data packet", sender.identity)
+            return
+        packet.participant_identity = sender.identity
+        packet.participant_sid = sender.sid
+        destinations = set(packet.destination_identities)
+        if packet.HasField("user"):
+            packet.user.participant_identity = sender.identity
+            packet.user.participant_sid = sender.sid
+            destinations.update(packet.user.destination_identities)
+        self._deliver(packet, reliable, destinations, exclude=sender)
+
+    def send_data(
+        self, payload: bytes, *, reliable: bool = True, destination_identities: Iterable[str] = (), topic: str | None = None
+    ) -> None:
+        """Server-originated data (RoomService.SendData): no sender identity."""
+        packet = models.DataPacket(
+            kind=models.DataPacket.Kind.RELIABLE if reliable else models.DataPacket.Kind.LOSSY,
+            user=models.UserPacket(payload=payload, topic=topic),
+        )
+        self._deliver(packet, reliable, set(destination_identities), exclude=None)
+
+    def _deliver(self, packet: models.DataPacket, reliable: bool, destinations: set[str], exclude: Participant | None) -> None:
+        data = packet.SerializeToString()
+        for participant in self.participants.values():
+            if participant is exclude or participant.session is None:
+                continue
+            if destinations and participant.identity not in destinations:
+                continue
+            participant.session.deliver_data(data, reliable)
 
     # ---- updates ----------------------------------------------------------------------------
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 from aiortc import RTCPeerConnection
-from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
+from compat.devserver.egress import EgressManager
 from compat.devserver.ids import new_id
 from compat.devserver.room import Participant, Room, RoomManager
-from compat.devserver.session import LOSSY_LABEL, RELIABLE_LABEL, SignalConnection
+from compat.devserver.session import SignalConnection
+from compat.devserver.twirp import RoomService, TwirpRouter
+from compat.devserver.webhooks import WebhookNotifier
 
 log = logging.getLogger(__name__)
 
@@ -166,12 +168,8 @@ class DevServer:
 
     def _install_control_plane(self) -> None:
         """Twirp RoomService and Egress, webhooks, recordings (issue 4)."""
-        from compat.devserver.egress import EgressManager
-        from compat.devserver.twirp import RoomService, TwirpRouter
-        from compat.devserver.webhooks import WebhookNotifier
-
         self.twirp = TwirpRouter(self.keys)
-        self.room_service = RoomService(self)
+        self.room_service = RoomService(self.manager)
         self.room_service.register(self.twirp)
         self.notifier = WebhookNotifier(
             self.webhooks,
@@ -182,7 +180,7 @@ class DevServer:
         )
         self.manager.observers.append(self.notifier)
         self.add_extension(self.notifier)  # closed last: flushes what the others reported
-        self.egress = EgressManager(self, self.recordings_dir, self.notifier.egress_event)
+        self.egress = EgressManager(self.manager, self.recordings_dir, self.notifier.egress_event)
         self.egress.register(self.twirp)
         self.manager.observers.append(self.egress)
         self.add_extension(self.egress)
@@ -295,52 +293,3 @@ class DevServer:
         )
         await ws.send_bytes(rtc.SignalResponse(leave=leave).SerializeToString())
         await ws.close()
-
-    # ---- data ---------------------------------------------------------------------------------------
-
-    def relay_data(self, room: Room, sender: Participant, payload: bytes, label: str) -> None:
-        """Forward a client's DataPacket to its destinations on the same reliability."""
-        if not sender.info.permission.can_publish_data:
-            return
-        packet = models.DataPacket()
-        try:
-            packet.ParseFromString(payload)
-        except DecodeError:
-            log.info("%s sent an undecodable data packet", sender.identity)
-            return
-        packet.participant_identity = sender.identity
-        packet.participant_sid = sender.sid
-        if packet.HasField("user"):
-            packet.user.participant_identity = sender.identity
-            packet.user.participant_sid = sender.sid
-        destinations = set(packet.destination_identities)
-        if packet.HasField("user"):
-            destinations.update(packet.user.destination_identities)
-        self._deliver(room, packet, label, destinations, exclude=sender)
-
-    def send_data(
-        self,
-        room: Room,
-        payload: bytes,
-        *,
-        reliable: bool = True,
-        destination_identities: Iterable[str] = (),
-        topic: str | None = None,
-    ) -> None:
-        """Server-originated data (RoomService.SendData): no sender identity."""
-        packet = models.DataPacket(
-            kind=models.DataPacket.Kind.RELIABLE if reliable else models.DataPacket.Kind.LOSSY,
-            user=models.UserPacket(payload=payload, topic=topic),
-        )
-        self._deliver(room, packet, RELIABLE_LABEL if reliable else LOSSY_LABEL, set(destination_identities), None)
-
-    def _deliver(
-        self, room: Room, packet: models.DataPacket, label: str, destinations: set[str], exclude: Participant | None
-    ) -> None:
-        data = packet.SerializeToString()
-        for participant in room.participants.values():
-            if participant is exclude or participant.session is None:
-                continue
-            if destinations and participant.identity not in destinations:
-                continue
-            participant.session.deliver_data(data, label)

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 from aiortc import (
@@ -30,10 +30,7 @@ from livekit.protocol import models, rtc
 from compat.devserver.aiortc_internals import negotiated_mime_type, set_msid
 from compat.devserver.ids import new_id
 from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
-from compat.devserver.room import Participant, PublishedTrack, Room
-
-if TYPE_CHECKING:
-    from compat.devserver.server import DevServer
+from compat.devserver.room import Participant, PublishedTrack, Room, RoomManager
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +69,22 @@ class Subscription:
         self.relay = relay
 
 
+class SignalHost(Protocol):
+    """What a signalling session reads from the server that composes it (server.py's DevServer):
+    settings it announces, the room manager, and the sets the server shuts down at stop."""
+
+    version: str
+    node_id: str
+    ping_interval: int
+    ping_timeout: int
+    reconnect_grace: float
+    manager: RoomManager
+    peer_connections: set[RTCPeerConnection]
+    tasks: set[asyncio.Task[Any]]
+
+
 class SignalConnection:
-    def __init__(self, server: DevServer, ws: web.WebSocketResponse, room: Room, participant: Participant) -> None:
+    def __init__(self, server: SignalHost, ws: web.WebSocketResponse, room: Room, participant: Participant) -> None:
         self.server = server
         self.ws = ws
         self.room = room
@@ -390,11 +401,7 @@ class SignalConnection:
     async def _on_add_track(self, request: rtc.AddTrackRequest) -> None:
         participant = self.participant
         permission = participant.info.permission
-        source = request.source
-        allowed = permission.can_publish and (
-            not permission.can_publish_sources or source in permission.can_publish_sources
-        )
-        if not allowed:
+        if not participant.may_publish(request.source):
             self._refuse_track(
                 request,
                 rtc.RequestResponse.Reason.NOT_ALLOWED,
@@ -420,7 +427,7 @@ class SignalConnection:
             width=request.width,
             height=request.height,
             simulcast=False,  # aiortc receives a single layer
-            source=source,
+            source=request.source,
             disable_dtx=request.disable_dtx,
             stereo=request.stereo,
             stream=request.stream,
@@ -467,21 +474,7 @@ class SignalConnection:
                 )
             )
             return
-        changed = False
-        if request.name and request.name != participant.info.name:
-            participant.info.name = request.name
-            changed = True
-        if request.metadata and request.metadata != participant.info.metadata:
-            participant.info.metadata = request.metadata
-            changed = True
-        for key, value in request.attributes.items():
-            if value == "":
-                if key in participant.info.attributes:
-                    del participant.info.attributes[key]
-                    changed = True
-            elif participant.info.attributes.get(key) != value:
-                participant.info.attributes[key] = value
-                changed = True
+        changed = participant.update_info(request.name, request.metadata, request.attributes)
         self.send(rtc.SignalResponse(request_response=rtc.RequestResponse(request_id=request.request_id)))
         if changed:
             participant.bump()
@@ -493,7 +486,7 @@ class SignalConnection:
             sids.extend(pt.track_sids)
         for sid in sids:
             if request.subscribe:
-                found = self._find_track(sid)
+                found = self.room.find_track(sid, excluding=self.participant)
                 if found is None:
                     self.send(
                         rtc.SignalResponse(
@@ -507,12 +500,6 @@ class SignalConnection:
                     self.subscribe(*found)
             else:
                 self.unsubscribe(sid)
-
-    def _find_track(self, sid: str) -> tuple[Participant, PublishedTrack] | None:
-        for other in self.room.participants.values():
-            if other is not self.participant and sid in other.tracks:
-                return other, other.tracks[sid]
-        return None
 
     # ---- publisher side -------------------------------------------------------------------------
 
@@ -538,7 +525,7 @@ class SignalConnection:
             @channel.on("message")
             def on_message(message: bytes | str) -> None:
                 if isinstance(message, bytes) and label in (RELIABLE_LABEL, LOSSY_LABEL):
-                    self.server.relay_data(self.room, self.participant, message, label)
+                    self.room.relay_data(self.participant, message, reliable=label == RELIABLE_LABEL)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -587,7 +574,8 @@ class SignalConnection:
 
         return channel
 
-    def deliver_data(self, payload: bytes, label: str) -> None:
+    def deliver_data(self, payload: bytes, reliable: bool) -> None:
+        label = RELIABLE_LABEL if reliable else LOSSY_LABEL
         channel = self._sub_channels.get(label)
         if channel is not None and channel.readyState == "open":
             channel.send(payload)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -22,10 +22,7 @@ from livekit.protocol import models, rtc
 from livekit.protocol import room as room_pb
 
 from compat.devserver.auth import AuthError, Claims, VideoGrant, verify
-from compat.devserver.room import Participant, Room
-
-if TYPE_CHECKING:
-    from compat.devserver.server import DevServer
+from compat.devserver.room import Participant, Room, RoomManager
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +224,8 @@ def message_to_json(message: Message) -> str:
 class RoomService:
     """livekit.RoomService on the dev server's rooms."""
 
-    def __init__(self, server: DevServer, *, enable_remote_unmute: bool = False) -> None:
-        self.server = server
+    def __init__(self, manager: RoomManager, *, enable_remote_unmute: bool = False) -> None:
+        self.manager = manager
         self.enable_remote_unmute = enable_remote_unmute
 
     def register(self, router: TwirpRouter) -> None:
@@ -248,7 +245,7 @@ class RoomService:
     # ---- lookups ---------------------------------------------------------------------------------
 
     def _room(self, name: str) -> Room:
-        room = self.server.manager.get(name)
+        room = self.manager.get(name)
         if room is None or room.closed:
             raise room_not_found()
         return room
@@ -270,7 +267,7 @@ class RoomService:
             raise TwirpError("invalid_argument", f"room name length exceeds limits: max length {MAX_NAME_LENGTH}")
         if len(req.metadata.encode()) > MAX_METADATA_SIZE:
             raise invalid_argument("metadata size exceeds limits", str(MAX_METADATA_SIZE))
-        manager = self.server.manager
+        manager = self.manager
         room = manager.get(req.name)
         if room is None or room.closed:
             return manager.get_or_create(
@@ -294,7 +291,7 @@ class RoomService:
         names = set(req.names)
         rooms = [
             room.snapshot()
-            for room in self.server.manager.rooms.values()
+            for room in self.manager.rooms.values()
             if not room.closed and (not names or room.name in names)
         ]
         return room_pb.ListRoomsResponse(rooms=rooms)
@@ -319,7 +316,7 @@ class RoomService:
         self, req: room_pb.ListParticipantsRequest, grants: Grants
     ) -> room_pb.ListParticipantsResponse:
         grants.require_admin(req.room)
-        room = self.server.manager.get(req.room)
+        room = self.manager.get(req.room)
         if room is None:  # LiveKit answers an unknown room with an empty list
             return room_pb.ListParticipantsResponse()
         return room_pb.ListParticipantsResponse(participants=[p.snapshot() for p in room.participants.values()])
@@ -369,54 +366,14 @@ class RoomService:
             raise invalid_argument("attribute size exceeds limits", str(MAX_ATTRIBUTES_SIZE))
         grants.require_admin(req.room)
         room, participant = self._participant(req.room, req.identity)
-        info = participant.info
-        changed = False
-        if req.name and req.name != info.name:
-            info.name = req.name
-            changed = True
-        if req.metadata and req.metadata != info.metadata:
-            info.metadata = req.metadata
-            changed = True
-        for key, value in req.attributes.items():
-            if value == "":
-                if key in info.attributes:
-                    del info.attributes[key]
-                    changed = True
-            elif info.attributes.get(key) != value:
-                info.attributes[key] = value
-                changed = True
+        changed = participant.update_info(req.name, req.metadata, req.attributes)
         if req.HasField("permission"):
-            await self._set_permission(room, participant, req.permission)
+            await room.set_permission(participant, req.permission)
             changed = True
         if changed:
             participant.bump()
             room.broadcast_participant(participant)
         return participant.snapshot()
-
-    async def _set_permission(
-        self, room: Room, participant: Participant, permission: models.ParticipantPermission
-    ) -> None:
-        before = models.ParticipantPermission()
-        before.CopyFrom(participant.info.permission)
-        participant.info.permission.CopyFrom(permission)
-        session = participant.session
-        # Publishing taken away: its tracks (or those of sources no longer allowed) are unpublished.
-        for track in list(participant.tracks.values()):
-            allowed = permission.can_publish and (
-                not permission.can_publish_sources or track.info.source in permission.can_publish_sources
-            )
-            if not allowed:
-                await room.unpublish(participant, track)
-        if session is None:
-            return
-        if not permission.can_subscribe:
-            for sid in list(session.subscriptions):
-                session.unsubscribe(sid)
-        elif not before.can_subscribe and participant.auto_subscribe:
-            for other in list(room.participants.values()):
-                if other is not participant:
-                    for track in list(other.tracks.values()):
-                        session.subscribe(other, track)
 
     async def update_subscriptions(
         self, req: room_pb.UpdateSubscriptionsRequest, grants: Grants
@@ -433,10 +390,9 @@ class RoomService:
             if req.subscribe:
                 if not participant.info.permission.can_subscribe:
                     continue
-                for other in list(room.participants.values()):
-                    if other is not participant and sid in other.tracks:
-                        session.subscribe(other, other.tracks[sid])
-                        break
+                found = room.find_track(sid, excluding=participant)
+                if found is not None:
+                    session.subscribe(*found)
             else:
                 session.unsubscribe(sid)
         return room_pb.UpdateSubscriptionsResponse()
@@ -452,8 +408,7 @@ class RoomService:
             destinations.update(p.identity for p in room.participants.values() if p.sid in wanted)
         if (req.destination_identities or req.destination_sids) and not destinations & set(room.participants):
             return room_pb.SendDataResponse()  # addressed to nobody present: nobody gets it
-        self.server.send_data(
-            room,
+        room.send_data(
             req.data,
             reliable=req.kind != models.DataPacket.Kind.LOSSY,
             destination_identities=destinations,
