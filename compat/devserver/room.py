@@ -276,6 +276,14 @@ class Room:
         if not self.participants:
             self._arm_close_timer(self.departure_timeout)
 
+    async def kick(self, participant: Participant, reason: models.DisconnectReason) -> None:
+        """Server-side removal: a connected client is told to leave (then removed); one whose
+        connection is gone is removed at once."""
+        if participant.session is not None:
+            await participant.session.kick(reason)
+        else:
+            await self.remove(participant, reason)
+
     # ---- tracks -----------------------------------------------------------------------------
 
     def publish(self, participant: Participant, track: PublishedTrack) -> None:
@@ -509,11 +517,7 @@ class Room:
         self.closed = True
         self._cancel_close_timer()
         for participant in list(self.participants.values()):
-            session = participant.session
-            if session is not None:
-                await session.kick(reason)
-            else:
-                await self.remove(participant, reason)
+            await self.kick(participant, reason)
         ticker = self._ticker
         if ticker is not None:
             ticker.cancel()

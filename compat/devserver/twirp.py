@@ -331,11 +331,7 @@ class RoomService:
     ) -> room_pb.RemoveParticipantResponse:
         grants.require_admin(req.room)
         room, participant = self._participant(req.room, req.identity)
-        reason = models.DisconnectReason.PARTICIPANT_REMOVED
-        if participant.session is not None:
-            await participant.session.kick(reason)
-        else:
-            await room.remove(participant, reason)
+        await room.kick(participant, models.DisconnectReason.PARTICIPANT_REMOVED)
         return room_pb.RemoveParticipantResponse()
 
     async def mute_published_track(
