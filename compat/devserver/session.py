@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -101,6 +102,7 @@ class SignalConnection:
         self._deferred_subscriptions: list[tuple[Participant, PublishedTrack]] = []
         self._rtt_ms = 0
         self._writer_task: asyncio.Task[Any] | None = None
+        self._handlers = self._handler_table()
         self._wire_publisher()
         self._wire_subscriber()
 
@@ -299,7 +301,7 @@ class SignalConnection:
         if kind is None:
             return
         log.debug("%s -> %s", self.participant.identity, kind)
-        handler = getattr(self, f"_on_{kind}", None)
+        handler = self._handlers.get(kind)
         if handler is None:
             log.debug("%s: ignoring %s", self.participant.identity, kind)
             return
@@ -309,6 +311,21 @@ class SignalConnection:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad request must not end the signal connection
             log.warning("%s: bad %s request: %r", self.participant.identity, kind, exc)
+
+    def _handler_table(self) -> dict[str, Callable[[Any], Awaitable[None]]]:
+        """SignalRequest's `message` field name -> its handler (fields not listed are ignored)."""
+        return {
+            "offer": self._on_offer,
+            "answer": self._on_answer,
+            "trickle": self._on_trickle,
+            "add_track": self._on_add_track,
+            "mute": self._on_mute,
+            "subscription": self._on_subscription,
+            "leave": self._on_leave,
+            "ping": self._on_ping,
+            "ping_req": self._on_ping_req,
+            "update_metadata": self._on_update_metadata,
+        }
 
     async def _on_ping(self, timestamp: int) -> None:
         self.send(rtc.SignalResponse(pong=timestamp))
