@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
+    RTCIceParameters,
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
@@ -28,7 +30,7 @@ from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
-from compat.devserver.aiortc_internals import negotiated_mime_type, set_msid
+from compat.devserver.aiortc_internals import adopt_remote_ice_credentials, negotiated_mime_type, set_msid
 from compat.devserver.ids import new_id
 from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
 from compat.devserver.room import Participant, PublishedTrack, Room
@@ -73,7 +75,24 @@ class Subscription:
         self.relay = relay
 
 
+def _ice_credentials(sdp: str) -> RTCIceParameters | None:
+    """The first ice-ufrag / ice-pwd of an SDP (bundled: one pair for every section)."""
+    ufrag = pwd = None
+    for line in sdp.splitlines():
+        if ufrag is None and line.startswith("a=ice-ufrag:"):
+            ufrag = line.split(":", 1)[1].strip()
+        elif pwd is None and line.startswith("a=ice-pwd:"):
+            pwd = line.split(":", 1)[1].strip()
+    if ufrag is None or pwd is None:
+        return None
+    return RTCIceParameters(usernameFragment=ufrag, password=pwd)
+
+
 class SignalConnection:
+    """One participant's session. Its WebSocket may drop and be replaced by a resume
+    (`/rtc?reconnect=1`) within the server's reconnect grace; the PeerConnections, publications
+    and subscriptions live on meanwhile, and what the server sends waits in the outgoing queue."""
+
     def __init__(self, server: DevServer, ws: web.WebSocketResponse, room: Room, participant: Participant) -> None:
         self.server = server
         self.ws = ws
@@ -81,7 +100,16 @@ class SignalConnection:
         self.participant = participant
         self.closed = False
         self.left_gracefully = False
-        self._out: asyncio.Queue[rtc.SignalResponse | None] = asyncio.Queue()
+        # Between a signalling drop and a resume (or the end of the grace): media goes on, signalling waits.
+        self.detached = False
+        self._drop_reason: models.DisconnectReason = models.DisconnectReason.SIGNAL_CLOSE
+        self._disconnect_on_resume = False  # SimulateScenario: drop the next resume's signalling
+        self._grace: asyncio.Task[None] | None = None
+        # A response leaves the queue only once written, so one a dropped socket failed to send is
+        # sent again after a resume.
+        self._out: deque[rtc.SignalResponse] = deque()
+        self._out_ready = asyncio.Event()
+        self._writer_stop = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.publisher = self._new_pc()
         self.subscriber = self._new_pc()
@@ -128,17 +156,28 @@ class SignalConnection:
 
     def send(self, response: rtc.SignalResponse) -> None:
         if not self.closed:
-            self._out.put_nowait(response)
+            self._out.append(response)
+            self._out_ready.set()
 
-    async def _writer(self) -> None:
+    async def _writer(self, ws: web.WebSocketResponse) -> None:
         while True:
-            response = await self._out.get()
-            if response is None or self.ws.closed:
+            while not self._out:
+                if self._writer_stop:
+                    return
+                self._out_ready.clear()
+                await self._out_ready.wait()
+            if ws.closed:
                 return
             try:
-                await self.ws.send_bytes(response.SerializeToString())
+                await ws.send_bytes(self._out[0].SerializeToString())
             except (ConnectionError, RuntimeError):
                 return
+            self._out.popleft()
+
+    def _start_writer(self, ws: web.WebSocketResponse) -> None:
+        if self._writer_task is not None:
+            self._writer_task.cancel()  # the socket it wrote to was replaced; what it had not sent stays queued
+        self._writer_task = self.spawn(self._writer(ws), "signal writer")
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -171,8 +210,8 @@ class SignalConnection:
         )
 
     async def run(self) -> None:
-        """Serve the connection until it ends; the participant is then removed (at once or after a grace)."""
-        self._writer_task = self.spawn(self._writer(), "signal writer")
+        """Serve the first connection: join, then signalling until the socket ends."""
+        self._start_writer(self.ws)
         self.send(self.join_response())
         self.room.announce_joined(self.participant)
         self._sub_channels[RELIABLE_LABEL] = self._open_sub_channel(RELIABLE_LABEL, ordered=True)
@@ -184,9 +223,13 @@ class SignalConnection:
                     for track in list(other.tracks.values()):
                         self.subscribe(other, track, negotiate=False)
         self.negotiate_subscriber()
-        watchdog = self.spawn(self._watchdog(), "ping watchdog")
+        await self._serve(self.ws)
+
+    async def _serve(self, ws: web.WebSocketResponse) -> None:
+        """Read one socket until it ends; then the participant leaves, or waits for a resume."""
+        watchdog = self.spawn(self._watchdog(ws), "ping watchdog")
         try:
-            async for message in self.ws:
+            async for message in ws:
                 self.participant.last_seen = time.monotonic()
                 if message.type == WSMsgType.BINARY:
                     await self._dispatch(message.data)
@@ -195,13 +238,20 @@ class SignalConnection:
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
-            watchdog.cancel()
-            if not self.closed:
-                # A client whose resume we refused closes its media to rejoin: that is a drop, not a leave.
-                if self.left_gracefully or (await self._peer_closed_media() and not self.participant.resume_refused):
-                    await self.close(models.DisconnectReason.CLIENT_INITIATED)
-                else:
-                    await self._lost(models.DisconnectReason.SIGNAL_CLOSE)
+            if not self.detached:  # else the watchdog may be the one detaching: let it finish
+                watchdog.cancel()
+            if ws is self.ws and not self.closed and not self.detached:
+                await self._signal_closed(ws)
+
+    async def _signal_closed(self, ws: web.WebSocketResponse) -> None:
+        # A client whose resume we refused closes its media to rejoin: that is a drop, not a leave.
+        leaving = self.left_gracefully or (await self._peer_closed_media() and not self.participant.resume_refused)
+        if ws is not self.ws or self.closed:
+            return  # resumed (or closed) while we looked
+        if leaving:
+            await self.close(models.DisconnectReason.CLIENT_INITIATED)
+        else:
+            await self._detach(models.DisconnectReason.SIGNAL_CLOSE)
 
     async def _peer_closed_media(self, within: float = 0.5) -> bool:
         """Did the client close its PeerConnection (DTLS close_notify) around the signal close?
@@ -218,28 +268,96 @@ class SignalConnection:
             await asyncio.sleep(0.02)
         return False
 
-    async def _watchdog(self) -> None:
+    async def _watchdog(self, ws: web.WebSocketResponse) -> None:
         timeout = self.server.ping_timeout
         while True:
             await asyncio.sleep(min(1.0, timeout / 3))
-            if time.monotonic() - self.participant.last_seen > timeout:
-                log.info("%s: no signalling for %ss; dropping", self.participant.identity, timeout)
-                await self._lost(models.DisconnectReason.CONNECTION_TIMEOUT)
+            if time.monotonic() - self.participant.last_seen > timeout and ws is self.ws:
+                log.info("%s: no signalling for %ss; dropping the socket", self.participant.identity, timeout)
+                await self._detach(models.DisconnectReason.CONNECTION_TIMEOUT)
                 return
 
-    async def _lost(self, reason: models.DisconnectReason) -> None:
-        """The connection died without leave: release media now, remove the participant after a grace."""
-        if self.closed:
+    async def _detach(self, reason: models.DisconnectReason) -> None:
+        """The signalling socket died without leave: keep the session for a resume until the grace ends."""
+        if self.closed or self.detached:
             return
-        await self._shutdown()
-        participant = self.participant
+        self.detached = True
+        self._drop_reason = reason
+        if self._writer_task is not None and self._writer_task is not asyncio.current_task():
+            self._writer_task.cancel()
+        self._writer_task = None
         grace = self.server.reconnect_grace
+        log.info("%s: signalling lost (%s); session kept %ss for a resume",
+                 self.participant.identity, models.DisconnectReason.Name(reason), grace)
+        self._grace = self.spawn(self._expire(grace), "reconnect grace")
+        await self._close_socket(self.ws)
 
-        async def remove_later() -> None:
-            await asyncio.sleep(grace)
-            await self.room.remove(participant, reason)
+    async def _expire(self, grace: float) -> None:
+        await asyncio.sleep(grace)
+        if self.detached and not self.closed:
+            log.info("%s: no resume within %ss; leaving", self.participant.identity, grace)
+            await self.close(self._drop_reason)
 
-        self.server.manager.spawn(remove_later(), f"remove {participant.identity} after drop")
+    async def _close_socket(self, ws: web.WebSocketResponse) -> None:
+        if not ws.closed:
+            try:
+                await asyncio.wait_for(ws.close(), 2.0)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+
+    async def drop_signal(self) -> None:
+        """Close the signalling socket from the server side, as a network failure would (tests)."""
+        await self._close_socket(self.ws)
+
+    def resumable(self, sid: str) -> bool:
+        return not self.closed and bool(sid) and sid == self.participant.sid
+
+    async def resume(self, ws: web.WebSocketResponse) -> None:
+        """Serve a resumed connection: ReconnectResponse first, then what was queued meanwhile,
+        then the room's current state; the client follows with SyncState and an ICE restart."""
+        previous = self.ws
+        await ws.send_bytes(rtc.SignalResponse(reconnect=self._reconnect_response()).SerializeToString())
+        if self._disconnect_on_resume:
+            # LiveKit's simulated failure: the resume's signalling drops too, the client falls back
+            # to a full reconnect. The session stays detached (its grace runs on).
+            self._disconnect_on_resume = False
+            log.info("%s: simulated signal drop on resume", self.participant.identity)
+            await self._close_socket(ws)
+            return
+        self.ws = ws
+        self.detached = False
+        self.participant.last_seen = time.monotonic()
+        self._cancel_grace()
+        if previous is not ws:
+            await self._close_socket(previous)  # a stale socket the client gave up on
+        log.info("%s: resumed (%d queued messages)", self.participant.identity, len(self._out))
+        self._queue_current_state()
+        self._start_writer(ws)
+        await self._serve(ws)
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    def _reconnect_response(self) -> rtc.ReconnectResponse:
+        return rtc.ReconnectResponse(
+            ice_servers=[],
+            server_info=models.ServerInfo(
+                edition=models.ServerInfo.Edition.Standard,
+                version=self.server.version,
+                protocol=16,
+                node_id=self.server.node_id,
+                region="local",
+            ),
+        )
+
+    def _queue_current_state(self) -> None:
+        """What LiveKit sends after ReconnectResponse: everyone's info (ours too: it may have
+        changed) and the room."""
+        participants = [self.participant.snapshot(), *(p.snapshot() for p in self.room.visible_to(self.participant))]
+        self.send(rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=participants)))
+        self.send(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=self.room.snapshot())))
 
     async def kick(self, reason: models.DisconnectReason) -> None:
         """Server-side disconnect (duplicate identity, removal, room deleted)."""
@@ -261,13 +379,18 @@ class SignalConnection:
     async def _shutdown(self) -> None:
         self.closed = True
         self.participant.session = None
-        self._out.put_nowait(None)
+        self.server.sessions.discard(self)
+        self._writer_stop = True
+        self._out_ready.set()
         writer = self._writer_task
         if writer is not None and writer is not asyncio.current_task():
             try:  # let queued signalling (a leave, the last updates) reach the client first
                 await asyncio.wait_for(asyncio.shield(writer), 2.0)
             except asyncio.TimeoutError:
                 writer.cancel()
+            except asyncio.CancelledError:
+                if not writer.cancelled():
+                    raise
         for sub in list(self.subscriptions.values()):
             sub.relay.stop()
         self.subscriptions.clear()
@@ -282,11 +405,7 @@ class SignalConnection:
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
-        if not self.ws.closed:
-            try:
-                await asyncio.wait_for(self.ws.close(), 2.0)
-            except (asyncio.TimeoutError, ConnectionError):
-                pass
+        await self._close_socket(self.ws)
 
     # ---- incoming signalling ------------------------------------------------------------------
 
@@ -325,7 +444,46 @@ class SignalConnection:
             "ping": self._on_ping,
             "ping_req": self._on_ping_req,
             "update_metadata": self._on_update_metadata,
+            "sync_state": self._on_sync_state,
+            "simulate": self._on_simulate,
         }
+
+    async def _on_simulate(self, scenario: rtc.SimulateScenario) -> None:
+        kind = scenario.WhichOneof("scenario")
+        if kind == "disconnect_signal_on_resume":
+            self._disconnect_on_resume = True
+        else:
+            log.info("%s: simulate %s is not supported; ignored", self.participant.identity, kind)
+
+    async def _on_sync_state(self, state: rtc.SyncState) -> None:
+        """A resumed client's view; the server's state stands, differences are logged (LiveKit
+        would ask for a full reconnect on some of them)."""
+        problems = self.sync_state_differences(state)
+        for problem in problems:
+            log.warning("%s: sync state: %s", self.participant.identity, problem)
+        if not problems:
+            log.info("%s: sync state matches the server's", self.participant.identity)
+
+    def sync_state_differences(self, state: rtc.SyncState) -> list[str]:
+        problems: list[str] = []
+        ours = {t.sid for t in self.participant.tracks.values()} | {t.sid for t in self._pending_tracks.values()}
+        theirs = {t.track.sid for t in state.publish_tracks}
+        if theirs - ours:
+            problems.append(f"client publishes tracks the server does not know: {sorted(theirs - ours)}")
+        if ours - theirs:
+            problems.append(f"server has publications the client did not list: {sorted(ours - theirs)}")
+        listed = set(state.subscription.track_sids)
+        for pt in state.subscription.participant_tracks:
+            listed.update(pt.track_sids)
+        subscribed = set(self.subscriptions)
+        if state.subscription.subscribe and listed - subscribed:
+            problems.append(f"client subscribed to tracks the server does not send: {sorted(listed - subscribed)}")
+        if not state.subscription.subscribe and listed & subscribed:
+            problems.append(f"client unsubscribed from tracks the server still sends: {sorted(listed & subscribed)}")
+        remote = self.subscriber.remoteDescription
+        if state.answer.sdp and remote is not None and state.answer.sdp.strip() != remote.sdp.strip():
+            problems.append("client's last subscriber answer is not the one the server applied")
+        return problems
 
     async def _on_ping(self, timestamp: int) -> None:
         self.send(rtc.SignalResponse(pong=timestamp))
@@ -372,6 +530,7 @@ class SignalConnection:
             pc = self.publisher
             sending = sending_sections(offer.sdp)
             self._pub_cids.update(sending)
+            self._take_ice_restart(offer.sdp)
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
             except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds for an offer it cannot take
@@ -386,6 +545,19 @@ class SignalConnection:
             await pc.setLocalDescription(answer)
             sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
             self.send(rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id)))
+
+    def _take_ice_restart(self, sdp: str) -> None:
+        """A resumed client re-offers with new ICE credentials (an ICE restart). aiortc cannot
+        restart ICE: the live connection takes the client's new credentials and answers with its
+        own, so the transport and its DTLS session go on."""
+        current = self.publisher.remoteDescription
+        new = _ice_credentials(sdp)
+        if current is None or new is None:
+            return
+        old = _ice_credentials(current.sdp)
+        if old is not None and (old.usernameFragment, old.password) != (new.usernameFragment, new.password):
+            log.info("%s: publisher ICE restart: adopting the client's new credentials", self.participant.identity)
+            adopt_remote_ice_credentials(self.publisher, new)
 
     async def _offer_failed(self, sending: dict[str, str], exc: Exception) -> None:
         """aiortc could not take the offer (in practice: a codec it cannot decode, VP9 or AV1)."""
@@ -699,6 +871,9 @@ class SignalConnection:
             try:
                 answer = await asyncio.wait_for(self._sub_answer, max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
+                if self.detached and not self.closed:  # the offer waits in the queue for a resume
+                    deadline = loop.time() + ANSWER_TIMEOUT
+                    continue
                 log.warning("%s: no usable subscriber answer in %ss", self.participant.identity, ANSWER_TIMEOUT)
                 return False
             try:
@@ -716,6 +891,8 @@ class SignalConnection:
         silent_for = now - self.participant.last_seen
         if self.closed or silent_for > self.server.ping_timeout:
             return models.ConnectionQuality.LOST
+        if self.detached:
+            return models.ConnectionQuality.POOR
         if silent_for > 2 * self.server.ping_interval or self._rtt_ms > 600:
             return models.ConnectionQuality.POOR
         if self._rtt_ms > 300:
