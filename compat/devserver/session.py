@@ -88,6 +88,10 @@ def _ice_credentials(sdp: str) -> RTCIceParameters | None:
     return RTCIceParameters(usernameFragment=ufrag, password=pwd)
 
 
+def _mids(sdp: str) -> list[str]:
+    return [line.split(":", 1)[1].strip() for line in sdp.splitlines() if line.startswith("a=mid:")]
+
+
 class SignalConnection:
     """One participant's session. Its WebSocket may drop and be replaced by a resume
     (`/rtc?reconnect=1`) within the server's reconnect grace; the PeerConnections, publications
@@ -481,8 +485,11 @@ class SignalConnection:
         if not state.subscription.subscribe and listed & subscribed:
             problems.append(f"client unsubscribed from tracks the server still sends: {sorted(listed & subscribed)}")
         remote = self.subscriber.remoteDescription
-        if state.answer.sdp and remote is not None and state.answer.sdp.strip() != remote.sdp.strip():
-            problems.append("client's last subscriber answer is not the one the server applied")
+        if state.answer.sdp and remote is not None and _mids(state.answer.sdp) != _mids(remote.sdp):
+            # (libwebrtc re-serializes its answer, so only its sections are compared)
+            problems.append(
+                f"client's subscriber answer has sections {_mids(state.answer.sdp)}, the server's {_mids(remote.sdp)}"
+            )
         return problems
 
     async def _on_ping(self, timestamp: int) -> None:
