@@ -321,6 +321,9 @@ class SignalConnection:
         then the room's current state; the client follows with SyncState and an ICE restart."""
         previous = self.ws
         await ws.send_bytes(rtc.SignalResponse(reconnect=self._reconnect_response()).SerializeToString())
+        if self.closed:  # the grace ended while we wrote: the client's resume fails, it rejoins
+            await self._close_socket(ws)
+            return
         if self._disconnect_on_resume:
             # LiveKit's simulated failure: the resume's signalling drops too, the client falls back
             # to a full reconnect. The session stays detached (its grace runs on).
