@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from livekit import rtc
+from livekit import api, rtc
 from livekit.protocol import rtc as proto
 
 from compat.devserver import DevServer
@@ -99,6 +100,55 @@ async def test_signal_dropped_by_the_server_resumes_the_same_session(server: Liv
 
 async def test_the_sdks_signal_reconnect_resumes_the_same_session(server: LiveKitServer) -> None:
     await check_resume(server, "sdk")
+
+
+async def test_a_signal_sent_while_the_signalling_is_down_arrives_after_the_resume(server: LiveKitServer) -> None:
+    """The client is frozen while its socket is down; the server asks it to mute its track
+    (RoomService), a message only the signalling carries: once thawed, it resumes and mutes."""
+    dev = server.embedded
+    watcher = await server.connect("watcher", ROOM)
+    log = EventLog(timeout=20.0)
+    log.listen(watcher, "participant_connected", "participant_disconnected", "track_published")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.devserver.resume_client", server.url, server.token("frozen", ROOM),
+        stdout=asyncio.subprocess.PIPE, cwd=os.getcwd(),
+    )
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    async def line() -> str:
+        return (await asyncio.wait_for(stdout.readline(), 20)).decode().strip()
+
+    try:
+        _, sid, track_sid = (await line()).split()
+        await log.wait("track_published")
+        mark = len(log.events)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            await drop_signal(dev, ROOM, "frozen")
+            session = dev.rooms[ROOM].participants["frozen"].session
+            await wait_for(lambda: session.detached, 5.0, "the server to notice the drop")
+            async with server.api() as lkapi:
+                await lkapi.room.mute_published_track(
+                    api.MuteRoomTrackRequest(room=ROOM, identity="frozen", track_sid=track_sid, muted=True)
+                )
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        expected = {"reconnected", f"muted frozen {track_sid}"}
+        seen: set[str] = set()
+        for _ in range(10):  # in either order; the SDK may report the mute more than once
+            seen.add(await line())
+            if expected <= seen:
+                break
+        assert seen == expected
+        assert dev.rooms[ROOM].participants["frozen"].session is session and not session.detached
+        assert dev.rooms[ROOM].participants["frozen"].sid == sid
+        assert not [n for _, n, _ in log.events[mark:] if n in PEER_CHANGES], log.events[mark:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await watcher.disconnect()
 
 
 async def test_no_resume_within_the_grace_is_a_leave_and_a_late_resume_rejoins(dev_server: LiveKitServer) -> None:
