@@ -253,6 +253,8 @@ class DevServer:
                 self._expect_rejoin(room_name, claims.identity)
                 await self._refuse_resume(ws)
             else:
+                log.info("%s resumes its session (reconnect_reason %s)",
+                         claims.identity, request.query.get("reconnect_reason", "not given"))
                 await session.resume(ws)
             return ws
         room = self.manager.get_or_create(room_name)
