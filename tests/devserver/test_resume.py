@@ -9,6 +9,7 @@ full reconnect.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -46,13 +47,18 @@ async def data_arrives(sender: rtc.Room, receiver_log: list[bytes], payload: byt
     await wait_for(lambda: payload in receiver_log, 10.0, f"data {payload!r}")
 
 
-async def check_resume(server: LiveKitServer, drop: str) -> None:
+def sync_state_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "sync state" in r.getMessage()]
+
+
+async def check_resume(server: LiveKitServer, drop: str, caplog: pytest.LogCaptureFixture) -> None:
     """alice publishes a tone; her signalling is dropped (`drop`); bob must see nothing change."""
     dev = server.embedded
     alice, bob = rtc.Room(), rtc.Room()
     alice_log, bob_log = EventLog(timeout=20.0), EventLog(timeout=15.0)
     alice_log.listen(alice, "reconnecting", "reconnected", "disconnected")
     bob_log.listen(bob, *PEER_CHANGES, "track_muted")
+    caplog.set_level(logging.INFO, logger="compat.devserver.session")
     to_bob: list[bytes] = []
     to_alice: list[bytes] = []
     bob.on("data_received", lambda pkt: to_bob.append(pkt.data))
@@ -72,6 +78,14 @@ async def check_resume(server: LiveKitServer, drop: str) -> None:
             else:
                 await alice.simulate_scenario(rtc.SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT)
             await alice_log.wait("reconnected")
+            # the client's SyncState agreed with the server (its checks do find a difference)
+            await wait_for(lambda: bool(sync_state_logs(caplog)), 10.0, "alice's SyncState")
+            assert sync_state_logs(caplog) == ["alice: sync state matches the server's"]
+            bogus = proto.SyncState(publish_tracks=[proto.TrackPublishedResponse(cid="x", track={"sid": "TR_bogus"})])
+            assert session.sync_state_differences(bogus) == [
+                "client publishes tracks the server does not know: ['TR_bogus']",
+                f"server has publications the client did not list: ['{publication.sid}']",
+            ]
 
             # the same session, participant and publication on the server and on alice's side
             assert dev.rooms[ROOM].participants["alice"].session is session
@@ -94,12 +108,16 @@ async def check_resume(server: LiveKitServer, drop: str) -> None:
         await bob.disconnect()
 
 
-async def test_signal_dropped_by_the_server_resumes_the_same_session(server: LiveKitServer) -> None:
-    await check_resume(server, "server")
+async def test_signal_dropped_by_the_server_resumes_the_same_session(
+    server: LiveKitServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    await check_resume(server, "server", caplog)
 
 
-async def test_the_sdks_signal_reconnect_resumes_the_same_session(server: LiveKitServer) -> None:
-    await check_resume(server, "sdk")
+async def test_the_sdks_signal_reconnect_resumes_the_same_session(
+    server: LiveKitServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    await check_resume(server, "sdk", caplog)
 
 
 async def test_a_signal_sent_while_the_signalling_is_down_arrives_after_the_resume(server: LiveKitServer) -> None:
