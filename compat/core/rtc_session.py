@@ -36,7 +36,7 @@ Rules kept here (see docs/livekit_python_sdk reference, sections 1.3-1.4 and 5):
   (and tracks) absent after the reconnect are waited for up to ``REJOIN_GRACE`` seconds
   (after a server restart everybody rejoins at their own pace) unless the room visibly
   survived (a participant kept its LiveKit SID), then reported as left/unpublished.
-* a remote participant's own full reconnect (no resume: the dev server never resumes) shows
+* a remote participant's own full reconnect (its resume failed, or the server restarted) shows
   as a leave with DUPLICATE_IDENTITY (the server removes the old participant when the
   identity joins again), then a join with new SIDs. Such a leave is held with the same
   machinery: the participant is missing and its tracks unbound (streams parked), reported as

@@ -19,9 +19,10 @@ published audio track once for all its subscribers.
 
 from __future__ import annotations
 
-from aiortc import RTCRtpSender, RTCRtpTransceiver
+import aioice
+from aiortc import RTCIceParameters, RTCIceTransport, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 
-__all__ = ["negotiated_mime_type", "set_msid"]
+__all__ = ["adopt_remote_ice_credentials", "negotiated_mime_type", "set_msid"]
 
 
 def negotiated_mime_type(transceiver: RTCRtpTransceiver) -> str | None:
@@ -57,3 +58,40 @@ def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
             )
     sender._stream_id = stream_id
     sender._track_id = track_id
+
+
+def _ice_transports(pc: RTCPeerConnection) -> list[RTCIceTransport]:
+    """Every distinct ICE transport of a PeerConnection (one with MAX_BUNDLE), through public attributes."""
+    transports: list[RTCIceTransport] = []
+    dtls = [t.receiver.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        dtls.append(pc.sctp.transport)
+    for transport in dtls:
+        if transport.transport not in transports:
+            transports.append(transport.transport)
+    return transports
+
+
+def adopt_remote_ice_credentials(pc: RTCPeerConnection, parameters: RTCIceParameters) -> None:
+    """Take the remote side's new ICE username fragment and password (its ICE restart) on a live
+    PeerConnection, keeping our own credentials, candidates, selected pair and DTLS session.
+
+    Relies on ``RTCIceTransport._connection``: the aioice ``Connection`` under the transport, whose
+    public ``remote_username`` / ``remote_password`` aioice reads for every check it sends
+    (USERNAME, MESSAGE-INTEGRITY, consent freshness) and accepts (USERNAME). aiortc sets them only
+    in ``RTCIceTransport.start()``, once: a later remote description with new credentials is
+    ignored, so after a client's ICE restart (a LiveKit resume) aioice would refuse the client's
+    checks and its consent checks would fail until the connection closes. We need it because aiortc
+    cannot do an ICE restart itself.
+
+    Setting a renamed attribute would silently do nothing, so a missing one raises instead.
+    """
+    for ice in _ice_transports(pc):
+        connection = getattr(ice, "_connection", None)
+        if not isinstance(connection, aioice.Connection):
+            raise RuntimeError(
+                "aiortc's RTCIceTransport has no aioice Connection in '_connection' any more: a client's ICE "
+                "restart cannot be taken; see compat/devserver/aiortc_internals.py"
+            )
+        connection.remote_username = parameters.usernameFragment
+        connection.remote_password = parameters.password

@@ -253,7 +253,7 @@ class Room:
         self._cancel_close_timer()
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick(), name=f"room {self.name} ticker")
-        self.manager.observer_call("participant_joined", self, participant)
+        self.manager.notify(lambda o: o.participant_joined(self, participant))
 
     def announce_joined(self, participant: Participant) -> None:
         """Tell the others (once the newcomer has its JoinResponse)."""
@@ -272,7 +272,7 @@ class Room:
         participant.bump()
         self.broadcast_participant(participant)
         self._active_speakers.pop(participant.sid, None)
-        self.manager.observer_call("participant_left", self, participant)
+        self.manager.notify(lambda o: o.participant_left(self, participant))
         if not self.participants:
             self._arm_close_timer(self.departure_timeout)
 
@@ -295,7 +295,7 @@ class Room:
         participant.tracks[track.sid] = track
         participant.bump()
         self.broadcast_participant(participant)
-        self.manager.observer_call("track_published", self, participant, track)
+        self.manager.notify(lambda o: o.track_published(self, participant, track))
         for other in list(self.participants.values()):
             if other is participant or other.session is None:
                 continue
@@ -310,7 +310,7 @@ class Room:
                 other.session.unsubscribe(track.sid)
         if track.forwarder is not None:
             await track.forwarder.stop()
-        self.manager.observer_call("track_unpublished", self, participant, track)
+        self.manager.notify(lambda o: o.track_unpublished(self, participant, track))
         if announce:
             participant.bump()
             participant.send(rtc.SignalResponse(track_unpublished=rtc.TrackUnpublishedResponse(track_sid=track.sid)))
@@ -526,7 +526,7 @@ class Room:
             except asyncio.CancelledError:
                 pass
         self.manager.forget(self)
-        self.manager.observer_call("room_finished", self)
+        self.manager.notify(lambda o: o.room_finished(self))
 
 
 class RoomManager:
@@ -563,13 +563,14 @@ class RoomManager:
         if not task.cancelled() and task.exception() is not None:
             log.error("dev server task %s failed", task.get_name(), exc_info=task.exception())
 
-    def observer_call(self, hook: str, *args: Any) -> None:
+    def notify(self, call: Callable[[RoomObserver], None]) -> None:
+        """Call one RoomObserver hook on every observer (typed: `notify(lambda o: o.room_started(room))`);
+        an observer that fails is logged and does not stop the others."""
         for observer in self.observers:
-            method: Callable[..., None] = getattr(observer, hook)
             try:
-                method(*args)
+                call(observer)
             except Exception:
-                log.exception("room observer %s.%s failed", type(observer).__name__, hook)
+                log.exception("room observer %s failed", type(observer).__name__)
 
     def get(self, name: str) -> Room | None:
         return self.rooms.get(name)
@@ -594,7 +595,7 @@ class RoomManager:
                 metadata=metadata,
             )
             self.rooms[name] = room
-            self.observer_call("room_started", room)
+            self.notify(lambda o: o.room_started(room))
         return room
 
     def forget(self, room: Room) -> None:

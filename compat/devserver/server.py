@@ -245,17 +245,20 @@ class DevServer:
         ws = web.WebSocketResponse(max_msg_size=MAX_SIGNAL_MESSAGE, heartbeat=None)
         await ws.prepare(request)
         if request.query.get("reconnect") in ("1", "true"):
-            # Resuming needs an ICE restart, which aiortc cannot do: ask for a full reconnect instead.
-            self._expect_rejoin(room_name, claims.identity)
-            await self._refuse_resume(ws)
+            session = self._resumable(room_name, claims.identity, request.query.get("sid", ""))
+            if session is None:
+                # Unknown, expired or another participant's session: the SDK falls back to a full reconnect.
+                self._expect_rejoin(room_name, claims.identity)
+                await self._refuse_resume(ws)
+            else:
+                log.info("%s resumes its session (reconnect_reason %s)",
+                         claims.identity, request.query.get("reconnect_reason", "not given"))
+                await session.resume(ws)
             return ws
         room = self.manager.get_or_create(room_name)
         existing = room.participants.get(claims.identity)
         if existing is not None:
-            if existing.session is not None:
-                await existing.session.kick(models.DisconnectReason.DUPLICATE_IDENTITY)
-            else:
-                await room.remove(existing, models.DisconnectReason.DUPLICATE_IDENTITY)
+            await room.kick(existing, models.DisconnectReason.DUPLICATE_IDENTITY)
         if room.closed:  # closed while we were kicking: start afresh
             room = self.manager.get_or_create(room_name)
         participant = Participant(
@@ -270,12 +273,20 @@ class DevServer:
         session = SignalConnection(self, ws, room, participant)
         participant.session = session
         room.add(participant)
-        self.sessions.add(session)
-        try:
-            await session.run()
-        finally:
-            self.sessions.discard(session)
+        self.sessions.add(session)  # until it closes (session.py, _shutdown)
+        await session.run()
         return ws
+
+    def _resumable(self, room_name: str, identity: str, sid: str) -> SignalConnection | None:
+        """The session a `reconnect=1` request may resume: same room and identity (the token
+        says so), and the participant sid the client was given."""
+        room = self.manager.get(room_name)
+        participant = room.participants.get(identity) if room is not None else None
+        session = participant.session if participant is not None else None
+        if not isinstance(session, SignalConnection) or not session.resumable(sid):
+            log.info("resume of %r in %r (sid %r) refused: no such session", identity, room_name, sid)
+            return None
+        return session
 
     def _expect_rejoin(self, room_name: str, identity: str) -> None:
         """The client will rejoin at once: its old participant stays until then (and then leaves

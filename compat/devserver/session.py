@@ -11,6 +11,8 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
@@ -18,6 +20,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
+    RTCIceParameters,
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
@@ -27,7 +30,7 @@ from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
-from compat.devserver.aiortc_internals import negotiated_mime_type, set_msid
+from compat.devserver.aiortc_internals import adopt_remote_ice_credentials, negotiated_mime_type, set_msid
 from compat.devserver.ids import new_id
 from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
 from compat.devserver.room import Participant, PublishedTrack, Room, RoomManager
@@ -81,9 +84,31 @@ class SignalHost(Protocol):
     manager: RoomManager
     peer_connections: set[RTCPeerConnection]
     tasks: set[asyncio.Task[Any]]
+    sessions: set[SignalConnection]
+
+
+def _ice_credentials(sdp: str) -> RTCIceParameters | None:
+    """The first ice-ufrag / ice-pwd of an SDP (bundled: one pair for every section)."""
+    ufrag = pwd = None
+    for line in sdp.splitlines():
+        if ufrag is None and line.startswith("a=ice-ufrag:"):
+            ufrag = line.split(":", 1)[1].strip()
+        elif pwd is None and line.startswith("a=ice-pwd:"):
+            pwd = line.split(":", 1)[1].strip()
+    if ufrag is None or pwd is None:
+        return None
+    return RTCIceParameters(usernameFragment=ufrag, password=pwd)
+
+
+def _mids(sdp: str) -> list[str]:
+    return [line.split(":", 1)[1].strip() for line in sdp.splitlines() if line.startswith("a=mid:")]
 
 
 class SignalConnection:
+    """One participant's session. Its WebSocket may drop and be replaced by a resume
+    (`/rtc?reconnect=1`) within the server's reconnect grace; the PeerConnections, publications
+    and subscriptions live on meanwhile, and what the server sends waits in the outgoing queue."""
+
     def __init__(self, server: SignalHost, ws: web.WebSocketResponse, room: Room, participant: Participant) -> None:
         self.server = server
         self.ws = ws
@@ -91,7 +116,16 @@ class SignalConnection:
         self.participant = participant
         self.closed = False
         self.left_gracefully = False
-        self._out: asyncio.Queue[rtc.SignalResponse | None] = asyncio.Queue()
+        # Between a signalling drop and a resume (or the end of the grace): media goes on, signalling waits.
+        self.detached = False
+        self._drop_reason: models.DisconnectReason = models.DisconnectReason.SIGNAL_CLOSE
+        self._disconnect_on_resume = False  # SimulateScenario: drop the next resume's signalling
+        self._grace: asyncio.Task[None] | None = None
+        # A response leaves the queue only once written, so one a dropped socket failed to send is
+        # sent again after a resume.
+        self._out: deque[rtc.SignalResponse] = deque()
+        self._out_ready = asyncio.Event()
+        self._writer_stop = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.publisher = self._new_pc()
         self.subscriber = self._new_pc()
@@ -112,6 +146,7 @@ class SignalConnection:
         self._deferred_subscriptions: list[tuple[Participant, PublishedTrack]] = []
         self._rtt_ms = 0
         self._writer_task: asyncio.Task[Any] | None = None
+        self._handlers = self._handler_table()
         self._wire_publisher()
         self._wire_subscriber()
 
@@ -137,17 +172,28 @@ class SignalConnection:
 
     def send(self, response: rtc.SignalResponse) -> None:
         if not self.closed:
-            self._out.put_nowait(response)
+            self._out.append(response)
+            self._out_ready.set()
 
-    async def _writer(self) -> None:
+    async def _writer(self, ws: web.WebSocketResponse) -> None:
         while True:
-            response = await self._out.get()
-            if response is None or self.ws.closed:
+            while not self._out:
+                if self._writer_stop:
+                    return
+                self._out_ready.clear()
+                await self._out_ready.wait()
+            if ws.closed:
                 return
             try:
-                await self.ws.send_bytes(response.SerializeToString())
+                await ws.send_bytes(self._out[0].SerializeToString())
             except (ConnectionError, RuntimeError):
                 return
+            self._out.popleft()
+
+    def _start_writer(self, ws: web.WebSocketResponse) -> None:
+        if self._writer_task is not None:
+            self._writer_task.cancel()  # the socket it wrote to was replaced; what it had not sent stays queued
+        self._writer_task = self.spawn(self._writer(ws), "signal writer")
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -180,8 +226,8 @@ class SignalConnection:
         )
 
     async def run(self) -> None:
-        """Serve the connection until it ends; the participant is then removed (at once or after a grace)."""
-        self._writer_task = self.spawn(self._writer(), "signal writer")
+        """Serve the first connection: join, then signalling until the socket ends."""
+        self._start_writer(self.ws)
         self.send(self.join_response())
         self.room.announce_joined(self.participant)
         self._sub_channels[RELIABLE_LABEL] = self._open_sub_channel(RELIABLE_LABEL, ordered=True)
@@ -193,9 +239,13 @@ class SignalConnection:
                     for track in list(other.tracks.values()):
                         self.subscribe(other, track, negotiate=False)
         self.negotiate_subscriber()
-        watchdog = self.spawn(self._watchdog(), "ping watchdog")
+        await self._serve(self.ws)
+
+    async def _serve(self, ws: web.WebSocketResponse) -> None:
+        """Read one socket until it ends; then the participant leaves, or waits for a resume."""
+        watchdog = self.spawn(self._watchdog(ws), "ping watchdog")
         try:
-            async for message in self.ws:
+            async for message in ws:
                 self.participant.last_seen = time.monotonic()
                 if message.type == WSMsgType.BINARY:
                     await self._dispatch(message.data)
@@ -204,13 +254,20 @@ class SignalConnection:
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
-            watchdog.cancel()
-            if not self.closed:
-                # A client whose resume we refused closes its media to rejoin: that is a drop, not a leave.
-                if self.left_gracefully or (await self._peer_closed_media() and not self.participant.resume_refused):
-                    await self.close(models.DisconnectReason.CLIENT_INITIATED)
-                else:
-                    await self._lost(models.DisconnectReason.SIGNAL_CLOSE)
+            if not self.detached:  # else the watchdog may be the one detaching: let it finish
+                watchdog.cancel()
+            if ws is self.ws and not self.closed and not self.detached:
+                await self._signal_closed(ws)
+
+    async def _signal_closed(self, ws: web.WebSocketResponse) -> None:
+        # A client whose resume we refused closes its media to rejoin: that is a drop, not a leave.
+        leaving = self.left_gracefully or (await self._peer_closed_media() and not self.participant.resume_refused)
+        if ws is not self.ws or self.closed:
+            return  # resumed (or closed) while we looked
+        if leaving:
+            await self.close(models.DisconnectReason.CLIENT_INITIATED)
+        else:
+            await self._detach(models.DisconnectReason.SIGNAL_CLOSE)
 
     async def _peer_closed_media(self, within: float = 0.5) -> bool:
         """Did the client close its PeerConnection (DTLS close_notify) around the signal close?
@@ -227,28 +284,99 @@ class SignalConnection:
             await asyncio.sleep(0.02)
         return False
 
-    async def _watchdog(self) -> None:
+    async def _watchdog(self, ws: web.WebSocketResponse) -> None:
         timeout = self.server.ping_timeout
         while True:
             await asyncio.sleep(min(1.0, timeout / 3))
-            if time.monotonic() - self.participant.last_seen > timeout:
-                log.info("%s: no signalling for %ss; dropping", self.participant.identity, timeout)
-                await self._lost(models.DisconnectReason.CONNECTION_TIMEOUT)
+            if time.monotonic() - self.participant.last_seen > timeout and ws is self.ws:
+                log.info("%s: no signalling for %ss; dropping the socket", self.participant.identity, timeout)
+                await self._detach(models.DisconnectReason.CONNECTION_TIMEOUT)
                 return
 
-    async def _lost(self, reason: models.DisconnectReason) -> None:
-        """The connection died without leave: release media now, remove the participant after a grace."""
-        if self.closed:
+    async def _detach(self, reason: models.DisconnectReason) -> None:
+        """The signalling socket died without leave: keep the session for a resume until the grace ends."""
+        if self.closed or self.detached:
             return
-        await self._shutdown()
-        participant = self.participant
+        self.detached = True
+        self._drop_reason = reason
+        if self._writer_task is not None and self._writer_task is not asyncio.current_task():
+            self._writer_task.cancel()
+        self._writer_task = None
         grace = self.server.reconnect_grace
+        log.info("%s: signalling lost (%s); session kept %ss for a resume",
+                 self.participant.identity, models.DisconnectReason.Name(reason), grace)
+        self._grace = self.spawn(self._expire(grace), "reconnect grace")
+        await self._close_socket(self.ws)
 
-        async def remove_later() -> None:
-            await asyncio.sleep(grace)
-            await self.room.remove(participant, reason)
+    async def _expire(self, grace: float) -> None:
+        await asyncio.sleep(grace)
+        if self.detached and not self.closed:
+            log.info("%s: no resume within %ss; leaving", self.participant.identity, grace)
+            await self.close(self._drop_reason)
 
-        self.server.manager.spawn(remove_later(), f"remove {participant.identity} after drop")
+    async def _close_socket(self, ws: web.WebSocketResponse) -> None:
+        if not ws.closed:
+            try:
+                await asyncio.wait_for(ws.close(), 2.0)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+
+    async def drop_signal(self) -> None:
+        """Close the signalling socket from the server side, as a network failure would (tests)."""
+        await self._close_socket(self.ws)
+
+    def resumable(self, sid: str) -> bool:
+        return not self.closed and bool(sid) and sid == self.participant.sid
+
+    async def resume(self, ws: web.WebSocketResponse) -> None:
+        """Serve a resumed connection: ReconnectResponse first, then what was queued meanwhile,
+        then the room's current state; the client follows with SyncState and an ICE restart."""
+        previous = self.ws
+        await ws.send_bytes(rtc.SignalResponse(reconnect=self._reconnect_response()).SerializeToString())
+        if self.closed:  # the grace ended while we wrote: the client's resume fails, it rejoins
+            await self._close_socket(ws)
+            return
+        if self._disconnect_on_resume:
+            # LiveKit's simulated failure: the resume's signalling drops too, the client falls back
+            # to a full reconnect. The session stays detached (its grace runs on).
+            self._disconnect_on_resume = False
+            log.info("%s: simulated signal drop on resume", self.participant.identity)
+            await self._close_socket(ws)
+            return
+        self.ws = ws
+        self.detached = False
+        self.participant.last_seen = time.monotonic()
+        self._cancel_grace()
+        if previous is not ws:
+            await self._close_socket(previous)  # a stale socket the client gave up on
+        log.info("%s: resumed (%d queued messages)", self.participant.identity, len(self._out))
+        self._queue_current_state()
+        self._start_writer(ws)
+        await self._serve(ws)
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    def _reconnect_response(self) -> rtc.ReconnectResponse:
+        return rtc.ReconnectResponse(
+            ice_servers=[],
+            server_info=models.ServerInfo(
+                edition=models.ServerInfo.Edition.Standard,
+                version=self.server.version,
+                protocol=16,
+                node_id=self.server.node_id,
+                region="local",
+            ),
+        )
+
+    def _queue_current_state(self) -> None:
+        """What LiveKit sends after ReconnectResponse: everyone's info (ours too: it may have
+        changed) and the room."""
+        participants = [self.participant.snapshot(), *(p.snapshot() for p in self.room.visible_to(self.participant))]
+        self.send(rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=participants)))
+        self.send(rtc.SignalResponse(room_update=rtc.RoomUpdate(room=self.room.snapshot())))
 
     async def kick(self, reason: models.DisconnectReason) -> None:
         """Server-side disconnect (duplicate identity, removal, room deleted)."""
@@ -270,13 +398,18 @@ class SignalConnection:
     async def _shutdown(self) -> None:
         self.closed = True
         self.participant.session = None
-        self._out.put_nowait(None)
+        self.server.sessions.discard(self)
+        self._writer_stop = True
+        self._out_ready.set()
         writer = self._writer_task
         if writer is not None and writer is not asyncio.current_task():
             try:  # let queued signalling (a leave, the last updates) reach the client first
                 await asyncio.wait_for(asyncio.shield(writer), 2.0)
             except asyncio.TimeoutError:
                 writer.cancel()
+            except asyncio.CancelledError:
+                if not writer.cancelled():
+                    raise
         for sub in list(self.subscriptions.values()):
             sub.relay.stop()
         self.subscriptions.clear()
@@ -291,11 +424,7 @@ class SignalConnection:
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
-        if not self.ws.closed:
-            try:
-                await asyncio.wait_for(self.ws.close(), 2.0)
-            except (asyncio.TimeoutError, ConnectionError):
-                pass
+        await self._close_socket(self.ws)
 
     # ---- incoming signalling ------------------------------------------------------------------
 
@@ -310,7 +439,7 @@ class SignalConnection:
         if kind is None:
             return
         log.debug("%s -> %s", self.participant.identity, kind)
-        handler = getattr(self, f"_on_{kind}", None)
+        handler = self._handlers.get(kind)
         if handler is None:
             log.debug("%s: ignoring %s", self.participant.identity, kind)
             return
@@ -320,6 +449,63 @@ class SignalConnection:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad request must not end the signal connection
             log.warning("%s: bad %s request: %r", self.participant.identity, kind, exc)
+
+    def _handler_table(self) -> dict[str, Callable[[Any], Awaitable[None]]]:
+        """SignalRequest's `message` field name -> its handler (fields not listed are ignored)."""
+        return {
+            "offer": self._on_offer,
+            "answer": self._on_answer,
+            "trickle": self._on_trickle,
+            "add_track": self._on_add_track,
+            "mute": self._on_mute,
+            "subscription": self._on_subscription,
+            "leave": self._on_leave,
+            "ping": self._on_ping,
+            "ping_req": self._on_ping_req,
+            "update_metadata": self._on_update_metadata,
+            "sync_state": self._on_sync_state,
+            "simulate": self._on_simulate,
+        }
+
+    async def _on_simulate(self, scenario: rtc.SimulateScenario) -> None:
+        kind = scenario.WhichOneof("scenario")
+        if kind == "disconnect_signal_on_resume":
+            self._disconnect_on_resume = True
+        else:
+            log.info("%s: simulate %s is not supported; ignored", self.participant.identity, kind)
+
+    async def _on_sync_state(self, state: rtc.SyncState) -> None:
+        """A resumed client's view; the server's state stands, differences are logged (LiveKit
+        would ask for a full reconnect on some of them)."""
+        problems = self.sync_state_differences(state)
+        for problem in problems:
+            log.warning("%s: sync state: %s", self.participant.identity, problem)
+        if not problems:
+            log.info("%s: sync state matches the server's", self.participant.identity)
+
+    def sync_state_differences(self, state: rtc.SyncState) -> list[str]:
+        problems: list[str] = []
+        ours = {t.sid for t in self.participant.tracks.values()} | {t.sid for t in self._pending_tracks.values()}
+        theirs = {t.track.sid for t in state.publish_tracks}
+        if theirs - ours:
+            problems.append(f"client publishes tracks the server does not know: {sorted(theirs - ours)}")
+        if ours - theirs:
+            problems.append(f"server has publications the client did not list: {sorted(ours - theirs)}")
+        listed = set(state.subscription.track_sids)
+        for pt in state.subscription.participant_tracks:
+            listed.update(pt.track_sids)
+        subscribed = set(self.subscriptions)
+        if state.subscription.subscribe and listed - subscribed:
+            problems.append(f"client subscribed to tracks the server does not send: {sorted(listed - subscribed)}")
+        if not state.subscription.subscribe and listed & subscribed:
+            problems.append(f"client unsubscribed from tracks the server still sends: {sorted(listed & subscribed)}")
+        remote = self.subscriber.remoteDescription
+        if state.answer.sdp and remote is not None and _mids(state.answer.sdp) != _mids(remote.sdp):
+            # (libwebrtc re-serializes its answer, so only its sections are compared)
+            problems.append(
+                f"client's subscriber answer has sections {_mids(state.answer.sdp)}, the server's {_mids(remote.sdp)}"
+            )
+        return problems
 
     async def _on_ping(self, timestamp: int) -> None:
         self.send(rtc.SignalResponse(pong=timestamp))
@@ -366,6 +552,7 @@ class SignalConnection:
             pc = self.publisher
             sending = sending_sections(offer.sdp)
             self._pub_cids.update(sending)
+            self._take_ice_restart(offer.sdp)
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
             except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds for an offer it cannot take
@@ -380,6 +567,19 @@ class SignalConnection:
             await pc.setLocalDescription(answer)
             sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
             self.send(rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id)))
+
+    def _take_ice_restart(self, sdp: str) -> None:
+        """A resumed client re-offers with new ICE credentials (an ICE restart). aiortc cannot
+        restart ICE: the live connection takes the client's new credentials and answers with its
+        own, so the transport and its DTLS session go on."""
+        current = self.publisher.remoteDescription
+        new = _ice_credentials(sdp)
+        if current is None or new is None:
+            return
+        old = _ice_credentials(current.sdp)
+        if old is not None and (old.usernameFragment, old.password) != (new.usernameFragment, new.password):
+            log.info("%s: publisher ICE restart: adopting the client's new credentials", self.participant.identity)
+            adopt_remote_ice_credentials(self.publisher, new)
 
     async def _offer_failed(self, sending: dict[str, str], exc: Exception) -> None:
         """aiortc could not take the offer (in practice: a codec it cannot decode, VP9 or AV1)."""
@@ -670,6 +870,9 @@ class SignalConnection:
             try:
                 answer = await asyncio.wait_for(self._sub_answer, max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
+                if self.detached and not self.closed:  # the offer waits in the queue for a resume
+                    deadline = loop.time() + ANSWER_TIMEOUT
+                    continue
                 log.warning("%s: no usable subscriber answer in %ss", self.participant.identity, ANSWER_TIMEOUT)
                 return False
             try:
@@ -687,6 +890,8 @@ class SignalConnection:
         silent_for = now - self.participant.last_seen
         if self.closed or silent_for > self.server.ping_timeout:
             return models.ConnectionQuality.LOST
+        if self.detached:
+            return models.ConnectionQuality.POOR
         if silent_for > 2 * self.server.ping_interval or self._rtt_ms > 600:
             return models.ConnectionQuality.POOR
         if self._rtt_ms > 300:

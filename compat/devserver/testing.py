@@ -7,6 +7,8 @@ tests and benchmarks share it, and it is supported for anyone testing against th
   measuring its CPU apart from the clients, or for testing the command itself).
 - ``sine``, ``publish_tone``, ``read_audio``, ``dominant_frequency``, ``rms``: publish a 48 kHz
   mono tone, and check what arrives (its frequency, its level).
+- ``drop_signal``: cut a participant's signalling WebSocket from the server side (an embedded
+  dev server), as a network failure would; its client then resumes.
 
 It lives in compat.devserver because only compat.core and compat.devserver may import livekit.rtc
 (tests/test_import_contracts.py).
@@ -34,6 +36,7 @@ __all__ = [
     "LiveKitServer",
     "ServerProcess",
     "dominant_frequency",
+    "drop_signal",
     "free_port",
     "publish_tone",
     "read_audio",
@@ -281,3 +284,20 @@ def rms(samples: np.ndarray) -> float:
     """Root mean square of int16 samples, in sample units (full scale 32767); 0.0 when empty."""
     x = samples.astype(np.float64)
     return float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
+
+
+# ---- fault injection ------------------------------------------------------------------------------
+
+
+async def drop_signal(server: Any, room: str, identity: str) -> None:
+    """Close `identity`'s signalling WebSocket in `room` from the server side (`server`: an embedded
+    ``DevServer``, e.g. ``LiveKitServer.embedded``), as a network failure would.
+
+    Its PeerConnections stay up, so media and data go on; the client notices the closed socket and
+    resumes (``/rtc?reconnect=1``) within the server's ``reconnect_grace``, or leaves after it.
+    Raises KeyError when there is no such room or participant, and LookupError when the
+    participant's session is already closed."""
+    participant = server.rooms[room].participants[identity]
+    if participant.session is None:
+        raise LookupError(f"{identity!r} in {room!r} has no live session")
+    await participant.session.drop_signal()

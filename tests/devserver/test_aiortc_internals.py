@@ -7,14 +7,15 @@ No media flows: two PeerConnections only exchange an offer and an answer in-proc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiortc
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc import RTCConfiguration, RTCIceParameters, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from compat.devserver.aiortc_internals import negotiated_mime_type, set_msid
+from compat.devserver.aiortc_internals import adopt_remote_ice_credentials, negotiated_mime_type, set_msid
 
 CHANGED = f"aiortc {aiortc.__version__} changed an internal the dev server relies on (see compat/devserver/aiortc_internals.py)"
 
@@ -83,3 +84,83 @@ def test_set_msid_refuses_a_sender_without_the_attributes() -> None:
 
     with pytest.raises(RuntimeError, match="_stream_id"):
         set_msid(NotASender(), "s", "t")  # type: ignore[arg-type]
+
+
+def restarted(sdp: str, ufrag: str, pwd: str) -> str:
+    """The SDP as a client doing an ICE restart sends it: new ice-ufrag and ice-pwd, all else equal."""
+    lines = []
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            line = f"a=ice-ufrag:{ufrag}"
+        elif line.startswith("a=ice-pwd:"):
+            line = f"a=ice-pwd:{pwd}"
+        lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def ice_lines(sdp: str) -> set[str]:
+    return {line for line in sdp.splitlines() if line.startswith(("a=ice-ufrag:", "a=ice-pwd:"))}
+
+
+async def test_adopt_remote_ice_credentials_makes_ice_use_the_restarted_remote_credentials(
+    pcs: tuple[RTCPeerConnection, RTCPeerConnection],
+) -> None:
+    client, server = pcs
+    client.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    client.createDataChannel("_reliable")
+    await negotiate(client, server)
+    assert server.localDescription is not None and client.localDescription is not None
+    first_answer = ice_lines(server.localDescription.sdp)
+
+    # The client's ICE restart: a new offer with new credentials, answered on the live connection.
+    ufrag, pwd = "restartUfrag", "restartPasswordOf22chars"
+    offer = restarted((await client.createOffer()).sdp, ufrag, pwd)
+    adopt_remote_ice_credentials(server, RTCIceParameters(usernameFragment=ufrag, password=pwd))
+    await server.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    await server.setLocalDescription(await server.createAnswer())
+
+    connections = {t.receiver.transport.transport._connection for t in server.getTransceivers()}
+    assert server.sctp is not None
+    connections.add(server.sctp.transport.transport._connection)
+    assert len(connections) == 1  # bundled: one ICE connection carries everything
+    (connection,) = connections
+    # what aioice puts in (and expects of) every check from now on
+    assert (connection.remote_username, connection.remote_password) == (ufrag, pwd), CHANGED
+    # our side keeps its credentials, so the transport (and DTLS on it) goes on
+    assert ice_lines(server.localDescription.sdp) == first_answer
+
+
+async def test_without_adopting_aiortc_ignores_a_remote_ice_restart(
+    pcs: tuple[RTCPeerConnection, RTCPeerConnection],
+) -> None:
+    """Why adopt_remote_ice_credentials exists: aiortc reads remote credentials only once."""
+    client, server = pcs
+    client.createDataChannel("_reliable")
+    await negotiate(client, server)
+    await asyncio.sleep(0)  # aiortc starts the ICE transport (and takes the credentials) in a task
+    offer = restarted((await client.createOffer()).sdp, "restartUfrag", "restartPasswordOf22chars")
+    await server.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    assert server.sctp is not None
+    connection = server.sctp.transport.transport._connection
+    if connection.remote_username == "restartUfrag":
+        pytest.fail("aiortc now takes a remote ICE restart itself: adopt_remote_ice_credentials may be unneeded")
+
+
+def test_adopt_remote_ice_credentials_refuses_a_transport_without_a_connection() -> None:
+    class NoIce:
+        pass
+
+    class FakeDtls:
+        transport = NoIce()
+
+    class FakeSctp:
+        transport = FakeDtls()
+
+    class FakePc:
+        sctp = FakeSctp()
+
+        def getTransceivers(self) -> list[object]:  # noqa: N802 - aiortc's name
+            return []
+
+    with pytest.raises(RuntimeError, match="_connection"):
+        adopt_remote_ice_credentials(FakePc(), RTCIceParameters(usernameFragment="u", password="p"))  # type: ignore[arg-type]

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.media
 
 
 @contextlib.asynccontextmanager
-async def participant_process(server: LiveKitServer, identity: str) -> AsyncIterator[asyncio.subprocess.Process]:
+async def participant_process(server: LiveKitServer, identity: str, room: str = "r") -> AsyncIterator[asyncio.subprocess.Process]:
     """A livekit.rtc participant in its own process, connected when the block starts."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.devserver.drop_client", server.url, server.token(identity, "r"),
+        sys.executable, "-m", "tests.devserver.drop_client", server.url, server.token(identity, room),
         stdout=asyncio.subprocess.PIPE,
         cwd=os.getcwd(),
     )

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from livekit import api
+from livekit import api, rtc
 from livekit.protocol import webhook as webhook_pb
 
 from compat.devserver import DevServer
-from compat.devserver.testing import LiveKitServer, publish_tone
+from compat.devserver.testing import LiveKitServer, drop_signal, publish_tone
 from compat.devserver.webhooks import WebhookDestination
-from tests.support import wait_for
+from tests.support import EventLog, wait_for
 
 
 class Endpoint:
@@ -207,6 +207,26 @@ async def test_participant_and_track_events_in_room_order(hooked: LiveKitServer,
     assert by_name["track_published"].participant.identity == "a"
     assert by_name["participant_left"].participant.identity == "a"
     assert len({e.room.sid for e in endpoint.events}) == 1
+
+
+@pytest.mark.media
+async def test_a_resume_sends_neither_participant_left_nor_joined(hooked: LiveKitServer, endpoint: Endpoint) -> None:
+    a = rtc.Room()
+    log = EventLog(timeout=20.0)
+    log.listen(a, "reconnected")
+    await hooked.connect("a", "wres", room_object=a)
+    try:
+        async with publish_tone(a, 440):
+            await endpoint.wait("track_published")
+            await drop_signal(hooked.embedded, "wres", "a")
+            await log.wait("reconnected")
+            await a.local_participant.publish_data(b"after", reliable=True)  # the resumed session is in use
+            await asyncio.sleep(1.0)  # webhooks are queued at once; a stray one would be on its way
+            assert endpoint.names() == ["room_started", "participant_joined", "track_published"]
+    finally:
+        await a.disconnect()
+    await endpoint.wait("participant_left")
+    assert endpoint.names().count("participant_joined") == 1 and endpoint.names().count("participant_left") == 1
 
 
 OUTAGE = 30.0  # seconds the receiver's port stays closed

@@ -129,7 +129,8 @@ async def test_local_track_published_after_the_caller_resumes(lk_server: LiveKit
 # --- 4d: LocalParticipant reconnecting on a signalling drop, with 53001 ---------------------------
 
 
-async def test_signalling_drop_makes_the_local_participant_reconnect(lk_server: LiveKitServer) -> None:
+@pytest.mark.parametrize("scenario", ["SIGNAL_RECONNECT", "DISCONNECT_SIGNAL_ON_RESUME"])  # a resume; a full reconnect
+async def test_signalling_drop_makes_the_local_participant_reconnect(lk_server: LiveKitServer, scenario: str) -> None:
     room = await twilio_connect(lk_server, "bot", "ev-d")
     trace = EventLog(timeout=20.0)
     trace.listen(room, "reconnecting", "reconnected")
@@ -137,7 +138,7 @@ async def test_signalling_drop_makes_the_local_participant_reconnect(lk_server: 
     try:
         session = room._session
         assert isinstance(session, rtc_session.RtcSession)
-        await session.simulate_scenario("SIGNAL_RECONNECT")
+        await session.simulate_scenario(scenario)
         await trace.wait("reconnected", 1)
         await trace.wait("reconnected", 1, label="lp")
         (error,) = trace.of("reconnecting")[0]

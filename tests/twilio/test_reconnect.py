@@ -208,20 +208,27 @@ async def test_dev_server_killed_and_restarted(outage: float) -> None:
     assert server.tracebacks == 0, "\n".join(server.tail)
 
 
-async def test_signalling_drop(lk_server: LiveKitServer) -> None:
+# SIGNAL_RECONNECT: the SDK resumes its session; DISCONNECT_SIGNAL_ON_RESUME: the server drops the
+# resume too, and the SDK falls back to a full reconnect (a new participant under the same identity).
+RECONNECTS = ["SIGNAL_RECONNECT", "DISCONNECT_SIGNAL_ON_RESUME"]
+
+
+@pytest.mark.parametrize("scenario", RECONNECTS)
+async def test_signalling_drop(lk_server: LiveKitServer, scenario: str) -> None:
     async def drop(bot: Video.Room) -> None:
         session = bot._session
         assert isinstance(session, rtc_session.RtcSession)
-        await session.simulate_scenario("SIGNAL_RECONNECT")
+        await session.simulate_scenario(scenario)
 
     await asyncio.wait_for(reconnect_scenario(lk_server, drop, recover=20.0), 90.0)
 
 
-# --- the remote side of someone else's full reconnect --------------------------------------------
-# The dev server has no resume: a client whose signalling drops rejoins under the same identity
-# and the server removes its old participant with DUPLICATE_IDENTITY. The others' core holds that
-# leave (REJOIN_GRACE) and reconciles the rejoin: a Twilio watcher sees participantReconnecting /
-# participantReconnected and nothing else.
+# --- the remote side of someone else's reconnect --------------------------------------------------
+# A resume (SIGNAL_RECONNECT) is invisible to the others: same participant, no leave or join, so a
+# Twilio watcher sees nothing at all. A full reconnect (the resume failed: DISCONNECT_SIGNAL_ON_RESUME)
+# rejoins under the same identity and the server removes the old participant with
+# DUPLICATE_IDENTITY; the others' core holds that leave (REJOIN_GRACE) and reconciles the rejoin: a
+# Twilio watcher sees participantReconnecting / participantReconnected and nothing else.
 
 PARTICIPANT_CHANGES = ("participantConnected", "participantDisconnected", "trackPublished", "trackUnpublished",
                        "trackSubscribed", "trackUnsubscribed")
@@ -255,7 +262,8 @@ class Listening:
         await self.frames.aclose()
 
 
-async def test_watcher_keeps_a_reconnecting_participant(lk_server: LiveKitServer) -> None:
+@pytest.mark.parametrize("scenario", RECONNECTS)
+async def test_watcher_keeps_a_reconnecting_participant(lk_server: LiveKitServer, scenario: str) -> None:
     watcher = await twilio_connect(lk_server, "watcher", "rejoin")
     bot = await twilio_connect(lk_server, "bot", "rejoin")
     trace = EventLog(timeout=15.0)
@@ -275,9 +283,11 @@ async def test_watcher_keeps_a_reconnecting_participant(lk_server: LiveKitServer
 
             session = bot._session
             assert isinstance(session, rtc_session.RtcSession)
-            await session.simulate_scenario("SIGNAL_RECONNECT")
+            await session.simulate_scenario(scenario)
             await trace.wait("reconnected", label="bot", timeout=30.0)
-            await trace.wait("participantReconnected", timeout=15.0)
+            resumed = scenario == "SIGNAL_RECONNECT"
+            if not resumed:
+                await trace.wait("participantReconnected", timeout=15.0)
             # the bot's audio goes on: same participant, publication, track object and frame stream
             await listening.more(100, 15.0, "the bot's audio after its reconnect")
             assert not listening.frames.closed and not listening.consumer.done()
@@ -289,12 +299,15 @@ async def test_watcher_keeps_a_reconnecting_participant(lk_server: LiveKitServer
             await asyncio.sleep(0.5)  # nothing else trails in
             after = [(lab, n, a) for lab, n, a in trace.events[mark:] if lab in ("room", "p_bot")]
             names = [(lab, n) for lab, n, _ in after]
-            assert [n for lab, n in names if lab == "room" and "econnect" in n] == [
-                "participantReconnecting", "participantReconnected"
-            ], names
-            assert [n for lab, n in names if lab == "p_bot"] == ["reconnecting", "reconnected"], names
             assert not [x for x in names if x[1] in PARTICIPANT_CHANGES], names
-            assert [a[-1] for lab, n, a in after if lab == "room" and n == "participantReconnected"] == [p_bot]
+            if resumed:  # the same participant all along: nothing to report
+                assert not [n for lab, n in names if "econnect" in n], names
+            else:
+                assert [n for lab, n in names if lab == "room" and "econnect" in n] == [
+                    "participantReconnecting", "participantReconnected"
+                ], names
+                assert [n for lab, n in names if lab == "p_bot"] == ["reconnecting", "reconnected"], names
+                assert [a[-1] for lab, n, a in after if lab == "room" and n == "participantReconnected"] == [p_bot]
             assert [a[0] for lab, n, a in after if n == "trackDisabled" and lab == "room"] == [pub]
     finally:
         if listening is not None:

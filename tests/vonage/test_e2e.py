@@ -316,14 +316,20 @@ async def test_roles(lk_server: LiveKitServer) -> None:
         await plain.disconnect()
 
 
-async def _reconnect(lk_server: LiveKitServer, room: str, rec: Recorder) -> tuple[OT.Session, OT.Session]:
+# SIGNAL_RECONNECT: a resume; DISCONNECT_SIGNAL_ON_RESUME: the resume fails, a full reconnect follows.
+RECONNECTS = ["SIGNAL_RECONNECT", "DISCONNECT_SIGNAL_ON_RESUME"]
+
+
+async def _reconnect(
+    lk_server: LiveKitServer, room: str, rec: Recorder, scenario: str
+) -> tuple[OT.Session, OT.Session]:
     bot = await ot_connect(lk_server, room, "bot", rec)
     peer = await ot_connect(lk_server, room, "peer", rec)
     core = bot._session
     assert isinstance(core, RtcSession)
     await until(rec, "bot", "connectionCreated", "connectionCreated")
     mark = len(rec.names("bot"))
-    await core.simulate_scenario("SIGNAL_RECONNECT")
+    await core.simulate_scenario(scenario)
     await until(rec, "bot", "sessionReconnecting", timeout=20)
     queued = asyncio.ensure_future(bot.signal({"type": "chat", "data": "queued"})) if bot._reconnecting else None
     await until(rec, "bot", "sessionReconnected", timeout=30)
@@ -333,10 +339,11 @@ async def _reconnect(lk_server: LiveKitServer, room: str, rec: Recorder) -> tupl
     return bot, peer
 
 
-async def test_reconnect_events_and_queued_signal(lk_server: LiveKitServer) -> None:
+@pytest.mark.parametrize("scenario", RECONNECTS)
+async def test_reconnect_events_and_queued_signal(lk_server: LiveKitServer, scenario: str) -> None:
     """§1.4.5: sessionReconnecting -> sessionReconnected; a signal sent meanwhile goes out after it."""
     rec = Recorder()
-    bot, peer = await _reconnect(lk_server, "ot-reconnect", rec)
+    bot, peer = await _reconnect(lk_server, "ot-reconnect", rec, scenario)
     try:
         assert bot.connection is not None
         names = rec.names("bot")
@@ -348,11 +355,12 @@ async def test_reconnect_events_and_queued_signal(lk_server: LiveKitServer) -> N
         await close(bot, peer)
 
 
-async def test_peer_keeps_seeing_a_reconnected_client(lk_server: LiveKitServer) -> None:
-    """The bot's full reconnect (the dev server has no resume) is held by the peer's core: the
-    peer keeps the bot's Connection (same connectionId), with no connectionDestroyed/Created."""
+@pytest.mark.parametrize("scenario", RECONNECTS)
+async def test_peer_keeps_seeing_a_reconnected_client(lk_server: LiveKitServer, scenario: str) -> None:
+    """The peer keeps the bot's Connection (same connectionId), with no connectionDestroyed/Created:
+    a resume keeps the participant; a full reconnect is held and reconciled by the peer's core."""
     rec = Recorder()
-    bot, peer = await _reconnect(lk_server, "ot-reconnect-peer", rec)
+    bot, peer = await _reconnect(lk_server, "ot-reconnect-peer", rec, scenario)
     try:
         assert bot.connection is not None
         bot_id = bot.connection.connectionId
