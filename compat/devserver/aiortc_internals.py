@@ -11,10 +11,17 @@ msid attributes have not changed since 0.9.17 (2019, "[sdp] use a=msid attribute
 branch of 2026-07. Nothing shows them to be minor-version sensitive, so pinning to 1.16.x would
 only block fixes; the test above is the guard for a minor release, and ``<2`` for a major one.
 
+Encoded forwarding (relay "forward") adds four: the receiver's decoder queue
+(``deliver_encoded``), its ``_handle_rtp_packet`` (``on_audio_level``), its ``_send_rtcp_pli``
+(``request_keyframe``) and the sender's ``_send_keyframe`` (``on_keyframe_request``). These are
+name-mangled or underscore methods of aiortc 1.16's rtcrtpreceiver.py / rtcrtpsender.py and are
+more likely to move than the msid attributes: the tests run media between two real
+PeerConnections to catch that.
+
 Also relied on, though public behaviour rather than a private name: a track's ``recv()`` may return
 an encoded ``av.Packet``, which RTCRtpSender packetizes without encoding again (aiortc's own
-``MediaPlayer(decode=False)`` does this); compat.devserver.media.OpusOnce uses it to encode each
-published audio track once for all its subscribers.
+``MediaPlayer(decode=False)`` does this). Forwarding hands the publisher's frames on this way, and
+relay "decode" uses it for Opus (compat.devserver.media.OpusOnce encodes each track once).
 """
 
 from __future__ import annotations
