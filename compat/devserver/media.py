@@ -133,10 +133,10 @@ class RelayTrack(MediaStreamTrack):
 class SinkDecoder:
     """Decodes a forwarded track once, off the event loop, for the frame sinks (recorders)."""
 
-    def __init__(self, mime_type: str, name: str, sinks: Callable[[], tuple[FrameSink, ...]]) -> None:
+    def __init__(self, mime_type: str, name: str, deliver: FrameSink) -> None:
         self._decoder = get_decoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0, payloadType=0))
         self._name = name
-        self._sinks = sinks
+        self._deliver = deliver
         self._queue: asyncio.Queue[EncodedPacket] = asyncio.Queue(SINK_DECODE_QUEUE)
         self._awaiting_keyframe = mime_type.lower().startswith("video/")
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"decode {name} for recording")
@@ -166,8 +166,7 @@ class SinkDecoder:
                 log.debug("%s: frame not decodable for recording: %s", self._name, exc)
                 continue
             for frame in frames:
-                for sink in self._sinks():
-                    sink(frame)
+                self._deliver(frame)
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -243,7 +242,7 @@ class TrackForwarder:
         self._sinks.append(sink)
         self._sink_snapshot = tuple(self._sinks)
         if self.encoded and self._sink_decoder is None:
-            self._sink_decoder = SinkDecoder(self.mime_type, self.name, lambda: self._sink_snapshot)
+            self._sink_decoder = SinkDecoder(self.mime_type, self.name, self._deliver_to_sinks)
             if self.kind == "video":
                 self.request_keyframe()
 
@@ -343,15 +342,18 @@ class TrackForwarder:
                     else:
                         for relay in relays:
                             relay.put(frame)
-                for sink in self._sink_snapshot:
-                    try:
-                        sink(frame)
-                    except Exception:  # a broken sink must not stop the relay for everyone
-                        log.exception("frame sink failed on %s; removing it", self.name)
-                        self.remove_sink(sink)
+                self._deliver_to_sinks(frame)
         finally:
             for relay in tuple(self._relays):
                 relay.stop()
+
+    def _deliver_to_sinks(self, frame: Any) -> None:
+        for sink in self._sink_snapshot:
+            try:
+                sink(frame)
+            except Exception:  # a broken sink must not stop the relay for everyone
+                log.exception("frame sink failed on %s; removing it", self.name)
+                self.remove_sink(sink)
 
     def _measure(self, frame: Any) -> None:
         samples = frame.to_ndarray()
