@@ -18,7 +18,13 @@ Phases:
   data        reliable publish_data A→B, B echoes back (round trip)
   load        N participants all publishing a sine, auto-subscribed to each other; a warm-up,
               then a steady window: server CPU, client CPU, per-subscriber frames and RTP packets
+  video       N participants publishing 640x360 VP8 at 15 fps, everyone subscribed: server CPU and
+              frames delivered (decoded by the subscribers / sent by the publishers x (N-1))
   late join   Room.connect into a room whose publisher already sends audio, and its track_subscribed
+
+Each relay mode in --relays (default: forward, then decode) gets its own server process and the
+audio and video load phases; the latency phases run against the first only (none with
+--media-only). The audio table ends with server CPU per relayed stream in each mode.
 
 Load numbers: "RTP sent" is what the publishers' libwebrtc sent, "RTP rx" what the subscribers
 received (both as % of 50 packets/s per stream, from the SDK's RTP stats); "frames rx" counts
@@ -354,6 +360,7 @@ class SubscriberLoad:
 
 @dataclass
 class LoadResult:
+    relay: str  # the server's relay mode: "forward" or "decode"
     participants: int
     relayed_streams: int
     setup_s: float
@@ -454,6 +461,7 @@ async def bench_load(
     setup_timeout: float,
     read_audio: bool,
     rtp_stats: bool,
+    relay: str,
 ) -> LoadResult:
     room_name = f"bench-load-{n}"
     errors: list[str] = []
@@ -562,6 +570,7 @@ async def bench_load(
             frames_exp = sum(s.frames_expected for s in subscribers)
             packets_exp = sum(s.packets_expected for s in subscribers)
             return LoadResult(
+                relay=relay,
                 participants=n,
                 relayed_streams=n * (n - 1),
                 setup_s=round(setup_s, 2),
@@ -592,6 +601,145 @@ async def bench_load(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(tones.aclose(), 10)
             await disconnect_all(rooms)
+
+
+# ---- video load -------------------------------------------------------------------------------------
+
+VIDEO_WIDTH, VIDEO_HEIGHT, VIDEO_FPS = 640, 360, 15
+
+
+def i420_frames(count: int = 15) -> list[rtc.VideoFrame]:
+    """Pre-built 640x360 I420 frames with moving content (so delta frames carry data), cheap to capture."""
+    w, h = VIDEO_WIDTH, VIDEO_HEIGHT
+    x = np.arange(w, dtype=np.uint16)[None, :]
+    y = np.arange(h, dtype=np.uint16)[:, None]
+    frames = []
+    for i in range(count):
+        luma = ((x + y + 12 * i) % 256).astype(np.uint8)
+        chroma = np.full((h // 2) * (w // 2) * 2, 128, np.uint8)
+        data = luma.tobytes() + chroma.tobytes()
+        frames.append(rtc.VideoFrame(w, h, rtc.VideoBufferType.I420, data))
+    return frames
+
+
+async def feed_video(source: rtc.VideoSource, frames: list[rtc.VideoFrame]) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    i = 0
+    while True:
+        source.capture_frame(frames[i % len(frames)])
+        i += 1
+        await asyncio.sleep(max(0.0, start + i / VIDEO_FPS - loop.time()))
+
+
+async def video_frames_sent(track: rtc.Track) -> int:
+    for stat in await asyncio.wait_for(track.get_stats(), 5.0):
+        if stat.WhichOneof("stats") == "outbound_rtp":
+            return int(stat.outbound_rtp.outbound.frames_sent)
+    return 0
+
+
+async def video_frames_decoded(track: rtc.Track) -> int:
+    for stat in await asyncio.wait_for(track.get_stats(), 5.0):
+        if stat.WhichOneof("stats") == "inbound_rtp":
+            return int(stat.inbound_rtp.inbound.frames_decoded)
+    return 0
+
+
+@dataclass
+class VideoLoadResult:
+    relay: str
+    participants: int
+    streams: int  # forwarded streams: n × (n-1)
+    setup_s: float
+    subscribed_ok: bool
+    window_s: float
+    server_cpu_pct: float | None
+    clients_cpu_pct: float
+    frames_sent: int  # by all publishers over the window
+    frames_expected: int  # each sent frame once per other participant
+    frames_decoded: int  # by all subscribers over the window
+    delivered_pct: float | None
+    errors: list[str]
+
+
+async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float, window: float, relay: str) -> VideoLoadResult:
+    """N participants each publish 640x360 VP8 at 15 fps, everyone subscribed to everyone.
+
+    Delivery is frames decoded by the subscribers' libwebrtc (inbound-rtp frames_decoded) over
+    frames the publishers sent (outbound-rtp frames_sent) times n-1, over the same window."""
+    room_name = f"bench-video-{n}"
+    errors: list[str] = []
+    rooms: list[rtc.Room] = []
+    subscribed: dict[str, list[rtc.Track]] = {}
+    published: list[rtc.Track] = []
+    feeders: list[asyncio.Task[None]] = []
+    frames = i420_frames()
+    t_setup = time.perf_counter()
+    try:
+        for k in range(n):
+            identity = f"v{k}"
+            room = rtc.Room()
+            subscribed[identity] = []
+            room.on("track_subscribed", lambda track, _p, _w, into=subscribed[identity]: into.append(track))
+            try:
+                await bounded(lk.connect(identity, room_name, room_object=room), 15)
+            except Exception as exc:
+                errors.append(f"{identity} connect: {type(exc).__name__}: {exc}")
+                continue
+            rooms.append(room)
+        for room in rooms:
+            source = rtc.VideoSource(VIDEO_WIDTH, VIDEO_HEIGHT)
+            track = rtc.LocalVideoTrack.create_video_track("cam", source)
+            options = rtc.TrackPublishOptions(
+                source=rtc.TrackSource.SOURCE_CAMERA, video_codec=rtc.VideoCodec.VP8, simulcast=False
+            )
+            await bounded(room.local_participant.publish_track(track, options), 15)
+            published.append(track)
+            feeders.append(asyncio.create_task(feed_video(source, frames)))
+        deadline = time.perf_counter() + 10.0 + 2.0 * n
+        while time.perf_counter() < deadline and any(len(t) < len(rooms) - 1 for t in subscribed.values()):
+            await asyncio.sleep(0.05)
+        setup_s = time.perf_counter() - t_setup
+        subscribed_ok = all(len(t) >= n - 1 for t in subscribed.values())
+        if not subscribed_ok:
+            errors.append("not all subscribed after setup: " + str({i: len(t) for i, t in subscribed.items()}))
+        receiving = [t for tracks in subscribed.values() for t in tracks]
+        await asyncio.sleep(warmup)
+
+        async def snapshot() -> tuple[float, float, float, int, int]:
+            t, server, clients = time.perf_counter(), cpu_seconds(server_pid), cpu_seconds(os.getpid())
+            sent = await asyncio.gather(*(video_frames_sent(t) for t in published))
+            decoded = await asyncio.gather(*(video_frames_decoded(t) for t in receiving))
+            return t, server, clients, sum(sent), sum(decoded)
+
+        a = await snapshot()
+        await asyncio.sleep(window)
+        b = await snapshot()
+        span = b[0] - a[0]
+        sent = b[3] - a[3]
+        decoded = b[4] - a[4]
+        expected = sent * (n - 1)
+        return VideoLoadResult(
+            relay=relay,
+            participants=n,
+            streams=n * (n - 1),
+            setup_s=round(setup_s, 2),
+            subscribed_ok=subscribed_ok,
+            window_s=round(span, 2),
+            server_cpu_pct=round(100.0 * (b[1] - a[1]) / span, 1),
+            clients_cpu_pct=round(100.0 * (b[2] - a[2]) / span, 1),
+            frames_sent=sent,
+            frames_expected=expected,
+            frames_decoded=decoded,
+            delivered_pct=round(100.0 * decoded / expected, 1) if expected else None,
+            errors=errors,
+        )
+    finally:
+        for task in feeders:
+            task.cancel()
+        await asyncio.gather(*feeders, return_exceptions=True)
+        await disconnect_all(rooms)
 
 
 @dataclass
@@ -750,48 +898,67 @@ async def run(args: argparse.Namespace, results: dict[str, Any], watchdog: Watch
     if os.environ.get("NETNS_RUN_INSIDE") != "1":
         print("warning: not inside scripts/netns-run; WebRTC media needs its non-loopback interface",
               file=sys.stderr)
-    secret = secrets.token_hex(24)
-    server = ServerProcess(args.port or free_port(), "bench", secret, args.profile_server)
     results.update(environment=environment(), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     results["warmup_s"] = args.warmup
+    results["load"] = []
+    results["video"] = []
     beat = asyncio.create_task(watchdog.heartbeat())
     t_start = time.perf_counter()
+    try:
+        for index, relay in enumerate(args.relays):
+            await run_relay(args, results, watchdog, relay, latency=index == 0 and not args.media_only)
+    finally:
+        results["total_s"] = round(time.perf_counter() - t_start, 1)
+        beat.cancel()
+    return results
+
+
+async def run_relay(args: argparse.Namespace, results: dict[str, Any], watchdog: Watchdog, relay: str, latency: bool) -> None:
+    """One server process in relay mode ``relay``: the latency phases (if ``latency``), then the loads."""
+    os.environ["COMPAT_DEVSERVER_RELAY"] = relay  # the server process inherits it
+    server = ServerProcess(args.port or free_port(), "bench", secrets.token_hex(24), args.profile_server)
     await server.start()
     watchdog.server_pid = server.pid
-    results["server"] = {"pid": server.pid, "port": server.port, "profiled": bool(args.profile_server)}
+    info: dict[str, Any] = {"relay": relay, "pid": server.pid, "port": server.port, "profiled": bool(args.profile_server)}
+    results.setdefault("servers", []).append(info)
+    if "server" not in results:
+        results["server"] = info
     lk = server.livekit_server()
     try:
         idle0, t0 = cpu_seconds(server.pid), time.perf_counter()
         await asyncio.sleep(1.0)
-        results["server"]["idle_cpu_pct"] = round(100 * (cpu_seconds(server.pid) - idle0) / (time.perf_counter() - t0), 1)
-        await phase(results, "signalling", 30, bench_signalling(lk, args.joins))
-        await phase(results, "join_default", 60, _summary(bench_joins(lk, args.joins, None)))
-        await phase(results, "join_rtc", 60, _summary(bench_joins(lk, args.joins, False)))
-        await phase(results, "publish", 90, bench_publish(lk, args.publishes))
-        await phase(results, "data", 60, bench_data(lk, args.pings))
-        loads: list[LoadResult] = []
-        results["load"] = loads
+        info["idle_cpu_pct"] = round(100 * (cpu_seconds(server.pid) - idle0) / (time.perf_counter() - t0), 1)
+        if latency:
+            await phase(results, "signalling", 30, bench_signalling(lk, args.joins))
+            await phase(results, "join_default", 60, _summary(bench_joins(lk, args.joins, None)))
+            await phase(results, "join_rtc", 60, _summary(bench_joins(lk, args.joins, False)))
+            await phase(results, "publish", 90, bench_publish(lk, args.publishes))
+            await phase(results, "data", 60, bench_data(lk, args.pings))
         for n in args.sizes:
             await asyncio.sleep(1.0)  # let the previous room's teardown finish on the server
-            before = time.perf_counter()
             holder: dict[str, Any] = {}
-            await phase(holder, f"load {n}", 20 + args.warmup + args.window + 3 * n,
-                        bench_load(lk, server.pid, n, args.warmup, args.window, 10.0 + 2.0 * n, args.read_audio, args.rtp_stats))
-            if f"load {n}" in holder:
-                loads.append(holder[f"load {n}"])
+            await phase(holder, f"load {n} ({relay})", 20 + args.warmup + args.window + 3 * n,
+                        bench_load(lk, server.pid, n, args.warmup, args.window, 10.0 + 2.0 * n, args.read_audio,
+                                   args.rtp_stats, relay))
+            if f"load {n} ({relay})" in holder:
+                results["load"].append(holder[f"load {n} ({relay})"])
             results.setdefault("errors", []).extend(holder.get("errors", []))
-            print(f"  load {n}: {time.perf_counter() - before:.1f}s", file=sys.stderr)
-        # Last: a join that fails here keeps retrying in the SDK until the server stops.
-        await phase(results, "late_join", 20 + 3 * args.late_join_timeout,
-                    bench_late_join(lk, args.late_joins, args.late_join_timeout))
+        for n in args.video_sizes:
+            await asyncio.sleep(1.0)
+            holder = {}
+            await phase(holder, f"video {n} ({relay})", 40 + args.warmup + args.window + 3 * n,
+                        bench_video(lk, server.pid, n, args.warmup, args.window, relay))
+            if f"video {n} ({relay})" in holder:
+                results["video"].append(holder[f"video {n} ({relay})"])
+            results.setdefault("errors", []).extend(holder.get("errors", []))
+        if latency:
+            # Last: a join that fails here keeps retrying in the SDK until the server stops.
+            await phase(results, "late_join", 20 + 3 * args.late_join_timeout,
+                        bench_late_join(lk, args.late_joins, args.late_join_timeout))
     finally:
-        rc = await server.stop()
-        results.setdefault("server", {})["exit_code"] = rc
-        results["server"]["warnings"] = server.warnings
-        results["server"]["log_tail"] = server.tail[-10:]
-        results["total_s"] = round(time.perf_counter() - t_start, 1)
-        beat.cancel()
-    return results
+        info["exit_code"] = await server.stop()
+        info["warnings"] = server.warnings
+        info["log_tail"] = server.tail[-10:]
 
 
 async def _summary(samples: Awaitable[Samples]) -> dict[str, Any]:
@@ -814,6 +981,40 @@ def _plain(value: Any) -> Any:
 
 def _fmt(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:.1f}{unit}"
+
+
+def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
+    """Audio server CPU per relayed stream, per relay mode, and decode/forward ratio per size."""
+    by_size: dict[int, dict[str, float]] = {}
+    for load in loads:
+        if load.server_cpu_pct is not None and load.relayed_streams:
+            by_size.setdefault(load.participants, {})[load.relay] = load.server_cpu_pct / load.relayed_streams
+    if not by_size:
+        return []
+    lines = ["", f"{'audio':<6} {'CPU/stream forward':>19} {'CPU/stream decode':>18} {'decode/forward':>15}"]
+    for n, modes in sorted(by_size.items()):
+        forward, decode = modes.get("forward"), modes.get("decode")
+        ratio = f"{decode / forward:.1f}x" if forward and decode else "-"
+        lines.append(f"{str(n) + ' pub':<6} {_fmt(forward and forward * 1000, ' m%'):>19}"
+                     f" {_fmt(decode and decode * 1000, ' m%'):>18} {ratio:>15}")
+    lines.append("(m% = thousandths of one core per relayed stream)")
+    return lines
+
+
+def video_table(videos: list[VideoLoadResult]) -> list[str]:
+    if not videos:
+        return []
+    lines = ["", f"{'relay':<7} {'video':<6} {'streams':>7} {'server CPU':>10} {'clients CPU':>11}"
+                 f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'setup':>6}"]
+    for v in videos:
+        lines.append(
+            f"{v.relay:<7} {str(v.participants) + ' pub':<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
+            f" {_fmt(v.clients_cpu_pct, '%'):>11} {v.frames_sent:>6} {f'{v.frames_decoded}/{v.frames_expected}':>17}"
+            f" {_fmt(v.delivered_pct, '%'):>9} {v.setup_s:>5.1f}s"
+        )
+    lines.append(f"(video: {VIDEO_WIDTH}x{VIDEO_HEIGHT} VP8 at {VIDEO_FPS} fps per publisher, everyone subscribed;"
+                 " delivered = frames decoded by subscribers / frames sent x (n-1))")
+    return lines
 
 
 def render(results: dict[str, Any]) -> str:
@@ -857,27 +1058,30 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"{'  first round trip (incl. publisher negotiation)':<46} {_fmt(data.first_round_trip_ms, ' ms'):>24}")
     lines += [
         "",
-        f"server idle CPU: {_fmt(results.get('server', {}).get('idle_cpu_pct'), '%')} of one core",
+        "server idle CPU: " + ", ".join(f"{_fmt(s.get('idle_cpu_pct'), '%')} ({s['relay']})"
+                                        for s in results.get("servers", [])) + " of one core",
         "",
-        f"{'load':<6} {'streams':>7} {'server CPU':>10} {'busiest thr':>11} {'clients CPU':>11}"
+        f"{'relay':<7} {'load':<6} {'streams':>7} {'server CPU':>10} {'busiest thr':>11} {'clients CPU':>11}"
         f" {'RSS':>7} {'RTP sent':>8} {'RTP rx':>7} {'lost':>5} {'frames rx':>9} {'silent':>7} {'setup':>6}",
     ]
     for load in results.get("load", []):
         lines.append(
-            f"{str(load.participants) + ' pub':<6} {load.relayed_streams:>7} {_fmt(load.server_cpu_pct, '%'):>10}"
+            f"{load.relay:<7} {str(load.participants) + ' pub':<6} {load.relayed_streams:>7} {_fmt(load.server_cpu_pct, '%'):>10}"
             f" {_fmt(load.server_busiest_thread_pct, '%'):>11} {_fmt(load.clients_cpu_pct, '%'):>11}"
             f" {_fmt(load.server_rss_mb, 'M'):>7} {_fmt(load.published_packets_pct, '%'):>8}"
             f" {_fmt(load.packets_received_pct, '%'):>7} {load.packets_lost:>5}"
             f" {_fmt(load.frames_received_pct if load.audio_read else None, '%'):>9} {load.frames_silent:>7}"
             f" {load.setup_s:>5.1f}s"
         )
+    lines += per_stream_comparison(results.get("load", []))
+    lines += video_table(results.get("video", []))
     lines += ["", "per subscriber over the steady window (frames: 10 ms AudioStream frames; RTP: 20 ms Opus packets)",
-              f"{'load':<6} {'who':<5} {'tracks':>6} {'frames rx/exp':>15} {'silent':>7} {'RTP rx/exp':>13}"
+              f"{'load':<10} {'who':<5} {'tracks':>6} {'frames rx/exp':>15} {'silent':>7} {'RTP rx/exp':>13}"
               f" {'lost':>5} {'concealed':>9}"]
     for load in results.get("load", []):
         for s in load.subscribers:
             lines.append(
-                f"{load.participants:<6} {s.identity:<5} {s.tracks:>6} {f'{s.frames_received}/{s.frames_expected}':>15}"
+                f"{f'{load.participants} {load.relay}':<10} {s.identity:<5} {s.tracks:>6} {f'{s.frames_received}/{s.frames_expected}':>15}"
                 f" {s.frames_silent:>7} {f'{s.packets_received}/{s.packets_expected}':>13} {s.packets_lost:>5}"
                 f" {_fmt(s.concealed_pct, '%'):>9}"
             )
@@ -890,13 +1094,17 @@ def render(results: dict[str, Any]) -> str:
         errors += (results.get(key) or {}).get("errors", [])
     if late is not None:
         errors += [f"late join: {e}" for e in late.errors]
-    errors += [f"server log: {w}" for w in results.get("server", {}).get("warnings", [])]
+    for server in results.get("servers", []):
+        errors += [f"server log ({server['relay']}): {w}" for w in server.get("warnings", [])]
     for load in results.get("load", []):
-        errors += [f"load {load.participants}: {e}" for e in load.errors]
+        errors += [f"load {load.participants} ({load.relay}): {e}" for e in load.errors]
+    for video in results.get("video", []):
+        errors += [f"video {video.participants} ({video.relay}): {e}" for e in video.errors]
     if errors:
         lines += ["", "errors:"] + [f"  {e}" for e in errors[:20]]
-    lines.append(f"\nserver warnings logged: {len(results.get('server', {}).get('warnings', []))}, exit code "
-                 f"{results.get('server', {}).get('exit_code')}; total {results.get('total_s')} s")
+    servers = results.get("servers", [])
+    lines.append("\n" + "; ".join(f"server ({s['relay']}): {len(s.get('warnings', []))} warnings logged, exit code "
+                                  f"{s.get('exit_code')}" for s in servers) + f"; total {results.get('total_s')} s")
     return "\n".join(lines)
 
 
@@ -907,8 +1115,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--joins", type=int, default=20, help="joins per join variant (default 20)")
     parser.add_argument("--publishes", type=int, default=12, help="publish samples (default 12)")
     parser.add_argument("--pings", type=int, default=100, help="data round trips (default 100)")
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=list(DEFAULT_SIZES),
-                        help="participant counts for the load phase (default 2,4,8)")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=list(DEFAULT_SIZES),
+                        help="participant counts for the audio load phase (default 2,4,8; '' for none)")
+    parser.add_argument("--video-sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=[4, 8],
+                        help="participant counts for the video load phase (default 4,8; '' for none)")
+    parser.add_argument("--relays", type=lambda s: s.split(","), default=["forward", "decode"],
+                        help="server relay modes to measure, one server each (default forward,decode)")
+    parser.add_argument("--media-only", action="store_true",
+                        help="only the load phases (no signalling, join, publish, data or late-join latencies)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the steady window (default 3)")
     parser.add_argument("--window", type=float, default=10.0, help="steady window seconds (default 10)")
     parser.add_argument("--late-joins", type=int, default=5, help="joins into a room with live audio (default 5)")
@@ -918,8 +1132,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="load phase: subscribers do not read AudioStreams (less client CPU; RTP stats only)")
     parser.add_argument("--no-rtp-stats", dest="rtp_stats", action="store_false",
                         help="load phase: skip the SDK's RTP stats (get_stats), whose FFI can panic under heavy load")
-    parser.add_argument("--budget", type=float, default=300.0,
-                        help="seconds after which the run is ended with partial results (default 300)")
+    parser.add_argument("--budget", type=float, default=600.0,
+                        help="seconds after which the run is ended with partial results (default 600)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     parser.add_argument("--profile-server", metavar="PATH",
                         help="run the server under cProfile, stats to PATH (inflates its CPU numbers)")

@@ -1,4 +1,4 @@
-"""python -m compat.devserver [--host H] [--port P] [--keys KEY:SECRET] [--webhook URL] [--webhook-horizon S]"""
+"""python -m compat.devserver [--host H] [--port P] [--keys KEY:SECRET] [--webhook URL] [--webhook-horizon S] [--relay forward|decode]"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 
-from compat.devserver.server import DevServer
+from compat.devserver.server import RELAY_MODES, DevServer
 
 
 def parse_keys(values: list[str] | None) -> dict[str, str]:
@@ -29,6 +29,7 @@ async def serve(args: argparse.Namespace) -> None:
         webhook_horizon=args.webhook_horizon,
         webhook_backoff_max=args.webhook_backoff_max,
         recordings_dir=args.recordings_dir,
+        relay=args.relay,
     )
     await server.start()
     print(f"LiveKit-compatible dev server on {server.url}", flush=True)
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> None:
         help="longest pause between two tries of a webhook (default 5)",
     )
     parser.add_argument("--recordings-dir", default="recordings", help="where egress writes files")
+    parser.add_argument(
+        "--relay", choices=RELAY_MODES, default=None,
+        help="forward: subscribers get the publisher's encoded frames (default; env COMPAT_DEVSERVER_RELAY); "
+        "decode: decode and re-encode them (the old relay)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)

@@ -11,18 +11,51 @@ msid attributes have not changed since 0.9.17 (2019, "[sdp] use a=msid attribute
 branch of 2026-07. Nothing shows them to be minor-version sensitive, so pinning to 1.16.x would
 only block fixes; the test above is the guard for a minor release, and ``<2`` for a major one.
 
+Encoded forwarding (relay "forward") adds four: the receiver's decoder queue
+(``deliver_encoded``), its ``_handle_rtp_packet`` (``on_audio_level``), its ``_send_rtcp_pli``
+(``request_keyframe``) and the sender's ``_send_keyframe`` (``on_keyframe_request``). These are
+name-mangled or underscore methods of aiortc 1.16's rtcrtpreceiver.py / rtcrtpsender.py and are
+more likely to move than the msid attributes: the tests run media between two real
+PeerConnections to catch that.
+
 Also relied on, though public behaviour rather than a private name: a track's ``recv()`` may return
 an encoded ``av.Packet``, which RTCRtpSender packetizes without encoding again (aiortc's own
-``MediaPlayer(decode=False)`` does this); compat.devserver.media.OpusOnce uses it to encode each
-published audio track once for all its subscribers.
+``MediaPlayer(decode=False)`` does this). Forwarding hands the publisher's frames on this way, and
+relay "decode" uses it for Opus (compat.devserver.media.OpusOnce encodes each track once).
 """
 
 from __future__ import annotations
 
-import aioice
-from aiortc import RTCIceParameters, RTCIceTransport, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
+from collections.abc import Callable, Coroutine
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["adopt_remote_ice_credentials", "negotiated_mime_type", "set_msid"]
+import aioice
+import av
+from aiortc import RTCIceParameters, RTCIceTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+__all__ = [
+    "EncodedFrameSink",
+    "EncodedPacket",
+    "adopt_remote_ice_credentials",
+    "deliver_encoded",
+    "is_keyframe",
+    "negotiated_mime_type",
+    "on_audio_level",
+    "on_keyframe_request",
+    "request_keyframe",
+    "set_msid",
+]
+
+if TYPE_CHECKING:
+    EncodedPacket = av.Packet[Any]  # what a receiver hands on: one encoded frame
+else:
+    EncodedPacket = av.Packet
+EncodedFrameSink = Callable[[EncodedPacket, bool], None]
+VIDEO_TIME_BASE = Fraction(1, 90000)
+AUDIO_TIME_BASE = Fraction(1, 48000)
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 
 
 def negotiated_mime_type(transceiver: RTCRtpTransceiver) -> str | None:
@@ -95,3 +128,111 @@ def adopt_remote_ice_credentials(pc: RTCPeerConnection, parameters: RTCIceParame
             )
         connection.remote_username = parameters.usernameFragment
         connection.remote_password = parameters.password
+
+def is_keyframe(mime_type: str, data: bytes) -> bool:
+    """Is this reassembled encoded frame decodable on its own?
+
+    VP8: bit 0 of the frame tag is 0 for a key frame (RFC 6386 section 9.1). H.264: aiortc's
+    depayloader yields Annex B, so look for an IDR slice (NAL type 5). Audio frames always are.
+    An encrypted frame (LiveKit's frame cryptor) keeps these header bytes in the clear.
+    """
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return bool(data) and data[0] & 0x01 == 0
+    if mime == "video/h264":
+        return any(part[:1] and part[0] & 0x1F == 5 for part in data.split(b"\x00\x00\x01")[1:])
+    return True
+
+
+class _EncodedTap:
+    """Stands in for RTCRtpReceiver's decoder queue: encoded frames go to the sink, not the decoder.
+
+    The receiver's event loop puts (codec, JitterFrame) on it; the decoder thread, which still runs,
+    only ever gets the end-of-stream None, so it ends the receiver's track as before.
+    """
+
+    def __init__(self, original: Any, sink: EncodedFrameSink) -> None:
+        self._original = original
+        self._sink = sink
+
+    def put(self, item: tuple[RTCRtpCodecParameters, Any] | None) -> None:
+        if item is None:
+            self._original.put(None)
+            return
+        codec, frame = item
+        video = codec.mimeType.lower().startswith("video/")
+        packet = av.Packet(frame.data)
+        packet.pts = frame.timestamp
+        packet.time_base = VIDEO_TIME_BASE if video else AUDIO_TIME_BASE
+        self._sink(packet, is_keyframe(codec.mimeType, frame.data))
+
+    def get(self) -> Any:
+        return self._original.get()
+
+
+def deliver_encoded(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
+    """Hand each encoded frame the receiver reassembles to ``sink(packet, keyframe)`` instead of decoding it.
+
+    Relies on ``RTCRtpReceiver._RTCRtpReceiver__decoder_queue``: ``_handle_rtp_packet`` puts
+    ``(codec, JitterFrame)`` there (JitterFrame.data = the depayloaded frame, .timestamp = its RTP
+    timestamp, unwrapped from 0) for the ``decoder_worker`` thread, and ``__stop_decoder`` puts None
+    there to end it. The queue is read by the thread only through ``get()``, so it can be replaced
+    before or after ``receive()`` starts the thread. The packet's pts is the RTP timestamp, in
+    1/90000 for video and 1/48000 for Opus, which is what the encoders' ``pack()`` expects.
+    Call it from the PeerConnection's "track" event, before any media is decoded.
+    """
+    original = getattr(receiver, _DECODER_QUEUE, None)
+    if original is None or not callable(getattr(original, "put", None)):
+        raise RuntimeError(
+            f"aiortc's RTCRtpReceiver has no {_DECODER_QUEUE!r} queue any more: encoded forwarding cannot work; "
+            "see compat/devserver/aiortc_internals.py"
+        )
+    setattr(receiver, _DECODER_QUEUE, _EncodedTap(original, sink))
+
+
+def on_audio_level(receiver: RTCRtpReceiver, callback: Callable[[int], None]) -> None:
+    """Call ``callback(level)`` with the RFC 6464 audio level (0 loud … 127 silent, in -dBov) of each RTP packet.
+
+    Relies on ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)``, which the DTLS transport
+    calls for every packet routed to the receiver, and on aiortc parsing the
+    ``urn:ietf:params:rtp-hdrext:ssrc-audio-level`` extension (negotiated for audio by default) into
+    ``packet.extensions.audio_level`` = (voice activity, level). Packets without it are skipped.
+    """
+    handle = receiver._handle_rtp_packet
+
+    async def handle_with_level(packet: Any, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level
+        if level is not None:
+            callback(int(level[1]))
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_with_level  # type: ignore[method-assign]
+
+
+def request_keyframe(receiver: RTCRtpReceiver) -> Coroutine[Any, Any, None] | None:
+    """A PLI to the sender of the newest SSRC the receiver heard, or None before any packet.
+
+    Relies on ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` (a coroutine; it sends nothing until the
+    receiver knows its own RTCP SSRC) and the public ``getSynchronizationSources()``.
+    """
+    sources = receiver.getSynchronizationSources()
+    if not sources:
+        return None
+    newest = max(sources, key=lambda source: source.timestamp)
+    result: Coroutine[Any, Any, None] = receiver._send_rtcp_pli(newest.source)
+    return result
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback()`` when the remote side asks this sender for a keyframe (RTCP PLI or FIR).
+
+    Relies on ``RTCRtpSender._send_keyframe()``, which ``_handle_rtcp_packet`` calls for both; it
+    would only make aiortc's own encoder emit a keyframe, which a sender that packs encoded frames
+    does not have, so the request goes to ``callback`` (which asks the publisher) instead.
+    """
+    if not callable(getattr(sender, "_send_keyframe", None)):
+        raise RuntimeError(
+            "aiortc's RTCRtpSender has no _send_keyframe any more: subscribers' keyframe requests would be lost; "
+            "see compat/devserver/aiortc_internals.py"
+        )
+    sender._send_keyframe = callback  # type: ignore[method-assign]

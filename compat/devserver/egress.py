@@ -41,6 +41,10 @@ def _ns(seconds: float) -> int:
     return int(seconds * 1_000_000_000)
 
 
+
+def _encrypted(track: PublishedTrack) -> bool:
+    return track.info.encryption != models.Encryption.Type.NONE
+
 class Egress:
     """One recording job."""
 
@@ -100,6 +104,9 @@ class Egress:
             return
         forwarder = track.forwarder
         if forwarder is None or not self.wants(participant, track):
+            return
+        if _encrypted(track):
+            log.warning("egress %s: track %s is end-to-end encrypted; it is not recorded", self.id, track.sid)
             return
         recording = self.recording
         if track.kind == "audio":
@@ -288,6 +295,11 @@ class EgressManager(RoomObserver):
             self.notify("egress_ended", info)
             return info
         participant, track = found
+        if _encrypted(track):
+            raise TwirpError(
+                "failed_precondition",
+                f"track {track.sid} is end-to-end encrypted: the server cannot decode it, so it cannot record it",
+            )
         audio = track.kind == "audio"
         output = egress_pb.EncodedFileOutput(filepath=req.file.filepath)
         path = self._path(

@@ -1,9 +1,18 @@
-"""Media relay: one reader per published track, fanned out to subscribers, with audio levels.
+"""Media relay: one forwarder per published track, fanned out to subscribers, with audio levels.
 
-aiortc decodes what a publisher sends; each subscriber's sender re-encodes it. A forwarder reads
-the publisher's decoded frames exactly once, measures audio level (for active speakers), and hands
-each frame to every sink: relay tracks for subscribers, and callbacks (recorders). Queues are
-bounded so a slow subscriber drops its own oldest frames instead of growing memory.
+Two relay modes (DevServer(relay=...)):
+
+- "forward" (default): the publisher's encoded frames (VP8, H.264, Opus) go to every subscriber
+  as they are; each subscriber's RTCRtpSender only re-packetizes them (its own SSRC, sequence
+  numbers and timestamps). Nothing is decoded on the way, so end-to-end-encrypted frames pass
+  intact. Audio levels come from the RTP audio-level header extension (RFC 6464). Keyframes are
+  requested from the publisher when a subscriber joins, asks for one (PLI/FIR), or lost frames
+  from its queue. Recorders get frames decoded once per track, only while one is attached.
+- "decode": aiortc decodes what a publisher sends, the forwarder reads the decoded frames once,
+  measures audio levels from the samples, and each subscriber's sender encodes again (audio is
+  encoded once for all, see OpusOnce).
+
+Queues are bounded so a slow subscriber drops its own frames instead of growing memory.
 """
 
 from __future__ import annotations
@@ -11,18 +20,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from fractions import Fraction
 from typing import Any
 
 import av
 import numpy as np
+from aiortc import RTCRtpReceiver
+from aiortc.codecs import get_decoder
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from compat.devserver.aiortc_internals import EncodedPacket, deliver_encoded, on_audio_level, request_keyframe
 
 log = logging.getLogger(__name__)
 
 FrameSink = Callable[[Any], None]
 LEVEL_EVERY_N_FRAMES = 3  # speaker levels need ~300 ms resolution, not every 20 ms frame
+KEYFRAME_REQUEST_INTERVAL = 0.3  # at most one PLI per published track per 300 ms, as LiveKit throttles
+SINK_DECODE_QUEUE = 30  # encoded frames waiting to be decoded for recorders
 
 
 OPUS_RATE = 48000
@@ -63,6 +80,8 @@ class RelayTrack(MediaStreamTrack):
         self._forwarder = forwarder
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
         self.dropped = 0
+        # An encoded video stream must start at a keyframe: a delta frame refers to what came before.
+        self._awaiting_keyframe = forwarder.encoded and kind == "video"
 
     def put(self, frame: Any) -> None:
         queue = self._queue
@@ -70,6 +89,28 @@ class RelayTrack(MediaStreamTrack):
             queue.get_nowait()  # keep the newest: latency matters more than completeness here
             self.dropped += 1
         queue.put_nowait(frame)
+
+    def put_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
+        if self._awaiting_keyframe:
+            if not keyframe:
+                return
+            self._awaiting_keyframe = False
+        queue = self._queue
+        if not queue.full():
+            queue.put_nowait(packet)
+        elif self.kind == "audio":
+            self.put(packet)
+        else:
+            # Dropping a video frame breaks every later delta frame: drop them all and restart at a keyframe.
+            while not queue.empty():
+                queue.get_nowait()
+                self.dropped += 1
+            if keyframe:
+                queue.put_nowait(packet)
+            else:
+                self.dropped += 1
+                self._awaiting_keyframe = True
+                self._forwarder.request_keyframe()
 
     async def recv(self) -> Any:
         if self.readyState != "live":
@@ -89,26 +130,99 @@ class RelayTrack(MediaStreamTrack):
             self._queue.put_nowait(None)
 
 
-class TrackForwarder:
-    """Reads one published track and fans its frames out."""
+class SinkDecoder:
+    """Decodes a forwarded track once, off the event loop, for the frame sinks (recorders)."""
 
-    def __init__(self, source: MediaStreamTrack, name: str) -> None:
+    def __init__(self, mime_type: str, name: str, deliver: FrameSink) -> None:
+        self._decoder = get_decoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0, payloadType=0))
+        self._name = name
+        self._deliver = deliver
+        self._queue: asyncio.Queue[EncodedPacket] = asyncio.Queue(SINK_DECODE_QUEUE)
+        self._awaiting_keyframe = mime_type.lower().startswith("video/")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"decode {name} for recording")
+
+    def feed(self, packet: EncodedPacket, keyframe: bool) -> bool:
+        """Queue a frame; False when the decoder lost frames and needs a keyframe."""
+        if self._awaiting_keyframe and not keyframe:
+            return True
+        self._awaiting_keyframe = False
+        if self._queue.full():
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._awaiting_keyframe = not keyframe
+            if not keyframe:
+                return False
+        self._queue.put_nowait(packet)
+        return True
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            packet = await self._queue.get()
+            encoded = JitterFrame(bytes(packet), int(packet.pts or 0))
+            try:
+                frames = await loop.run_in_executor(None, self._decoder.decode, encoded)
+            except av.FFmpegError as exc:
+                log.debug("%s: frame not decodable for recording: %s", self._name, exc)
+                continue
+            for frame in frames:
+                self._deliver(frame)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+
+class TrackForwarder:
+    """Fans one published track out to subscribers and sinks.
+
+    With ``receiver`` (relay mode "forward") it forwards the receiver's encoded frames; without
+    (relay mode "decode") it reads the decoded frames of ``source``.
+    """
+
+    def __init__(
+        self,
+        source: MediaStreamTrack,
+        name: str,
+        *,
+        receiver: RTCRtpReceiver | None = None,
+        mime_type: str = "",
+    ) -> None:
         self.source = source
         self.kind: str = source.kind
         self.name = name
+        self.receiver = receiver
+        self.mime_type = mime_type
         self._relays: set[RelayTrack] = set()
         self._sinks: list[FrameSink] = []
         # Snapshots iterated per frame; rebuilt only when subscribers come or go.
         self._relay_snapshot: tuple[RelayTrack, ...] = ()
         self._sink_snapshot: tuple[FrameSink, ...] = ()
         self._task: asyncio.Task[None] | None = None
+        self._sink_decoder: SinkDecoder | None = None
+        self._background: set[asyncio.Task[None]] = set()  # PLIs in flight, decoders stopping
+        self._last_keyframe_request = -KEYFRAME_REQUEST_INTERVAL
+        self._keyframe_request_pending = False
+        self.keyframe_requests = 0  # PLIs actually sent to the publisher
         self.level = 0.0  # peak RMS (0..1) over the last level window, audio only
         self.level_at = 0.0
         self.frames = 0
         self._window_peak = 0.0
         self._window_start = 0.0
 
+    @property
+    def encoded(self) -> bool:
+        return self.receiver is not None
+
     def start(self) -> None:
+        receiver = self.receiver
+        if receiver is not None:
+            deliver_encoded(receiver, self._on_encoded)
+            if self.kind == "audio":
+                on_audio_level(receiver, self._on_audio_level)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"forward {self.name}")
 
     def subscribe(self) -> RelayTrack:
@@ -116,6 +230,8 @@ class TrackForwarder:
         relay = RelayTrack(self.kind, self, maxsize=10 if self.kind == "audio" else 4)
         self._relays.add(relay)
         self._relay_snapshot = tuple(self._relays)
+        if self.encoded and self.kind == "video":
+            self.request_keyframe()  # the new subscriber can show nothing before one
         return relay
 
     def remove(self, relay: RelayTrack) -> None:
@@ -125,16 +241,87 @@ class TrackForwarder:
     def add_sink(self, sink: FrameSink) -> None:
         self._sinks.append(sink)
         self._sink_snapshot = tuple(self._sinks)
+        if self.encoded and self._sink_decoder is None:
+            self._sink_decoder = SinkDecoder(self.mime_type, self.name, self._deliver_to_sinks)
+            if self.kind == "video":
+                self.request_keyframe()
 
     def remove_sink(self, sink: FrameSink) -> None:
         if sink in self._sinks:
             self._sinks.remove(sink)
             self._sink_snapshot = tuple(self._sinks)
+        if not self._sinks and self._sink_decoder is not None:
+            decoder, self._sink_decoder = self._sink_decoder, None
+            self._spawn(decoder.stop(), f"stop decoding {self.name}")
 
     def current_level(self, now: float, window: float = 0.5) -> float:
         return self.level if now - self.level_at <= window else 0.0
 
+    # ---- keyframes (forward mode) -----------------------------------------------------------
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, at most once per KEYFRAME_REQUEST_INTERVAL (a later ask is kept)."""
+        if self.receiver is None or self.kind != "video" or self._keyframe_request_pending:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_keyframe_request + KEYFRAME_REQUEST_INTERVAL - loop.time()
+        if wait > 0:
+            self._keyframe_request_pending = True
+            loop.call_later(wait, self._send_pending_keyframe_request)
+            return
+        self._send_keyframe_request()
+
+    def _send_pending_keyframe_request(self) -> None:
+        self._keyframe_request_pending = False
+        self._send_keyframe_request()
+
+    def _send_keyframe_request(self) -> None:
+        receiver = self.receiver
+        if receiver is None or self._task is None or self._task.done():
+            return
+        loop = asyncio.get_running_loop()
+        self._last_keyframe_request = loop.time()
+        pli = request_keyframe(receiver)
+        if pli is not None:
+            self.keyframe_requests += 1
+            self._spawn(pli, f"PLI to {self.name}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ---- frames -------------------------------------------------------------------------------
+
+    def _on_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
+        self.frames += 1
+        for relay in self._relay_snapshot:
+            relay.put_encoded(packet, keyframe)
+        decoder = self._sink_decoder
+        if decoder is not None and not decoder.feed(packet, keyframe):
+            self.request_keyframe()
+
+    def _on_audio_level(self, level_dbov: int) -> None:
+        self._note_level(10.0 ** (-level_dbov / 20.0))
+
     async def _run(self) -> None:
+        if self.encoded:
+            await self._wait_for_end()
+        else:
+            await self._relay_decoded()
+
+    async def _wait_for_end(self) -> None:
+        """Forward mode: frames come through _on_encoded; the source track only tells when media ends."""
+        try:
+            while True:
+                await self.source.recv()  # frames decoded before forwarding began: not needed
+        except MediaStreamError:
+            pass
+        finally:
+            for relay in tuple(self._relays):
+                relay.stop()
+
+    async def _relay_decoded(self) -> None:
         audio = self.kind == "audio"
         opus = OpusOnce() if audio else None
         try:
@@ -155,22 +342,27 @@ class TrackForwarder:
                     else:
                         for relay in relays:
                             relay.put(frame)
-                for sink in self._sink_snapshot:
-                    try:
-                        sink(frame)
-                    except Exception:  # a broken sink must not stop the relay for everyone
-                        log.exception("frame sink failed on %s; removing it", self.name)
-                        self.remove_sink(sink)
+                self._deliver_to_sinks(frame)
         finally:
             for relay in tuple(self._relays):
                 relay.stop()
+
+    def _deliver_to_sinks(self, frame: Any) -> None:
+        for sink in self._sink_snapshot:
+            try:
+                sink(frame)
+            except Exception:  # a broken sink must not stop the relay for everyone
+                log.exception("frame sink failed on %s; removing it", self.name)
+                self.remove_sink(sink)
 
     def _measure(self, frame: Any) -> None:
         samples = frame.to_ndarray()
         if samples.dtype != np.int16 or samples.size == 0:
             return
         flat = samples.reshape(-1).astype(np.float32)
-        rms = float(np.sqrt(np.dot(flat, flat) / flat.size)) / 32768.0
+        self._note_level(float(np.sqrt(np.dot(flat, flat) / flat.size)) / 32768.0)
+
+    def _note_level(self, rms: float) -> None:
         now = time.monotonic()
         if now - self._window_start > 0.3:
             self.level = max(self._window_peak, rms)
@@ -196,6 +388,9 @@ class TrackForwarder:
             relay.stop()
         self._sinks.clear()
         self._sink_snapshot = ()
+        decoder, self._sink_decoder = self._sink_decoder, None
+        if decoder is not None:
+            await decoder.stop()
 
 
 _RID_EXTMAPS = (

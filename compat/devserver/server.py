@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,7 @@ from compat.devserver.webhooks import WebhookNotifier
 log = logging.getLogger(__name__)
 
 DEFAULT_KEYS: Mapping[str, str] = {"devkey": "secret"}
+RELAY_MODES = ("forward", "decode")  # DevServer(relay=...), --relay, COMPAT_DEVSERVER_RELAY
 VERSION = "1.9.0"  # the LiveKit server version we answer as (clients parse it as semver)
 MAX_SIGNAL_MESSAGE = 1 << 20
 
@@ -76,6 +78,7 @@ class DevServer:
         webhook_horizon: float = 600.0,
         webhook_backoff_max: float = 5.0,
         recordings_dir: str | None = None,
+        relay: str | None = None,
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be positive (LiveKit clients panic on 0)")
@@ -95,6 +98,10 @@ class DevServer:
         self.webhook_horizon = webhook_horizon
         self.webhook_backoff_max = webhook_backoff_max
         self.recordings_dir = recordings_dir
+        # "forward": encoded frames go to subscribers as they are; "decode": decode and re-encode (the old relay).
+        self.relay = relay or os.environ.get("COMPAT_DEVSERVER_RELAY") or "forward"
+        if self.relay not in RELAY_MODES:
+            raise ValueError(f"relay must be one of {', '.join(RELAY_MODES)}, not {self.relay!r}")
         self.manager = RoomManager(
             empty_timeout=empty_timeout, departure_timeout=departure_timeout, max_participants=max_participants
         )

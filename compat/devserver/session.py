@@ -22,6 +22,8 @@ from aiortc import (
     RTCDataChannel,
     RTCIceParameters,
     RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
@@ -30,7 +32,12 @@ from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
-from compat.devserver.aiortc_internals import adopt_remote_ice_credentials, negotiated_mime_type, set_msid
+from compat.devserver.aiortc_internals import (
+    adopt_remote_ice_credentials,
+    negotiated_mime_type,
+    on_keyframe_request,
+    set_msid,
+)
 from compat.devserver.ids import new_id
 from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
 from compat.devserver.room import Participant, PublishedTrack, Room, RoomManager
@@ -58,6 +65,13 @@ def _track_mime_type(request: rtc.AddTrackRequest) -> str | None:
     return next((_RELAYED_CODECS[c] for c in offered if c in _RELAYED_CODECS), None)
 
 
+def _codec_preferences(kind: str, mime_type: str) -> list[RTCRtpCodecCapability]:
+    """aiortc's codecs of this MIME type (every H.264 profile), with their retransmission codecs."""
+    codecs = RTCRtpSender.getCapabilities(kind).codecs
+    wanted = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
+    return wanted + [c for c in codecs if c.mimeType.lower().endswith("/rtx")]
+
+
 def _rtc_config() -> RTCConfiguration:
     # MAX_BUNDLE: with BALANCED, aiortc leaves the 2nd+ transceiver of a kind on a dead transport.
     return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -81,6 +95,7 @@ class SignalHost(Protocol):
     ping_interval: int
     ping_timeout: int
     reconnect_grace: float
+    relay: str  # "forward" (encoded frames) or "decode"; see media.py
     manager: RoomManager
     peer_connections: set[RTCPeerConnection]
     tasks: set[asyncio.Task[Any]]
@@ -632,8 +647,8 @@ class SignalConnection:
             stereo=request.stereo,
             stream=request.stream,
             mime_type=mime_type,
-            # Reported as asked, so the clients set up their frame cryptors; the relay decodes and
-            # re-encodes, so encrypted media does not survive it (see docs/devserver.md).
+            # Reported as asked, so the clients set up their frame cryptors; forwarded encoded frames
+            # reach subscribers intact (relay "decode" cannot carry them: see docs/devserver.md).
             encryption=request.encryption,
         )
         track = PublishedTrack(info, request.cid)
@@ -734,13 +749,15 @@ class SignalConnection:
 
     def _attach_media(self, published: PublishedTrack, track: MediaStreamTrack) -> None:
         del self._pending_tracks[published.cid]
-        codec = next(
-            (negotiated_mime_type(t) for t in self.publisher.getTransceivers() if t.receiver.track is track),
-            None,
-        )
+        transceiver = next((t for t in self.publisher.getTransceivers() if t.receiver.track is track), None)
+        codec = negotiated_mime_type(transceiver) if transceiver is not None else None
         if codec:
             published.info.mime_type = codec
-        forwarder = TrackForwarder(track, f"{self.participant.identity}/{published.info.name or published.sid}")
+        name = f"{self.participant.identity}/{published.info.name or published.sid}"
+        if self.server.relay == "forward" and transceiver is not None and codec:
+            forwarder = TrackForwarder(track, name, receiver=transceiver.receiver, mime_type=codec)
+        else:
+            forwarder = TrackForwarder(track, name)
         published.forwarder = forwarder
         forwarder.start()
         self.room.publish(self.participant, published)
@@ -799,8 +816,13 @@ class SignalConnection:
             if all(t is not track for _, t in self._deferred_subscriptions):
                 self._deferred_subscriptions.append((publisher, track))
             return
-        relay = track.forwarder.subscribe()
+        forwarder = track.forwarder
+        relay = forwarder.subscribe()
         transceiver = self.subscriber.addTransceiver(relay, direction="sendonly")
+        if forwarder.encoded:
+            # The sender only re-packetizes the publisher's frames: offer the subscriber that codec alone.
+            transceiver.setCodecPreferences(_codec_preferences(forwarder.kind, forwarder.mime_type))
+            on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".
         set_msid(transceiver.sender, f"{publisher.sid}|{track.sid}", track.sid)
         self.subscriptions[track.sid] = Subscription(track.sid, transceiver, relay)

@@ -184,6 +184,9 @@ async def _rest(
         mod.session.set_subscribed("TR_unknown", True)
     mod.session.set_subscribed(cam.sid, True)
     await mod.wait(C.TrackSubscribed, 2, since=m)
+    # A forwarding server must first get a keyframe from the publisher (a PLI round trip, at most one
+    # per 300 ms): wait for the picture rather than assume it within the settle time below.
+    await mod.wait(C.TrackStarted, 2, since=m, timeout=15)
     await asyncio.sleep(0.5)
     assert mod.since(m) == [
         C.TrackSubscribed("bob", cam.sid),

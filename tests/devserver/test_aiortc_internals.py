@@ -2,20 +2,33 @@
 
 A failure here means the installed aiortc changed an internal the dev server depends on: update
 compat/devserver/aiortc_internals.py (and its version pin reasoning) before anything else.
-No media flows: two PeerConnections only exchange an offer and an answer in-process.
+Most tests only exchange an offer and an answer in-process; those marked media connect two
+PeerConnections and send RTP between them (run through scripts/test, in a network namespace).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import aiortc
 import pytest
 from aiortc import RTCConfiguration, RTCIceParameters, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 
-from compat.devserver.aiortc_internals import adopt_remote_ice_credentials, negotiated_mime_type, set_msid
+from compat.devserver.aiortc_internals import (
+    EncodedPacket,
+    adopt_remote_ice_credentials,
+    deliver_encoded,
+    is_keyframe,
+    negotiated_mime_type,
+    on_audio_level,
+    on_keyframe_request,
+    request_keyframe,
+    set_msid,
+)
+from tests.support import wait_for
 
 CHANGED = f"aiortc {aiortc.__version__} changed an internal the dev server relies on (see compat/devserver/aiortc_internals.py)"
 
@@ -164,3 +177,90 @@ def test_adopt_remote_ice_credentials_refuses_a_transport_without_a_connection()
 
     with pytest.raises(RuntimeError, match="_connection"):
         adopt_remote_ice_credentials(FakePc(), RTCIceParameters(usernameFragment="u", password="p"))  # type: ignore[arg-type]
+
+# ---- encoded forwarding: real RTP between two PeerConnections ----------------------------------------------
+
+
+async def connected_pair(
+    pcs: tuple[RTCPeerConnection, RTCPeerConnection], *tracks: MediaStreamTrack
+) -> list[RTCRtpTransceiver]:
+    """The offerer sends ``tracks``; returns the answerer's transceivers once the track events fired."""
+    offerer, answerer = pcs
+    for track in tracks:
+        offerer.addTransceiver(track, direction="sendonly")
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: offerer.connectionState == "connected", what="PeerConnections connected")
+    return answerer.getTransceivers()
+
+
+@pytest.mark.media
+async def test_deliver_encoded_hands_on_encoded_frames_instead_of_decoding(
+    pcs: tuple[RTCPeerConnection, RTCPeerConnection],
+) -> None:
+    offerer, answerer = pcs
+    received: dict[str, list[tuple[EncodedPacket, bool]]] = {"audio": [], "video": []}
+    decoded: list[object] = []
+
+    @answerer.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in answerer.getTransceivers() if t.receiver.track is track)
+        deliver_encoded(receiver, lambda packet, key: received[track.kind].append((packet, key)))
+
+        async def read() -> None:  # the decoded track: it must get nothing
+            while True:
+                decoded.append(await track.recv())
+
+        asyncio.get_running_loop().create_task(read())
+
+    await connected_pair(pcs, AudioStreamTrack(), VideoStreamTrack())
+    await wait_for(lambda: len(received["audio"]) > 10 and len(received["video"]) > 10, what="encoded frames")
+    assert not decoded, CHANGED
+    first_video, video_key = received["video"][0]
+    assert video_key and is_keyframe("video/VP8", bytes(first_video)), CHANGED  # VP8 starts with a keyframe
+    assert not any(key for _, key in received["video"][1:5]), CHANGED
+    assert str(first_video.time_base) == "1/90000" and str(received["audio"][0][0].time_base) == "1/48000", CHANGED
+    pts = [p.pts or 0 for p, _ in received["audio"][:5]]
+    assert all(b - a == 960 for a, b in itertools.pairwise(pts)), CHANGED  # 20 ms Opus frames at 48 kHz
+    # The decoder thread still ends the track when the receiver stops.
+    await offerer.close()
+    await answerer.close()
+
+
+@pytest.mark.media
+async def test_audio_level_and_keyframe_requests(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, _ = pcs
+    levels: list[int] = []
+    transceivers = await connected_pair(pcs, AudioStreamTrack(), VideoStreamTrack())
+    audio, video = (next(t for t in transceivers if t.kind == kind) for kind in ("audio", "video"))
+    on_audio_level(audio.receiver, levels.append)
+    asked: list[bool] = []
+    on_keyframe_request(transceiver_of(offerer, "video").sender, lambda: asked.append(True))
+    await wait_for(lambda: len(levels) > 5, what="audio levels from the header extension")
+    assert set(levels) == {127}, CHANGED  # aiortc's AudioStreamTrack sends silence: -127 dBov
+    pli = request_keyframe(video.receiver)
+    assert pli is not None, CHANGED
+    await pli
+    await wait_for(lambda: bool(asked), what="the PLI reaching the sender's keyframe hook")
+
+
+def test_request_keyframe_is_none_before_any_packet() -> None:
+    class Silent:
+        def getSynchronizationSources(self) -> list[object]:  # noqa: N802 - aiortc's name
+            return []
+
+    assert request_keyframe(Silent()) is None  # type: ignore[arg-type]
+
+
+def test_deliver_encoded_refuses_a_receiver_without_the_queue() -> None:
+    class NotAReceiver:
+        pass
+
+    with pytest.raises(RuntimeError, match="decoder_queue"):
+        deliver_encoded(NotAReceiver(), lambda packet, key: None)  # type: ignore[arg-type]
+
+
+def test_is_keyframe() -> None:
+    assert is_keyframe("video/VP8", bytes([0x10, 0x02, 0x00])) and not is_keyframe("video/VP8", bytes([0x31, 0, 0]))
+    idr = b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x68pps\x00\x00\x00\x01\x65slice"
+    assert is_keyframe("video/H264", idr) and not is_keyframe("video/H264", b"\x00\x00\x00\x01\x41slice")
+    assert is_keyframe("audio/opus", b"\x78")
