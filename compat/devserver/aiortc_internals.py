@@ -19,7 +19,7 @@ published audio track once for all its subscribers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +30,15 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 __all__ = [
     "EncodedFrameSink",
     "EncodedPacket",
+    "LayerFrameSink",
     "deliver_encoded",
     "is_keyframe",
     "negotiated_mime_type",
     "on_audio_level",
     "on_keyframe_request",
+    "receive_layers",
     "request_keyframe",
+    "request_keyframe_of",
     "set_msid",
 ]
 
@@ -191,3 +194,127 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
             "see compat/devserver/aiortc_internals.py"
         )
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+# ---- simulcast: one receiver, several layers --------------------------------------------------
+
+LayerFrameSink = Callable[[str, int, EncodedPacket, bool], None]
+"""``sink(rid, ssrc, packet, keyframe)``: one encoded frame of one simulcast layer."""
+
+_RECEIVER_STATE = ("_RTCRtpReceiver__jitter_buffer", "_RTCRtpReceiver__nack_generator", "_RTCRtpReceiver__timestamp_mapper")
+_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+_REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+
+
+class _LayerTap(_EncodedTap):
+    """The decoder-queue stand-in of a simulcast receiver: frames go to the sink with their layer."""
+
+    def __init__(self, original: Any, sink: LayerFrameSink) -> None:
+        super().__init__(original, lambda packet, keyframe: sink(self.rid, self.ssrc, packet, keyframe))
+        self.rid = ""
+        self.ssrc = 0
+
+
+def receive_layers(receiver: RTCRtpReceiver, extension_ids: Mapping[str, int], sink: LayerFrameSink) -> None:
+    """Receive a simulcast publication's layers on one receiver, each reassembled on its own.
+
+    aiortc has no simulcast: it would feed every layer's packets into one jitter buffer. Each
+    layer (RTP stream) is told by its ``rid`` (the rtp-stream-id header extension, RFC 8852, which
+    libwebrtc sends until the stream is acknowledged; later packets are known by SSRC). For each
+    packet this swaps in that layer's own jitter buffer, NACK generator and timestamp mapper
+    (``RTCRtpReceiver.__jitter_buffer``, ``__nack_generator``, ``__timestamp_mapper``, all created in
+    ``__init__`` and only used by ``_handle_rtp_packet``, which the DTLS transport awaits packet by
+    packet, so no two packets interleave) and then runs aiortc's own handling: statistics, REMB,
+    NACKs and PLIs stay aiortc's, per SSRC. Reassembled frames go to ``sink(rid, ssrc, packet,
+    keyframe)``, as ``deliver_encoded`` does. Packets of no known layer (e.g. RTX, which aiortc
+    cannot map without ``a=ssrc-group`` lines) are handled with a scratch state and discarded.
+
+    ``extension_ids`` maps header extension URIs to the ids the publisher's offer gave them: aiortc
+    does not negotiate the rid extensions, so they are added to the transport's parser
+    (``RTCDtlsTransport._rtp_header_extensions_map.configure``, which only adds ids). Packets of
+    SSRCs aiortc has not seen go to the receiver whose mid they carry (see ``_route_by_mid``).
+    """
+    from aiortc.jitterbuffer import JitterBuffer
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+    from aiortc.rtcrtpreceiver import NackGenerator, TimestampMapper
+
+    for name in _RECEIVER_STATE:
+        if not hasattr(receiver, name):
+            raise RuntimeError(
+                f"aiortc's RTCRtpReceiver has no {name!r} any more: simulcast layers cannot be received; "
+                "see compat/devserver/aiortc_internals.py"
+            )
+    transport = receiver.transport
+    transport._rtp_header_extensions_map.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri)
+                for uri, ext_id in extension_ids.items()
+                if uri in (_RID_URI, _REPAIRED_RID_URI)
+            ]
+        )
+    )
+    _route_by_mid(transport)
+    original = getattr(receiver, _DECODER_QUEUE, None)
+    if original is None or not callable(getattr(original, "put", None)):
+        raise RuntimeError(
+            f"aiortc's RTCRtpReceiver has no {_DECODER_QUEUE!r} queue any more: encoded forwarding cannot work; "
+            "see compat/devserver/aiortc_internals.py"
+        )
+    tap = _LayerTap(original, sink)
+    setattr(receiver, _DECODER_QUEUE, tap)
+
+    def new_state() -> tuple[Any, Any, Any]:
+        return JitterBuffer(capacity=512, is_video=True), NackGenerator(), TimestampMapper()
+
+    states: dict[int, tuple[Any, Any, Any]] = {}
+    rids: dict[int, str] = {}
+    scratch = new_state()
+    handle = receiver._handle_rtp_packet
+
+    async def handle_layer(packet: Any, arrival_time_ms: int) -> None:
+        rid = packet.extensions.rtp_stream_id
+        if rid:
+            rids[packet.ssrc] = rid
+        else:
+            rid = rids.get(packet.ssrc)
+        if rid is None:
+            state = scratch
+            tap.rid, tap.ssrc = "", 0
+        else:
+            state = states.get(packet.ssrc) or states.setdefault(packet.ssrc, new_state())
+            tap.rid, tap.ssrc = rid, packet.ssrc
+        for name, value in zip(_RECEIVER_STATE, state, strict=True):
+            setattr(receiver, name, value)
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_layer  # type: ignore[method-assign]
+
+
+def _route_by_mid(transport: Any) -> None:
+    """Route packets of unknown SSRCs by their mid header extension (once per transport).
+
+    Relies on ``RTCDtlsTransport._rtp_router`` (``RtpRouter``: ``route_rtp(packet)``,
+    ``mid_table``, ``ssrc_table``). aiortc routes an unknown SSRC by payload type only when a
+    single receiver has that type; two simulcast video publications of one client share it, and
+    their layers announce no SSRC in the SDP.
+    """
+    router = transport._rtp_router
+    if getattr(router, "_compat_routes_by_mid", False):
+        return
+    route = router.route_rtp
+
+    def route_rtp(packet: Any) -> Any:
+        mid = packet.extensions.mid
+        if packet.ssrc not in router.ssrc_table and mid is not None and mid in router.mid_table:
+            router.ssrc_table[packet.ssrc] = router.mid_table[mid]
+        return route(packet)
+
+    router.route_rtp = route_rtp
+    router._compat_routes_by_mid = True
+
+
+def request_keyframe_of(receiver: RTCRtpReceiver, ssrc: int) -> Coroutine[Any, Any, None]:
+    """A PLI for one RTP stream (``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``), e.g. one simulcast layer."""
+    result: Coroutine[Any, Any, None] = receiver._send_rtcp_pli(ssrc)
+    return result

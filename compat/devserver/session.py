@@ -31,7 +31,14 @@ from livekit.protocol import models, rtc
 
 from compat.devserver.aiortc_internals import negotiated_mime_type, on_keyframe_request, set_msid
 from compat.devserver.ids import new_id
-from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
+from compat.devserver.media import (
+    RelayTrack,
+    TrackForwarder,
+    accept_simulcast,
+    copy_rid_extmaps,
+    sending_sections,
+    simulcast_sections,
+)
 from compat.devserver.room import Participant, PublishedTrack, Room
 
 if TYPE_CHECKING:
@@ -72,6 +79,16 @@ def _rtc_config() -> RTCConfiguration:
     return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
+def _wanted_quality(request: rtc.UpdateTrackSettings, layers: Any) -> int:
+    """The VideoQuality a subscriber asks for: the smallest layer at least as large as what it
+    renders when it gives a size (adaptive stream), else its quality (HIGH when unset)."""
+    if request.width and request.height and layers:
+        covering = [layer for layer in layers if layer.width >= request.width and layer.height >= request.height]
+        chosen = min(covering, key=lambda layer: layer.width) if covering else max(layers, key=lambda layer: layer.width)
+        return int(chosen.quality)
+    return int(request.quality)
+
+
 class Subscription:
     __slots__ = ("relay", "track_sid", "transceiver")
 
@@ -99,6 +116,7 @@ class SignalConnection:
         self._orphan_tracks: dict[str, MediaStreamTrack] = {}  # by cid, media before AddTrack
         self._pending_tracks: dict[str, PublishedTrack] = {}  # by cid, AddTrack before media
         self._pub_cids: dict[str, str] = {}  # publisher mid → cid
+        self._pub_simulcast: dict[str, tuple[list[str], dict[str, int]]] = {}  # mid → (rids, extension ids)
         self._sub_channels: dict[str, RTCDataChannel] = {}
         self._sub_pending: dict[str, list[bytes]] = {RELIABLE_LABEL: [], LOSSY_LABEL: []}
         self._sub_dirty = False
@@ -364,6 +382,9 @@ class SignalConnection:
             pc = self.publisher
             sending = sending_sections(offer.sdp)
             self._pub_cids.update(sending)
+            forward = self.server.relay == "forward"
+            if forward:
+                self._pub_simulcast.update(simulcast_sections(offer.sdp))
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
             except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds for an offer it cannot take
@@ -377,6 +398,8 @@ class SignalConnection:
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
             sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
+            if forward:
+                sdp = accept_simulcast(offer.sdp, sdp)
             self.send(rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id)))
 
     async def _offer_failed(self, sending: dict[str, str], exc: Exception) -> None:
@@ -421,6 +444,7 @@ class SignalConnection:
             return
         if request.cid in self._pending_tracks or any(t.cid == request.cid for t in participant.tracks.values()):
             raise ValueError(f"track with cid {request.cid!r} already published")
+        simulcast = request.type == models.TrackType.VIDEO and len(request.layers) > 1 and self.server.relay == "forward"
         info = models.TrackInfo(
             sid=new_id("TR_"),
             type=request.type,
@@ -428,7 +452,9 @@ class SignalConnection:
             muted=request.muted,
             width=request.width,
             height=request.height,
-            simulcast=False,  # aiortc receives a single layer
+            # Layers are received and forwarded one per subscriber in relay "forward"; "decode" takes one.
+            simulcast=simulcast,
+            layers=request.layers if simulcast else (),
             source=source,
             disable_dtx=request.disable_dtx,
             stereo=request.stereo,
@@ -517,6 +543,19 @@ class SignalConnection:
             else:
                 self.unsubscribe(sid)
 
+    async def _on_track_setting(self, request: rtc.UpdateTrackSettings) -> None:
+        """A subscriber's wishes for tracks it receives: paused or not, and which simulcast layer
+        (by quality, or the smallest layer covering the width and height it renders)."""
+        for sid in request.track_sids:
+            subscription = self.subscriptions.get(sid)
+            if subscription is None:
+                continue
+            relay = subscription.relay
+            relay.set_enabled(not request.disabled)
+            found = self._find_track(sid)
+            layers = found[1].info.layers if found is not None else ()
+            relay.set_quality(_wanted_quality(request, layers))
+
     def _find_track(self, sid: str) -> tuple[Participant, PublishedTrack] | None:
         for other in self.room.participants.values():
             if other is not self.participant and sid in other.tracks:
@@ -562,7 +601,10 @@ class SignalConnection:
             published.info.mime_type = codec
         name = f"{self.participant.identity}/{published.info.name or published.sid}"
         if self.server.relay == "forward" and transceiver is not None and codec:
-            forwarder = TrackForwarder(track, name, receiver=transceiver.receiver, mime_type=codec)
+            rids, extension_ids = self._pub_simulcast.get(published.info.mid, ([], {}))
+            forwarder = TrackForwarder(
+                track, name, receiver=transceiver.receiver, mime_type=codec, rids=rids, extension_ids=extension_ids
+            )
         else:
             forwarder = TrackForwarder(track, name)
         published.forwarder = forwarder
