@@ -28,18 +28,23 @@ from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 __all__ = [
+    "PASSTHROUGH_MIME_TYPES",
     "EncodedFrameSink",
     "EncodedPacket",
     "LayerFrameSink",
     "deliver_encoded",
     "is_keyframe",
+    "join_payloads",
     "negotiated_mime_type",
     "on_audio_level",
     "on_keyframe_request",
     "receive_layers",
+    "register_passthrough_codecs",
     "request_keyframe",
     "request_keyframe_of",
     "set_msid",
+    "spatial_layer",
+    "split_payloads",
 ]
 
 if TYPE_CHECKING:
@@ -95,6 +100,8 @@ def is_keyframe(mime_type: str, data: bytes) -> bool:
     An encrypted frame (LiveKit's frame cryptor) keeps these header bytes in the clear.
     """
     mime = mime_type.lower()
+    if mime in ("video/vp9", "video/av1"):
+        return passthrough_keyframe(mime, data)
     if mime == "video/vp8":
         return bool(data) and data[0] & 0x01 == 0
     if mime == "video/h264":
@@ -318,3 +325,127 @@ def request_keyframe_of(receiver: RTCRtpReceiver, ssrc: int) -> Coroutine[Any, A
     """A PLI for one RTP stream (``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``), e.g. one simulcast layer."""
     result: Coroutine[Any, Any, None] = receiver._send_rtcp_pli(ssrc)
     return result
+
+
+# ---- VP9 and AV1: forwarded as the publisher packetized them -------------------------------------
+
+PASSTHROUGH_MIME_TYPES = ("video/VP9", "video/AV1")
+_PASSTHROUGH_PAYLOAD_TYPES = {"video/VP9": 103, "video/AV1": 105}  # after aiortc's own 96..102
+
+
+def _is_passthrough(codec: Any) -> bool:
+    return str(codec.mimeType).lower() in ("video/vp9", "video/av1")
+
+
+def split_payloads(data: bytes) -> list[bytes]:
+    """The RTP payloads of one passthrough frame, as ``register_passthrough_codecs`` keeps them."""
+    payloads = []
+    at = 0
+    while at + 2 <= len(data):
+        size = int.from_bytes(data[at : at + 2], "big")
+        payloads.append(data[at + 2 : at + 2 + size])
+        at += 2 + size
+    return payloads
+
+
+def join_payloads(payloads: list[bytes]) -> bytes:
+    return b"".join(len(payload).to_bytes(2, "big") + payload for payload in payloads)
+
+
+class PassthroughEncoder:
+    """The "encoder" of a subscriber's sender for VP9/AV1: it sends the publisher's RTP payloads
+    unchanged (its own SSRC, sequence numbers and timestamps; marker on the frame's last packet)."""
+
+    def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        raise ValueError("a passthrough codec has no encoder: only encoded frames can be forwarded")
+
+    def pack(self, packet: Any) -> tuple[list[bytes], int]:
+        timestamp = int(packet.pts or 0) * 90000 * packet.time_base.numerator // packet.time_base.denominator
+        return split_payloads(bytes(packet)), timestamp
+
+
+def register_passthrough_codecs() -> None:
+    """Let aiortc negotiate VP9 and AV1, which it can neither decode nor encode, for forwarding only.
+
+    Relies on ``aiortc.codecs.CODECS`` (the codecs aiortc offers and accepts, read at each
+    negotiation), ``aiortc.rtcrtpreceiver.depayload`` (the receiver's per-packet depacketizer, looked
+    up in that module at each packet) and ``aiortc.rtcrtpsender.get_encoder`` (looked up when a sender
+    first sends). For these codecs the receiver keeps each RTP payload whole, length-prefixed, so the
+    reassembled frame still holds the publisher's packets (with their VP9 payload descriptors or AV1
+    aggregation headers, which say the spatial layer of each), and the sender sends them as they
+    are. A PeerConnection that must decode or encode (relay "decode") must not be offered them:
+    set its codec preferences. Idempotent.
+    """
+    import aiortc.codecs
+    import aiortc.rtcrtpreceiver
+    import aiortc.rtcrtpsender
+    from aiortc.rtcrtpparameters import RTCRtcpFeedback
+
+    video = aiortc.codecs.CODECS["video"]
+    if any(_is_passthrough(codec) for codec in video):
+        return
+    for name in ("depayload", "get_encoder"):
+        module = aiortc.rtcrtpreceiver if name == "depayload" else aiortc.rtcrtpsender
+        if not callable(getattr(module, name, None)):
+            raise RuntimeError(f"aiortc has no {module.__name__}.{name} any more: VP9/AV1 cannot be forwarded")
+    for mime_type, payload_type in _PASSTHROUGH_PAYLOAD_TYPES.items():
+        feedback = [RTCRtcpFeedback(type="nack"), RTCRtcpFeedback(type="nack", parameter="pli"), RTCRtcpFeedback(type="goog-remb")]
+        video.append(RTCRtpCodecParameters(mimeType=mime_type, clockRate=90000, payloadType=payload_type, rtcpFeedback=feedback))
+        rtx = RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=payload_type + 1, parameters={"apt": payload_type})
+        video.append(rtx)
+    depayload = aiortc.rtcrtpreceiver.depayload  # type: ignore[attr-defined]
+    get_encoder = aiortc.rtcrtpsender.get_encoder  # type: ignore[attr-defined]
+
+    def keep_payload(codec: Any, payload: bytes) -> bytes:
+        return join_payloads([payload]) if _is_passthrough(codec) else depayload(codec, payload)
+
+    def passthrough_or_encoder(codec: Any) -> Any:
+        return PassthroughEncoder() if _is_passthrough(codec) else get_encoder(codec)
+
+    aiortc.rtcrtpreceiver.depayload = keep_payload  # type: ignore[attr-defined]
+    aiortc.rtcrtpsender.get_encoder = passthrough_or_encoder  # type: ignore[attr-defined]
+
+
+def spatial_layer(mime_type: str, payload: bytes, previous: int) -> int:
+    """The spatial layer of one RTP payload of an SVC frame (``previous``: that of the packet before,
+    for an AV1 packet continuing an OBU).
+
+    VP9 (RFC 9628 section 4.2): the SID of the layer indices, present when the L bit is set.
+    AV1 (RTP payload format, section 4.4): the spatial_id of the first OBU's extension header.
+    """
+    if not payload:
+        return previous
+    if mime_type.lower() == "video/vp9":
+        flags = payload[0]
+        if not flags & 0x20:  # no layer indices: a single-layer stream
+            return 0
+        at = 1
+        if flags & 0x80:  # picture id: 7 or 15 bits
+            at += 2 if len(payload) > 1 and payload[1] & 0x80 else 1
+        return (payload[at] >> 1) & 0x07 if at < len(payload) else previous
+    aggregation = payload[0]
+    if aggregation & 0x80:  # Z: continues an OBU of the previous packet
+        return previous
+    at = 1
+    if (aggregation >> 4) & 0x03 != 1:  # W != 1: the first element has a leb128 length
+        while at < len(payload) and payload[at] & 0x80:
+            at += 1
+        at += 1
+    if at >= len(payload):
+        return previous
+    header = payload[at]
+    if header & 0x04 and at + 1 < len(payload):  # obu_extension_flag
+        return (payload[at + 1] >> 3) & 0x03
+    return 0
+
+
+def passthrough_keyframe(mime_type: str, data: bytes) -> bool:
+    """Is this passthrough frame a keyframe? VP9: the first packet is not inter-picture predicted
+    (P bit clear); AV1: the first packet starts a coded video sequence (N bit set)."""
+    payloads = split_payloads(data)
+    if not payloads or not payloads[0]:
+        return False
+    first = payloads[0][0]
+    if mime_type.lower() == "video/vp9":
+        return not first & 0x40
+    return bool(first & 0x08)

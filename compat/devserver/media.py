@@ -33,12 +33,16 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from compat.devserver.aiortc_internals import (
+    PASSTHROUGH_MIME_TYPES,
     EncodedPacket,
     deliver_encoded,
+    join_payloads,
     on_audio_level,
     receive_layers,
     request_keyframe,
     request_keyframe_of,
+    spatial_layer,
+    split_payloads,
 )
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,7 @@ class RelayTrack(MediaStreamTrack):
         self.enabled = True
         self._pts_shift = 0
         self._last_pts = -1
+        self.spatial: int | None = None  # SVC: the highest spatial layer this subscriber gets
 
     def put(self, frame: Any) -> None:
         queue = self._queue
@@ -159,12 +164,33 @@ class RelayTrack(MediaStreamTrack):
         self._last_pts = pts
         self.put_encoded(packet, keyframe, pts)
 
+    def put_svc(self, packet: EncodedPacket, keyframe: bool) -> None:
+        """A frame of an SVC stream (VP9/AV1): forwarded up to the spatial layer the subscriber
+        wants; a change of layer waits for a keyframe (upper layers refer to lower ones)."""
+        if not self.enabled:
+            return
+        forwarder = self._forwarder
+        wanted = min(self.target_quality, forwarder.top_spatial_layer)
+        if wanted != self.spatial:
+            if keyframe:
+                self.spatial = wanted
+            else:
+                forwarder.request_keyframe()
+        if self.spatial is None:
+            return
+        self.put_encoded(forwarder.up_to_layer(packet, self.spatial), keyframe)
+
     def set_quality(self, quality: int) -> None:
         """The subscriber's wish (UpdateTrackSettings): the best layer at or below ``quality``."""
         self.target_quality = quality
-        best = self._forwarder.best_layer(quality)
+        forwarder = self._forwarder
+        if forwarder.svc:
+            if min(quality, forwarder.top_spatial_layer) != self.spatial:
+                forwarder.request_keyframe()
+            return
+        best = forwarder.best_layer(quality)
         if best is not None and best != self.layer:
-            self._forwarder.request_layer_keyframe(best)
+            forwarder.request_layer_keyframe(best)
 
     def set_enabled(self, enabled: bool) -> None:
         """UpdateTrackSettings.disabled: a disabled subscription gets no frames; re-enabled, it restarts at a keyframe."""
@@ -273,6 +299,7 @@ class TrackForwarder:
         mime_type: str = "",
         rids: Sequence[str] = (),
         extension_ids: Mapping[str, int] | None = None,
+        spatial_layers: int = 1,
     ) -> None:
         self.source = source
         self.kind: str = source.kind
@@ -305,6 +332,11 @@ class TrackForwarder:
         self._layer_shift: dict[str, int] = {}
         self._layer_keyframe_asked: dict[str, float] = {}
         self._sink_layer: str | None = None
+        # SVC (VP9/AV1 with spatial layers, forwarded as packetized): the top layer's index, and
+        # the current frame cut down to each lower layer, made once for all subscribers.
+        passthrough = any(mime_type.lower() == m.lower() for m in PASSTHROUGH_MIME_TYPES)
+        self.top_spatial_layer = spatial_layers - 1 if passthrough and receiver is not None else 0
+        self._cut: dict[int, EncodedPacket] = {}
 
     @property
     def encoded(self) -> bool:
@@ -313,6 +345,27 @@ class TrackForwarder:
     @property
     def simulcast(self) -> bool:
         return bool(self.layer_quality)
+
+    @property
+    def svc(self) -> bool:
+        return self.top_spatial_layer > 0
+
+    def up_to_layer(self, packet: EncodedPacket, spatial: int) -> EncodedPacket:
+        """The current SVC frame without the packets of spatial layers above ``spatial``."""
+        if spatial >= self.top_spatial_layer:
+            return packet
+        cut = self._cut.get(spatial)
+        if cut is None:
+            kept: list[bytes] = []
+            layer = 0
+            for payload in split_payloads(bytes(packet)):
+                layer = spatial_layer(self.mime_type, payload, layer)
+                if layer <= spatial:
+                    kept.append(payload)
+            cut = self._cut[spatial] = av.Packet(join_payloads(kept))
+            cut.pts = packet.pts
+            cut.time_base = packet.time_base
+        return cut
 
     def start(self) -> None:
         receiver = self.receiver
@@ -435,8 +488,13 @@ class TrackForwarder:
 
     def _on_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
         self.frames += 1
-        for relay in self._relay_snapshot:
-            relay.put_encoded(packet, keyframe)
+        if self.svc:
+            self._cut.clear()
+            for relay in self._relay_snapshot:
+                relay.put_svc(packet, keyframe)
+        else:
+            for relay in self._relay_snapshot:
+                relay.put_encoded(packet, keyframe)
         decoder = self._sink_decoder
         if decoder is not None and not decoder.feed(packet, keyframe):
             self.request_keyframe()

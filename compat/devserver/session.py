@@ -55,22 +55,29 @@ ANSWER_TIMEOUT = 15.0
 
 
 _RELAYED_CODECS = {"opus": "audio/opus", "vp8": "video/VP8", "h264": "video/H264"}
+_FORWARDED_ONLY_CODECS = {"vp9": "video/VP9", "av1": "video/AV1"}  # never decoded: relay "forward" only
 
 
-def _track_mime_type(request: rtc.AddTrackRequest) -> str | None:
-    """The mime type of the first codec the relay can decode, or None when it can decode none."""
+def _track_mime_type(request: rtc.AddTrackRequest, forward: bool) -> str | None:
+    """The mime type of the first codec the relay can carry, or None when it can carry none."""
     if request.type == models.TrackType.AUDIO:
         return "audio/opus"
     offered = [c.codec.lower().rsplit("/", 1)[-1] for c in request.simulcast_codecs if c.codec]
     if not offered:
         return "video/VP8"  # the SDKs' default
-    return next((_RELAYED_CODECS[c] for c in offered if c in _RELAYED_CODECS), None)
+    known = {**_RELAYED_CODECS, **_FORWARDED_ONLY_CODECS} if forward else _RELAYED_CODECS
+    return next((known[c] for c in offered if c in known), None)
 
 
-def _codec_preferences(kind: str, mime_type: str) -> list[RTCRtpCodecCapability]:
-    """aiortc's codecs of this MIME type (every H.264 profile), with their retransmission codecs."""
+def _codec_preferences(kind: str, mime_type: str | None) -> list[RTCRtpCodecCapability]:
+    """aiortc's codecs of this MIME type (every H.264 profile), or (None) those it can encode, with
+    their retransmission codecs."""
     codecs = RTCRtpSender.getCapabilities(kind).codecs
-    wanted = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
+    if mime_type is None:
+        forwarded_only = {m.lower() for m in _FORWARDED_ONLY_CODECS.values()}
+        wanted = [c for c in codecs if c.mimeType.lower() not in forwarded_only and not c.mimeType.lower().endswith("/rtx")]
+    else:
+        wanted = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
     return wanted + [c for c in codecs if c.mimeType.lower().endswith("/rtx")]
 
 
@@ -433,18 +440,20 @@ class SignalConnection:
                 "does not have permission to publish" + (" this source" if permission.can_publish else ""),
             )
             return
-        mime_type = _track_mime_type(request)
+        forward = self.server.relay == "forward"
+        mime_type = _track_mime_type(request, forward)
         if mime_type is None:
             offered = ", ".join(c.codec for c in request.simulcast_codecs if c.codec)
+            carried = "Opus, VP8, H.264, VP9 and AV1" if forward else "Opus, VP8 and H.264 (relay 'decode')"
             self._refuse_track(
                 request,
                 rtc.RequestResponse.Reason.UNSUPPORTED_TYPE,
-                f"codec {offered} is not supported by the dev server: it relays Opus, VP8 and H.264",
+                f"codec {offered} is not supported by the dev server: it relays {carried}",
             )
             return
         if request.cid in self._pending_tracks or any(t.cid == request.cid for t in participant.tracks.values()):
             raise ValueError(f"track with cid {request.cid!r} already published")
-        simulcast = request.type == models.TrackType.VIDEO and len(request.layers) > 1 and self.server.relay == "forward"
+        simulcast = request.type == models.TrackType.VIDEO and len(request.layers) > 1 and forward
         info = models.TrackInfo(
             sid=new_id("TR_"),
             type=request.type,
@@ -602,8 +611,15 @@ class SignalConnection:
         name = f"{self.participant.identity}/{published.info.name or published.sid}"
         if self.server.relay == "forward" and transceiver is not None and codec:
             rids, extension_ids = self._pub_simulcast.get(published.info.mid, ([], {}))
+            spatial_layers = len(published.info.layers) if published.info.simulcast else 1
             forwarder = TrackForwarder(
-                track, name, receiver=transceiver.receiver, mime_type=codec, rids=rids, extension_ids=extension_ids
+                track,
+                name,
+                receiver=transceiver.receiver,
+                mime_type=codec,
+                rids=rids,
+                extension_ids=extension_ids,
+                spatial_layers=spatial_layers,
             )
         else:
             forwarder = TrackForwarder(track, name)
@@ -671,6 +687,8 @@ class SignalConnection:
             # The sender only re-packetizes the publisher's frames: offer the subscriber that codec alone.
             transceiver.setCodecPreferences(_codec_preferences(forwarder.kind, forwarder.mime_type))
             on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
+        elif forwarder.kind == "video":
+            transceiver.setCodecPreferences(_codec_preferences("video", None))  # what aiortc can encode
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".
         set_msid(transceiver.sender, f"{publisher.sid}|{track.sid}", track.sid)
         self.subscriptions[track.sid] = Subscription(track.sid, transceiver, relay)
