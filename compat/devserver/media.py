@@ -716,3 +716,17 @@ def accept_simulcast(offer: str, answer: str) -> str:
             section = [*section, *(f"a=rid:{rid} recv" for rid in rids), "a=simulcast:recv " + ";".join(rids)]
         out.extend(section)
     return "\r\n".join(line for line in out if line) + "\r\n"
+
+
+def undecodable_video(offer: str) -> list[str]:
+    """The codecs of each video section the offerer sends in none of the codecs aiortc decodes
+    (VP8, H.264): what relay "decode" cannot take."""
+    refused = []
+    for section in _sections(offer)[1:]:
+        if not section[0].startswith("m=video") or not any(line in ("a=sendonly", "a=sendrecv") for line in section):
+            continue
+        names = {line.split(" ", 1)[-1].split("/")[0].upper() for line in section if line.startswith("a=rtpmap:")}
+        media = names - {"RTX", "RED", "ULPFEC", "FLEXFEC-03"}
+        if media and not media & {"VP8", "H264"}:
+            refused.append("/".join(sorted(media)))
+    return refused

@@ -38,6 +38,7 @@ from compat.devserver.media import (
     copy_rid_extmaps,
     sending_sections,
     simulcast_sections,
+    undecodable_video,
 )
 from compat.devserver.room import Participant, PublishedTrack, Room
 
@@ -392,6 +393,9 @@ class SignalConnection:
             forward = self.server.relay == "forward"
             if forward:
                 self._pub_simulcast.update(simulcast_sections(offer.sdp))
+            elif undecodable := undecodable_video(offer.sdp):
+                await self._offer_failed(sending, ValueError(f"relay 'decode' cannot decode {', '.join(undecodable)}"))
+                return
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
             except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds for an offer it cannot take

@@ -11,25 +11,33 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from fractions import Fraction
 
 import aiortc
+import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
+import av
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
-from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from compat.devserver.aiortc_internals import (
     EncodedPacket,
     deliver_encoded,
     is_keyframe,
+    join_payloads,
     negotiated_mime_type,
     on_audio_level,
     on_keyframe_request,
+    passthrough_keyframe,
     receive_layers,
+    register_passthrough_codecs,
     request_keyframe,
     request_keyframe_of,
     set_msid,
+    spatial_layer,
 )
 from tests.support import wait_for
 
@@ -255,3 +263,45 @@ def test_receive_layers_refuses_a_receiver_without_its_state() -> None:
 
     with pytest.raises(RuntimeError, match="jitter_buffer"):
         receive_layers(NotAReceiver(), {}, lambda *frame: None)  # type: ignore[arg-type]
+
+
+# ---- VP9 and AV1 passthrough ------------------------------------------------------------------------------
+
+
+async def test_passthrough_codecs_are_negotiated_and_sent_as_they_came(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    register_passthrough_codecs()
+    register_passthrough_codecs()  # idempotent
+    mimes = [c.mimeType for c in RTCRtpSender.getCapabilities("video").codecs]
+    assert mimes.count("video/VP9") == 1 and mimes.count("video/AV1") == 1, CHANGED
+    offerer, answerer = pcs
+    transceiver = offerer.addTransceiver("video", direction="sendonly")
+    transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP9"])
+    await negotiate(offerer, answerer)
+    assert negotiated_mime_type(transceiver_of(answerer, "video")) == "video/VP9", CHANGED
+
+    vp9 = RTCRtpCodecParameters(mimeType="video/VP9", clockRate=90000, payloadType=103)
+    payloads = [bytes([0x88, 1, 2]), bytes([0x84, 3])]
+    kept = b"".join(aiortc.rtcrtpreceiver.depayload(vp9, p) for p in payloads)  # type: ignore[attr-defined]
+    packet = av.Packet(kept)
+    packet.pts, packet.time_base = 3000, Fraction(1, 90000)
+    encoder = aiortc.rtcrtpsender.get_encoder(vp9)  # type: ignore[attr-defined]
+    assert encoder.pack(packet) == (payloads, 3000), CHANGED
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+    assert aiortc.rtcrtpreceiver.depayload(vp8, bytes([0x10, 0xAB])) == bytes([0xAB]), CHANGED  # type: ignore[attr-defined]
+
+
+def test_spatial_layers_and_keyframes_are_read_from_the_payloads() -> None:
+    # VP9: I (15-bit picture id), L: layer indices byte TID|U|SID|D; P clear on a key picture.
+    assert spatial_layer("video/VP9", bytes([0xA8, 0x80, 0x01, (2 << 5) | (1 << 1), 0]), 0) == 1
+    assert spatial_layer("video/VP9", bytes([0xA8, 0x05, (0 << 5) | (2 << 1), 0]), 0) == 2
+    assert spatial_layer("video/VP9", bytes([0x88, 0x05]), 2) == 0  # no layer indices: single layer
+    # AV1: aggregation header Z|Y|W|N, then the OBU header (extension flag) and extension (tid, sid).
+    w1 = bytes([0x10, (6 << 3) | 0x04, (1 << 5) | (2 << 3)])
+    assert spatial_layer("video/AV1", w1, 0) == 2
+    w0 = bytes([0x00, 0x02, (6 << 3) | 0x04, (0 << 3)])  # W=0: a leb128 length first
+    assert spatial_layer("video/AV1", w0, 2) == 0
+    assert spatial_layer("video/AV1", bytes([0x90, 0xFF]), 1) == 1  # Z: continues the previous OBU
+    assert passthrough_keyframe("video/VP9", join_payloads([bytes([0x88, 0])]))
+    assert not passthrough_keyframe("video/VP9", join_payloads([bytes([0xC8, 0])]))
+    assert passthrough_keyframe("video/AV1", join_payloads([bytes([0x18, 0])]))
+    assert not passthrough_keyframe("video/AV1", join_payloads([bytes([0x10, 0])]))

@@ -1,5 +1,6 @@
-"""Simulcast (relay "forward"): the publisher's layers are received, each subscriber gets one, and
-``set_video_quality`` switches it at a keyframe, as with LiveKit's SFU."""
+"""Simulcast and SVC (relay "forward"): the publisher's layers are received, each subscriber gets
+one (VP8/H.264 simulcast) or the spatial layers up to one (VP9/AV1 SVC), and ``set_video_quality``
+switches at a keyframe, as with LiveKit's SFU."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ WIDTH, HEIGHT = 1280, 720
 # The Rust SDK's layers for a 720p publication (q, h, f) and the size each decodes to.
 SIZES = {VideoQuality.VIDEO_QUALITY_LOW: (320, 180), VideoQuality.VIDEO_QUALITY_MEDIUM: (640, 360),
          VideoQuality.VIDEO_QUALITY_HIGH: (1280, 720)}
+
+
+SVC_CODECS = (rtc.VideoCodec.VP9, rtc.VideoCodec.AV1)
 
 
 async def _publish_simulcast(room: rtc.Room, codec: int) -> tuple[rtc.LocalTrackPublication, asyncio.Task[None]]:
@@ -43,6 +47,8 @@ async def _publish_simulcast(room: rtc.Room, codec: int) -> tuple[rtc.LocalTrack
         video_codec=codec,  # type: ignore[arg-type]
         video_encoding=rtc.VideoEncoding(max_bitrate=3_000_000, max_framerate=15),
     )
+    if codec in SVC_CODECS:
+        options.scalability_mode = "L3T3_KEY"  # three spatial layers in one stream
     try:
         return await room.local_participant.publish_track(track, options), task
     except BaseException:
@@ -64,8 +70,10 @@ async def _frames_of_size(stream: AsyncIterator[rtc.VideoFrameEvent], size: tupl
 
 
 @pytest.mark.media
-@pytest.mark.parametrize("codec", [rtc.VideoCodec.VP8, rtc.VideoCodec.H264], ids=["vp8", "h264"])
-async def test_a_subscriber_switches_simulcast_layers(dev_server: LiveKitServer, codec: int) -> None:
+@pytest.mark.parametrize(
+    "codec", [rtc.VideoCodec.VP8, rtc.VideoCodec.H264, *SVC_CODECS], ids=["vp8", "h264", "vp9-svc", "av1-svc"]
+)
+async def test_a_subscriber_switches_layers(dev_server: LiveKitServer, codec: int) -> None:
     a = await dev_server.connect("a", "r")
     b = await dev_server.connect("b", "r")
     log = EventLog()
@@ -76,7 +84,11 @@ async def test_a_subscriber_switches_simulcast_layers(dev_server: LiveKitServer,
         ((track, publication, _),) = await log.wait("track_subscribed")
         assert local.simulcasted and publication.simulcasted
         forwarder: TrackForwarder = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
-        assert forwarder.layer_quality == {"q": 0, "h": 1, "f": 2}
+        if codec in SVC_CODECS:
+            assert forwarder.svc and forwarder.top_spatial_layer == 2
+            assert publication.mime_type.lower() == ("video/vp9" if codec == rtc.VideoCodec.VP9 else "video/av1")
+        else:
+            assert forwarder.layer_quality == {"q": 0, "h": 1, "f": 2}
         stream = rtc.VideoStream(track)
         frames = stream.__aiter__()
         publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
