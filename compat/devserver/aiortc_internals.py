@@ -26,7 +26,7 @@ relay "decode" uses it for Opus (compat.devserver.media.OpusOnce encodes each tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -36,16 +36,24 @@ from aiortc import RTCIceParameters, RTCIceTransport, RTCPeerConnection, RTCRtpR
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 __all__ = [
+    "PASSTHROUGH_MIME_TYPES",
     "EncodedFrameSink",
     "EncodedPacket",
+    "LayerFrameSink",
     "adopt_remote_ice_credentials",
     "deliver_encoded",
     "is_keyframe",
+    "join_payloads",
     "negotiated_mime_type",
     "on_audio_level",
     "on_keyframe_request",
+    "receive_layers",
+    "register_passthrough_codecs",
     "request_keyframe",
+    "request_keyframe_of",
     "set_msid",
+    "spatial_layer",
+    "split_payloads",
 ]
 
 if TYPE_CHECKING:
@@ -137,6 +145,8 @@ def is_keyframe(mime_type: str, data: bytes) -> bool:
     An encrypted frame (LiveKit's frame cryptor) keeps these header bytes in the clear.
     """
     mime = mime_type.lower()
+    if mime in ("video/vp9", "video/av1"):
+        return passthrough_keyframe(mime, data)
     if mime == "video/vp8":
         return bool(data) and data[0] & 0x01 == 0
     if mime == "video/h264":
@@ -236,3 +246,251 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
             "see compat/devserver/aiortc_internals.py"
         )
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+# ---- simulcast: one receiver, several layers --------------------------------------------------
+
+LayerFrameSink = Callable[[str, int, EncodedPacket, bool], None]
+"""``sink(rid, ssrc, packet, keyframe)``: one encoded frame of one simulcast layer."""
+
+_RECEIVER_STATE = ("_RTCRtpReceiver__jitter_buffer", "_RTCRtpReceiver__nack_generator", "_RTCRtpReceiver__timestamp_mapper")
+_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+_REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+
+
+class _LayerTap(_EncodedTap):
+    """The decoder-queue stand-in of a simulcast receiver: frames go to the sink with their layer."""
+
+    def __init__(self, original: Any, sink: LayerFrameSink) -> None:
+        super().__init__(original, lambda packet, keyframe: sink(self.rid, self.ssrc, packet, keyframe))
+        self.rid = ""
+        self.ssrc = 0
+
+
+def receive_layers(receiver: RTCRtpReceiver, extension_ids: Mapping[str, int], sink: LayerFrameSink) -> None:
+    """Receive a simulcast publication's layers on one receiver, each reassembled on its own.
+
+    aiortc has no simulcast: it would feed every layer's packets into one jitter buffer. Each
+    layer (RTP stream) is told by its ``rid`` (the rtp-stream-id header extension, RFC 8852, which
+    libwebrtc sends until the stream is acknowledged; later packets are known by SSRC). For each
+    packet this swaps in that layer's own jitter buffer, NACK generator and timestamp mapper
+    (``RTCRtpReceiver.__jitter_buffer``, ``__nack_generator``, ``__timestamp_mapper``, all created in
+    ``__init__`` and only used by ``_handle_rtp_packet``, which the DTLS transport awaits packet by
+    packet, so no two packets interleave) and then runs aiortc's own handling: statistics, REMB,
+    NACKs and PLIs stay aiortc's, per SSRC. Reassembled frames go to ``sink(rid, ssrc, packet,
+    keyframe)``, as ``deliver_encoded`` does. Packets of no known layer (e.g. RTX, which aiortc
+    cannot map without ``a=ssrc-group`` lines) are handled with a scratch state and discarded.
+
+    ``extension_ids`` maps header extension URIs to the ids the publisher's offer gave them: aiortc
+    does not negotiate the rid extensions, so they are added to the transport's parser
+    (``RTCDtlsTransport._rtp_header_extensions_map.configure``, which only adds ids). Packets of
+    SSRCs aiortc has not seen go to the receiver whose mid they carry (see ``_route_by_mid``).
+    """
+    from aiortc.jitterbuffer import JitterBuffer
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+    from aiortc.rtcrtpreceiver import NackGenerator, TimestampMapper
+
+    for name in _RECEIVER_STATE:
+        if not hasattr(receiver, name):
+            raise RuntimeError(
+                f"aiortc's RTCRtpReceiver has no {name!r} any more: simulcast layers cannot be received; "
+                "see compat/devserver/aiortc_internals.py"
+            )
+    transport = receiver.transport
+    transport._rtp_header_extensions_map.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri)
+                for uri, ext_id in extension_ids.items()
+                if uri in (_RID_URI, _REPAIRED_RID_URI)
+            ]
+        )
+    )
+    _route_by_mid(transport)
+    original = getattr(receiver, _DECODER_QUEUE, None)
+    if original is None or not callable(getattr(original, "put", None)):
+        raise RuntimeError(
+            f"aiortc's RTCRtpReceiver has no {_DECODER_QUEUE!r} queue any more: encoded forwarding cannot work; "
+            "see compat/devserver/aiortc_internals.py"
+        )
+    tap = _LayerTap(original, sink)
+    setattr(receiver, _DECODER_QUEUE, tap)
+
+    def new_state() -> tuple[Any, Any, Any]:
+        return JitterBuffer(capacity=512, is_video=True), NackGenerator(), TimestampMapper()
+
+    states: dict[int, tuple[Any, Any, Any]] = {}
+    rids: dict[int, str] = {}
+    scratch = new_state()
+    handle = receiver._handle_rtp_packet
+
+    async def handle_layer(packet: Any, arrival_time_ms: int) -> None:
+        rid = packet.extensions.rtp_stream_id
+        if rid:
+            rids[packet.ssrc] = rid
+        else:
+            rid = rids.get(packet.ssrc)
+        if rid is None:
+            state = scratch
+            tap.rid, tap.ssrc = "", 0
+        else:
+            state = states.get(packet.ssrc) or states.setdefault(packet.ssrc, new_state())
+            tap.rid, tap.ssrc = rid, packet.ssrc
+        for name, value in zip(_RECEIVER_STATE, state, strict=True):
+            setattr(receiver, name, value)
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_layer  # type: ignore[method-assign]
+
+
+def _route_by_mid(transport: Any) -> None:
+    """Route packets of unknown SSRCs by their mid header extension (once per transport).
+
+    Relies on ``RTCDtlsTransport._rtp_router`` (``RtpRouter``: ``route_rtp(packet)``,
+    ``mid_table``, ``ssrc_table``). aiortc routes an unknown SSRC by payload type only when a
+    single receiver has that type; two simulcast video publications of one client share it, and
+    their layers announce no SSRC in the SDP.
+    """
+    router = transport._rtp_router
+    if getattr(router, "_compat_routes_by_mid", False):
+        return
+    route = router.route_rtp
+
+    def route_rtp(packet: Any) -> Any:
+        mid = packet.extensions.mid
+        if packet.ssrc not in router.ssrc_table and mid is not None and mid in router.mid_table:
+            router.ssrc_table[packet.ssrc] = router.mid_table[mid]
+        return route(packet)
+
+    router.route_rtp = route_rtp
+    router._compat_routes_by_mid = True
+
+
+def request_keyframe_of(receiver: RTCRtpReceiver, ssrc: int) -> Coroutine[Any, Any, None]:
+    """A PLI for one RTP stream (``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``), e.g. one simulcast layer."""
+    result: Coroutine[Any, Any, None] = receiver._send_rtcp_pli(ssrc)
+    return result
+
+
+# ---- VP9 and AV1: forwarded as the publisher packetized them -------------------------------------
+
+PASSTHROUGH_MIME_TYPES = ("video/VP9", "video/AV1")
+_PASSTHROUGH_PAYLOAD_TYPES = {"video/VP9": 103, "video/AV1": 105}  # after aiortc's own 96..102
+
+
+def _is_passthrough(codec: Any) -> bool:
+    return str(codec.mimeType).lower() in ("video/vp9", "video/av1")
+
+
+def split_payloads(data: bytes) -> list[bytes]:
+    """The RTP payloads of one passthrough frame, as ``register_passthrough_codecs`` keeps them."""
+    payloads = []
+    at = 0
+    while at + 2 <= len(data):
+        size = int.from_bytes(data[at : at + 2], "big")
+        payloads.append(data[at + 2 : at + 2 + size])
+        at += 2 + size
+    return payloads
+
+
+def join_payloads(payloads: list[bytes]) -> bytes:
+    return b"".join(len(payload).to_bytes(2, "big") + payload for payload in payloads)
+
+
+class PassthroughEncoder:
+    """The "encoder" of a subscriber's sender for VP9/AV1: it sends the publisher's RTP payloads
+    unchanged (its own SSRC, sequence numbers and timestamps; marker on the frame's last packet)."""
+
+    def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        raise ValueError("a passthrough codec has no encoder: only encoded frames can be forwarded")
+
+    def pack(self, packet: Any) -> tuple[list[bytes], int]:
+        timestamp = int(packet.pts or 0) * 90000 * packet.time_base.numerator // packet.time_base.denominator
+        return split_payloads(bytes(packet)), timestamp
+
+
+def register_passthrough_codecs() -> None:
+    """Let aiortc negotiate VP9 and AV1, which it can neither decode nor encode, for forwarding only.
+
+    Relies on ``aiortc.codecs.CODECS`` (the codecs aiortc offers and accepts, read at each
+    negotiation), ``aiortc.rtcrtpreceiver.depayload`` (the receiver's per-packet depacketizer, looked
+    up in that module at each packet) and ``aiortc.rtcrtpsender.get_encoder`` (looked up when a sender
+    first sends). For these codecs the receiver keeps each RTP payload whole, length-prefixed, so the
+    reassembled frame still holds the publisher's packets (with their VP9 payload descriptors or AV1
+    aggregation headers, which say the spatial layer of each), and the sender sends them as they
+    are. A PeerConnection that must decode or encode (relay "decode") must not be offered them:
+    set its codec preferences. Idempotent.
+    """
+    import aiortc.codecs
+    import aiortc.rtcrtpreceiver
+    import aiortc.rtcrtpsender
+    from aiortc.rtcrtpparameters import RTCRtcpFeedback
+
+    video = aiortc.codecs.CODECS["video"]
+    if any(_is_passthrough(codec) for codec in video):
+        return
+    for name in ("depayload", "get_encoder"):
+        module = aiortc.rtcrtpreceiver if name == "depayload" else aiortc.rtcrtpsender
+        if not callable(getattr(module, name, None)):
+            raise RuntimeError(f"aiortc has no {module.__name__}.{name} any more: VP9/AV1 cannot be forwarded")
+    for mime_type, payload_type in _PASSTHROUGH_PAYLOAD_TYPES.items():
+        feedback = [RTCRtcpFeedback(type="nack"), RTCRtcpFeedback(type="nack", parameter="pli"), RTCRtcpFeedback(type="goog-remb")]
+        video.append(RTCRtpCodecParameters(mimeType=mime_type, clockRate=90000, payloadType=payload_type, rtcpFeedback=feedback))
+        rtx = RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=payload_type + 1, parameters={"apt": payload_type})
+        video.append(rtx)
+    depayload = aiortc.rtcrtpreceiver.depayload  # type: ignore[attr-defined]
+    get_encoder = aiortc.rtcrtpsender.get_encoder  # type: ignore[attr-defined]
+
+    def keep_payload(codec: Any, payload: bytes) -> bytes:
+        return join_payloads([payload]) if _is_passthrough(codec) else depayload(codec, payload)
+
+    def passthrough_or_encoder(codec: Any) -> Any:
+        return PassthroughEncoder() if _is_passthrough(codec) else get_encoder(codec)
+
+    aiortc.rtcrtpreceiver.depayload = keep_payload  # type: ignore[attr-defined]
+    aiortc.rtcrtpsender.get_encoder = passthrough_or_encoder  # type: ignore[attr-defined]
+
+
+def spatial_layer(mime_type: str, payload: bytes, previous: int) -> int:
+    """The spatial layer of one RTP payload of an SVC frame (``previous``: that of the packet before,
+    for an AV1 packet continuing an OBU).
+
+    VP9 (RFC 9628 section 4.2): the SID of the layer indices, present when the L bit is set.
+    AV1 (RTP payload format, section 4.4): the spatial_id of the first OBU's extension header.
+    """
+    if not payload:
+        return previous
+    if mime_type.lower() == "video/vp9":
+        flags = payload[0]
+        if not flags & 0x20:  # no layer indices: a single-layer stream
+            return 0
+        at = 1
+        if flags & 0x80:  # picture id: 7 or 15 bits
+            at += 2 if len(payload) > 1 and payload[1] & 0x80 else 1
+        return (payload[at] >> 1) & 0x07 if at < len(payload) else previous
+    aggregation = payload[0]
+    if aggregation & 0x80:  # Z: continues an OBU of the previous packet
+        return previous
+    at = 1
+    if (aggregation >> 4) & 0x03 != 1:  # W != 1: the first element has a leb128 length
+        while at < len(payload) and payload[at] & 0x80:
+            at += 1
+        at += 1
+    if at >= len(payload):
+        return previous
+    header = payload[at]
+    if header & 0x04 and at + 1 < len(payload):  # obu_extension_flag
+        return (payload[at + 1] >> 3) & 0x03
+    return 0
+
+
+def passthrough_keyframe(mime_type: str, data: bytes) -> bool:
+    """Is this passthrough frame a keyframe? VP9: the first packet is not inter-picture predicted
+    (P bit clear); AV1: the first packet starts a coded video sequence (N bit set)."""
+    payloads = split_payloads(data)
+    if not payloads or not payloads[0]:
+        return False
+    first = payloads[0][0]
+    if mime_type.lower() == "video/vp9":
+        return not first & 0x40
+    return bool(first & 0x08)

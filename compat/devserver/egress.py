@@ -42,8 +42,13 @@ def _ns(seconds: float) -> int:
 
 
 
-def _encrypted(track: PublishedTrack) -> bool:
-    return track.info.encryption != models.Encryption.Type.NONE
+def _unrecordable(track: PublishedTrack) -> str | None:
+    """Why the server cannot decode this track to record it, or None when it can."""
+    if track.info.encryption != models.Encryption.Type.NONE:
+        return "is end-to-end encrypted: the server cannot decode it"
+    if track.info.mime_type.lower() in ("video/vp9", "video/av1"):
+        return f"is {track.info.mime_type}, which the dev server forwards but cannot decode"
+    return None
 
 class Egress:
     """One recording job."""
@@ -105,8 +110,9 @@ class Egress:
         forwarder = track.forwarder
         if forwarder is None or not self.wants(participant, track):
             return
-        if _encrypted(track):
-            log.warning("egress %s: track %s is end-to-end encrypted; it is not recorded", self.id, track.sid)
+        reason = _unrecordable(track)
+        if reason is not None:
+            log.warning("egress %s: track %s %s; it is not recorded", self.id, track.sid, reason)
             return
         recording = self.recording
         if track.kind == "audio":
@@ -295,11 +301,9 @@ class EgressManager(RoomObserver):
             self.notify("egress_ended", info)
             return info
         participant, track = found
-        if _encrypted(track):
-            raise TwirpError(
-                "failed_precondition",
-                f"track {track.sid} is end-to-end encrypted: the server cannot decode it, so it cannot record it",
-            )
+        reason = _unrecordable(track)
+        if reason is not None:
+            raise TwirpError("failed_precondition", f"track {track.sid} {reason}, so it cannot record it")
         audio = track.kind == "audio"
         output = egress_pb.EncodedFileOutput(filepath=req.file.filepath)
         path = self._path(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -32,7 +32,18 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from compat.devserver.aiortc_internals import EncodedPacket, deliver_encoded, on_audio_level, request_keyframe
+from compat.devserver.aiortc_internals import (
+    PASSTHROUGH_MIME_TYPES,
+    EncodedPacket,
+    deliver_encoded,
+    join_payloads,
+    on_audio_level,
+    receive_layers,
+    request_keyframe,
+    request_keyframe_of,
+    spatial_layer,
+    split_payloads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,10 @@ FrameSink = Callable[[Any], None]
 LEVEL_EVERY_N_FRAMES = 3  # speaker levels need ~300 ms resolution, not every 20 ms frame
 KEYFRAME_REQUEST_INTERVAL = 0.3  # at most one PLI per published track per 300 ms, as LiveKit throttles
 SINK_DECODE_QUEUE = 30  # encoded frames waiting to be decoded for recorders
+LAYER_STALE = 1.0  # s without frames after which a simulcast layer counts as paused (libwebrtc stops layers it cannot afford)
+VIDEO_CLOCK = 90000
+# LiveKit's simulcast RIDs and the quality each carries (livekit.VideoQuality: LOW 0, MEDIUM 1, HIGH 2).
+RID_QUALITY = {"q": 0, "h": 1, "f": 2}
 
 
 OPUS_RATE = 48000
@@ -82,6 +97,14 @@ class RelayTrack(MediaStreamTrack):
         self.dropped = 0
         # An encoded video stream must start at a keyframe: a delta frame refers to what came before.
         self._awaiting_keyframe = forwarder.encoded and kind == "video"
+        # Simulcast: the layer this subscriber wants (a VideoQuality), the one it gets, and a shift
+        # keeping its timestamps increasing across layer switches.
+        self.target_quality = max(RID_QUALITY.values())
+        self.layer: str | None = None
+        self.enabled = True
+        self._pts_shift = 0
+        self._last_pts = -1
+        self.spatial: int | None = None  # SVC: the highest spatial layer this subscriber gets
 
     def put(self, frame: Any) -> None:
         queue = self._queue
@@ -90,27 +113,92 @@ class RelayTrack(MediaStreamTrack):
             self.dropped += 1
         queue.put_nowait(frame)
 
-    def put_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
+    def put_encoded(self, packet: EncodedPacket, keyframe: bool, pts: int | None = None) -> None:
+        if not self.enabled:
+            return
         if self._awaiting_keyframe:
             if not keyframe:
                 return
             self._awaiting_keyframe = False
+        item: Any = packet if pts is None else (packet, pts)
         queue = self._queue
         if not queue.full():
-            queue.put_nowait(packet)
+            queue.put_nowait(item)
         elif self.kind == "audio":
-            self.put(packet)
+            self.put(item)
         else:
             # Dropping a video frame breaks every later delta frame: drop them all and restart at a keyframe.
             while not queue.empty():
                 queue.get_nowait()
                 self.dropped += 1
             if keyframe:
-                queue.put_nowait(packet)
+                queue.put_nowait(item)
             else:
                 self.dropped += 1
                 self._awaiting_keyframe = True
-                self._forwarder.request_keyframe()
+                if self.layer is None:
+                    self._forwarder.request_keyframe()
+                else:
+                    self._forwarder.request_layer_keyframe(self.layer)
+
+    def put_layer(self, rid: str, packet: EncodedPacket, keyframe: bool, pts: int) -> None:
+        """A frame of one simulcast layer: forwarded if it is this subscriber's layer, or switches to it
+        at a keyframe when it is the layer the subscriber should now get."""
+        if not self.enabled:
+            return
+        forwarder = self._forwarder
+        if rid != self.layer:
+            best = forwarder.best_layer(self.target_quality)
+            if rid != best:
+                if self.layer is None or forwarder.layer_paused(self.layer):
+                    forwarder.request_layer_keyframe(best)
+                return
+            if not keyframe:
+                forwarder.request_layer_keyframe(best)
+                return
+            self.layer = rid
+            self._awaiting_keyframe = False
+            if pts + self._pts_shift <= self._last_pts:
+                self._pts_shift = self._last_pts + 1 - pts
+        pts += self._pts_shift
+        self._last_pts = pts
+        self.put_encoded(packet, keyframe, pts)
+
+    def put_svc(self, packet: EncodedPacket, keyframe: bool) -> None:
+        """A frame of an SVC stream (VP9/AV1): forwarded up to the spatial layer the subscriber
+        wants; a change of layer waits for a keyframe (upper layers refer to lower ones)."""
+        if not self.enabled:
+            return
+        forwarder = self._forwarder
+        wanted = min(self.target_quality, forwarder.top_spatial_layer)
+        if wanted != self.spatial:
+            if keyframe:
+                self.spatial = wanted
+            else:
+                forwarder.request_keyframe()
+        if self.spatial is None:
+            return
+        self.put_encoded(forwarder.up_to_layer(packet, self.spatial), keyframe)
+
+    def set_quality(self, quality: int) -> None:
+        """The subscriber's wish (UpdateTrackSettings): the best layer at or below ``quality``."""
+        self.target_quality = quality
+        forwarder = self._forwarder
+        if forwarder.svc:
+            if min(quality, forwarder.top_spatial_layer) != self.spatial:
+                forwarder.request_keyframe()
+            return
+        best = forwarder.best_layer(quality)
+        if best is not None and best != self.layer:
+            forwarder.request_layer_keyframe(best)
+
+    def set_enabled(self, enabled: bool) -> None:
+        """UpdateTrackSettings.disabled: a disabled subscription gets no frames; re-enabled, it restarts at a keyframe."""
+        if enabled and not self.enabled and self.kind == "video" and self._forwarder.encoded:
+            self._awaiting_keyframe = True
+            self.layer = None
+            self._forwarder.request_keyframe()
+        self.enabled = enabled
 
     async def recv(self) -> Any:
         if self.readyState != "live":
@@ -119,6 +207,11 @@ class RelayTrack(MediaStreamTrack):
         if frame is None:
             self.stop()
             raise MediaStreamError
+        if type(frame) is tuple:
+            # An encoded frame shared with other subscribers: its pts is set for this one just
+            # before the sender packs it (synchronously, with no other subscriber in between).
+            frame, pts = frame
+            frame.pts = pts
         return frame
 
     def stop(self) -> None:
@@ -128,6 +221,19 @@ class RelayTrack(MediaStreamTrack):
         # Wake a pending recv() so the sender task ends.
         if self._queue.empty():
             self._queue.put_nowait(None)
+
+
+def layer_qualities(rids: Sequence[str]) -> dict[str, int]:
+    """rid → VideoQuality of a publisher's simulcast layers (empty for a single layer).
+
+    LiveKit clients name them q, h, f (low to high). Other names are ranked by their order in the
+    offer's ``a=simulcast`` line, which libwebrtc writes from the highest layer down.
+    """
+    if len(rids) < 2:
+        return {}
+    if all(rid in RID_QUALITY for rid in rids):
+        return {rid: RID_QUALITY[rid] for rid in rids}
+    return {rid: len(rids) - 1 - index for index, rid in enumerate(rids)}
 
 
 class SinkDecoder:
@@ -190,6 +296,9 @@ class TrackForwarder:
         *,
         receiver: RTCRtpReceiver | None = None,
         mime_type: str = "",
+        rids: Sequence[str] = (),
+        extension_ids: Mapping[str, int] | None = None,
+        spatial_layers: int = 1,
     ) -> None:
         self.source = source
         self.kind: str = source.kind
@@ -212,14 +321,56 @@ class TrackForwarder:
         self.frames = 0
         self._window_peak = 0.0
         self._window_start = 0.0
+        # Simulcast (forward mode, a publisher that sends layers): rid → quality, and per layer its
+        # SSRC, when its last frame came, the shift putting its timestamps on one shared clock, and
+        # when a keyframe was last asked of it.
+        self.layer_quality: dict[str, int] = layer_qualities(rids) if receiver is not None else {}
+        self._extension_ids = dict(extension_ids or {})
+        self._layer_ssrc: dict[str, int] = {}
+        self._layer_seen: dict[str, float] = {}
+        self._layer_shift: dict[str, int] = {}
+        self._layer_keyframe_asked: dict[str, float] = {}
+        self._sink_layer: str | None = None
+        # SVC (VP9/AV1 with spatial layers, forwarded as packetized): the top layer's index, and
+        # the current frame cut down to each lower layer, made once for all subscribers.
+        passthrough = any(mime_type.lower() == m.lower() for m in PASSTHROUGH_MIME_TYPES)
+        self.top_spatial_layer = spatial_layers - 1 if passthrough and receiver is not None else 0
+        self._cut: dict[int, EncodedPacket] = {}
 
     @property
     def encoded(self) -> bool:
         return self.receiver is not None
 
+    @property
+    def simulcast(self) -> bool:
+        return bool(self.layer_quality)
+
+    @property
+    def svc(self) -> bool:
+        return self.top_spatial_layer > 0
+
+    def up_to_layer(self, packet: EncodedPacket, spatial: int) -> EncodedPacket:
+        """The current SVC frame without the packets of spatial layers above ``spatial``."""
+        if spatial >= self.top_spatial_layer:
+            return packet
+        cut = self._cut.get(spatial)
+        if cut is None:
+            kept: list[bytes] = []
+            layer = 0
+            for payload in split_payloads(bytes(packet)):
+                layer = spatial_layer(self.mime_type, payload, layer)
+                if layer <= spatial:
+                    kept.append(payload)
+            cut = self._cut[spatial] = av.Packet(join_payloads(kept))
+            cut.pts = packet.pts
+            cut.time_base = packet.time_base
+        return cut
+
     def start(self) -> None:
         receiver = self.receiver
-        if receiver is not None:
+        if receiver is not None and self.simulcast:
+            receive_layers(receiver, self._extension_ids, self._on_layer_encoded)
+        elif receiver is not None:
             deliver_encoded(receiver, self._on_encoded)
             if self.kind == "audio":
                 on_audio_level(receiver, self._on_audio_level)
@@ -231,7 +382,11 @@ class TrackForwarder:
         self._relays.add(relay)
         self._relay_snapshot = tuple(self._relays)
         if self.encoded and self.kind == "video":
-            self.request_keyframe()  # the new subscriber can show nothing before one
+            # The new subscriber can show nothing before one.
+            if self.simulcast:
+                self.request_layer_keyframe(self.best_layer(relay.target_quality))
+            else:
+                self.request_keyframe()
         return relay
 
     def remove(self, relay: RelayTrack) -> None:
@@ -281,10 +436,47 @@ class TrackForwarder:
             return
         loop = asyncio.get_running_loop()
         self._last_keyframe_request = loop.time()
+        if self.simulcast:
+            for rid in self._layer_ssrc:
+                self._send_layer_keyframe_request(rid, loop.time())
+            return
         pli = request_keyframe(receiver)
         if pli is not None:
             self.keyframe_requests += 1
             self._spawn(pli, f"PLI to {self.name}")
+
+    def request_layer_keyframe(self, rid: str | None) -> None:
+        """Ask for a keyframe of one simulcast layer, at most once per KEYFRAME_REQUEST_INTERVAL."""
+        if rid is None or rid not in self._layer_ssrc:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._layer_keyframe_asked.get(rid, -KEYFRAME_REQUEST_INTERVAL) >= KEYFRAME_REQUEST_INTERVAL:
+            self._send_layer_keyframe_request(rid, now)
+
+    def _send_layer_keyframe_request(self, rid: str, now: float) -> None:
+        receiver = self.receiver
+        if receiver is None or self._task is None or self._task.done():
+            return
+        self._layer_keyframe_asked[rid] = now
+        self.keyframe_requests += 1
+        self._spawn(request_keyframe_of(receiver, self._layer_ssrc[rid]), f"PLI to {self.name} layer {rid}")
+
+    # ---- simulcast layers ---------------------------------------------------------------------
+
+    def layer_paused(self, rid: str) -> bool:
+        return time.monotonic() - self._layer_seen.get(rid, 0.0) > LAYER_STALE
+
+    def best_layer(self, quality: int) -> str | None:
+        """The layer to send for a wanted quality: the best flowing layer at or below it, else the
+        lowest flowing one (as LiveKit does when the publisher paused the layers asked for)."""
+        now = time.monotonic()
+        flowing = [rid for rid, seen in self._layer_seen.items() if now - seen <= LAYER_STALE]
+        if not flowing:
+            return None
+        at_or_below = [rid for rid in flowing if self.layer_quality.get(rid, 0) <= quality]
+        if at_or_below:
+            return max(at_or_below, key=lambda rid: self.layer_quality.get(rid, 0))
+        return min(flowing, key=lambda rid: self.layer_quality.get(rid, 0))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -295,11 +487,48 @@ class TrackForwarder:
 
     def _on_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
         self.frames += 1
-        for relay in self._relay_snapshot:
-            relay.put_encoded(packet, keyframe)
+        if self.svc:
+            self._cut.clear()
+            for relay in self._relay_snapshot:
+                relay.put_svc(packet, keyframe)
+        else:
+            for relay in self._relay_snapshot:
+                relay.put_encoded(packet, keyframe)
         decoder = self._sink_decoder
         if decoder is not None and not decoder.feed(packet, keyframe):
             self.request_keyframe()
+
+    def _on_layer_encoded(self, rid: str, ssrc: int, packet: EncodedPacket, keyframe: bool) -> None:
+        if rid not in self.layer_quality:
+            return  # not a layer the publisher announced (or a packet of no known layer)
+        now = time.monotonic()
+        shift = self._layer_shift.get(rid)
+        if shift is None:
+            # Each layer has its own RTP clock origin; put all on the arrival clock so that a
+            # subscriber switching layers sees time go on.
+            shift = self._layer_shift[rid] = int(now * VIDEO_CLOCK) - int(packet.pts or 0)
+        pts = int(packet.pts or 0) + shift
+        packet.pts = pts
+        self._layer_seen[rid] = now
+        self._layer_ssrc[rid] = ssrc
+        self.frames += 1
+        for relay in self._relay_snapshot:
+            relay.put_layer(rid, packet, keyframe, pts)
+        decoder = self._sink_decoder
+        if decoder is not None:
+            self._feed_sink_layer(decoder, rid, packet, keyframe)
+
+    def _feed_sink_layer(self, decoder: SinkDecoder, rid: str, packet: EncodedPacket, keyframe: bool) -> None:
+        """Recorders get the best layer flowing, switching at keyframes."""
+        if rid != self._sink_layer:
+            if rid != self.best_layer(max(RID_QUALITY.values())):
+                return
+            if not keyframe:
+                self.request_layer_keyframe(rid)
+                return
+            self._sink_layer = rid
+        if not decoder.feed(packet, keyframe):
+            self.request_layer_keyframe(rid)
 
     def _on_audio_level(self, level_dbov: int) -> None:
         self._note_level(10.0 ** (-level_dbov / 20.0))
@@ -449,3 +678,57 @@ def copy_rid_extmaps(offer: str, answer: str) -> str:
                 section = section[: at + 1] + extra + section[at + 1 :]
         out.extend(section)
     return "\r\n".join(out) + "\r\n"
+
+
+def _rid_name(entry: str) -> str:
+    return entry.lstrip("~")  # "~q": offered but paused
+
+
+def simulcast_sections(offer: str) -> dict[str, tuple[list[str], dict[str, int]]]:
+    """mid → (rids, header extension URI → id) of each section the offerer sends simulcast on
+    (``a=simulcast:send f;h;q``, RFC 8853)."""
+    found: dict[str, tuple[list[str], dict[str, int]]] = {}
+    for section in _sections(offer)[1:]:
+        mid = next((line[6:].strip() for line in section if line.startswith("a=mid:")), None)
+        spec = next((line[len("a=simulcast:send "):].strip() for line in section if line.startswith("a=simulcast:send ")), None)
+        if mid is None or spec is None:
+            continue
+        rids = [_rid_name(entry) for alternatives in spec.split(";") for entry in alternatives.split(",")[:1]]
+        extensions: dict[str, int] = {}
+        for line in section:
+            if line.startswith("a=extmap:"):
+                head, _, uri = line[len("a=extmap:"):].partition(" ")
+                extensions[uri.strip()] = int(head.split("/")[0])
+        found[mid] = (rids, extensions)
+    return found
+
+
+def accept_simulcast(offer: str, answer: str) -> str:
+    """Answer each simulcast section of the offer with ``a=rid:<rid> recv`` and ``a=simulcast:recv``.
+
+    aiortc writes neither; without them libwebrtc sends a single layer."""
+    offered = simulcast_sections(offer)
+    if not offered:
+        return answer
+    out: list[str] = []
+    for section in _sections(answer):
+        mid = next((line[6:].strip() for line in section if line.startswith("a=mid:")), None)
+        if mid in offered and not any(line.startswith("a=simulcast:") for line in section):
+            rids = offered[mid][0]
+            section = [*section, *(f"a=rid:{rid} recv" for rid in rids), "a=simulcast:recv " + ";".join(rids)]
+        out.extend(section)
+    return "\r\n".join(line for line in out if line) + "\r\n"
+
+
+def undecodable_video(offer: str) -> list[str]:
+    """The codecs of each video section the offerer sends in none of the codecs aiortc decodes
+    (VP8, H.264): what relay "decode" cannot take."""
+    refused = []
+    for section in _sections(offer)[1:]:
+        if not section[0].startswith("m=video") or not any(line in ("a=sendonly", "a=sendrecv") for line in section):
+            continue
+        names = {line.split(" ", 1)[-1].split("/")[0].upper() for line in section if line.startswith("a=rtpmap:")}
+        media = names - {"RTX", "RED", "ULPFEC", "FLEXFEC-03"}
+        if media and not media & {"VP8", "H264"}:
+            refused.append("/".join(sorted(media)))
+    return refused

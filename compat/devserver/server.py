@@ -13,6 +13,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection
 from livekit.protocol import models, rtc
 
+from compat.devserver.aiortc_internals import register_passthrough_codecs
 from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
 from compat.devserver.egress import EgressManager
 from compat.devserver.ids import new_id
@@ -102,6 +103,7 @@ class DevServer:
         self.relay = relay or os.environ.get("COMPAT_DEVSERVER_RELAY") or "forward"
         if self.relay not in RELAY_MODES:
             raise ValueError(f"relay must be one of {', '.join(RELAY_MODES)}, not {self.relay!r}")
+        register_passthrough_codecs()  # VP9/AV1 negotiable; only relay "forward" accepts them
         self.manager = RoomManager(
             empty_timeout=empty_timeout, departure_timeout=departure_timeout, max_participants=max_participants
         )

@@ -39,7 +39,15 @@ from compat.devserver.aiortc_internals import (
     set_msid,
 )
 from compat.devserver.ids import new_id
-from compat.devserver.media import RelayTrack, TrackForwarder, copy_rid_extmaps, sending_sections
+from compat.devserver.media import (
+    RelayTrack,
+    TrackForwarder,
+    accept_simulcast,
+    copy_rid_extmaps,
+    sending_sections,
+    simulcast_sections,
+    undecodable_video,
+)
 from compat.devserver.room import Participant, PublishedTrack, Room, RoomManager
 
 log = logging.getLogger(__name__)
@@ -53,28 +61,45 @@ ANSWER_TIMEOUT = 15.0
 
 
 _RELAYED_CODECS = {"opus": "audio/opus", "vp8": "video/VP8", "h264": "video/H264"}
+_FORWARDED_ONLY_CODECS = {"vp9": "video/VP9", "av1": "video/AV1"}  # never decoded: relay "forward" only
 
 
-def _track_mime_type(request: rtc.AddTrackRequest) -> str | None:
-    """The mime type of the first codec the relay can decode, or None when it can decode none."""
+def _track_mime_type(request: rtc.AddTrackRequest, forward: bool) -> str | None:
+    """The mime type of the first codec the relay can carry, or None when it can carry none."""
     if request.type == models.TrackType.AUDIO:
         return "audio/opus"
     offered = [c.codec.lower().rsplit("/", 1)[-1] for c in request.simulcast_codecs if c.codec]
     if not offered:
         return "video/VP8"  # the SDKs' default
-    return next((_RELAYED_CODECS[c] for c in offered if c in _RELAYED_CODECS), None)
+    known = {**_RELAYED_CODECS, **_FORWARDED_ONLY_CODECS} if forward else _RELAYED_CODECS
+    return next((known[c] for c in offered if c in known), None)
 
 
-def _codec_preferences(kind: str, mime_type: str) -> list[RTCRtpCodecCapability]:
-    """aiortc's codecs of this MIME type (every H.264 profile), with their retransmission codecs."""
+def _codec_preferences(kind: str, mime_type: str | None) -> list[RTCRtpCodecCapability]:
+    """aiortc's codecs of this MIME type (every H.264 profile), or (None) those it can encode, with
+    their retransmission codecs."""
     codecs = RTCRtpSender.getCapabilities(kind).codecs
-    wanted = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
+    if mime_type is None:
+        forwarded_only = {m.lower() for m in _FORWARDED_ONLY_CODECS.values()}
+        wanted = [c for c in codecs if c.mimeType.lower() not in forwarded_only and not c.mimeType.lower().endswith("/rtx")]
+    else:
+        wanted = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
     return wanted + [c for c in codecs if c.mimeType.lower().endswith("/rtx")]
 
 
 def _rtc_config() -> RTCConfiguration:
     # MAX_BUNDLE: with BALANCED, aiortc leaves the 2nd+ transceiver of a kind on a dead transport.
     return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def _wanted_quality(request: rtc.UpdateTrackSettings, layers: Any) -> int:
+    """The VideoQuality a subscriber asks for: the smallest layer at least as large as what it
+    renders when it gives a size (adaptive stream), else its quality (HIGH when unset)."""
+    if request.width and request.height and layers:
+        covering = [layer for layer in layers if layer.width >= request.width and layer.height >= request.height]
+        chosen = min(covering, key=lambda layer: layer.width) if covering else max(layers, key=lambda layer: layer.width)
+        return int(chosen.quality)
+    return int(request.quality)
 
 
 class Subscription:
@@ -150,6 +175,7 @@ class SignalConnection:
         self._orphan_tracks: dict[str, MediaStreamTrack] = {}  # by cid, media before AddTrack
         self._pending_tracks: dict[str, PublishedTrack] = {}  # by cid, AddTrack before media
         self._pub_cids: dict[str, str] = {}  # publisher mid → cid
+        self._pub_simulcast: dict[str, tuple[list[str], dict[str, int]]] = {}  # mid → (rids, extension ids)
         self._sub_channels: dict[str, RTCDataChannel] = {}
         self._sub_pending: dict[str, list[bytes]] = {RELIABLE_LABEL: [], LOSSY_LABEL: []}
         self._sub_dirty = False
@@ -474,6 +500,7 @@ class SignalConnection:
             "add_track": self._on_add_track,
             "mute": self._on_mute,
             "subscription": self._on_subscription,
+            "track_setting": self._on_track_setting,
             "leave": self._on_leave,
             "ping": self._on_ping,
             "ping_req": self._on_ping_req,
@@ -568,6 +595,12 @@ class SignalConnection:
             sending = sending_sections(offer.sdp)
             self._pub_cids.update(sending)
             self._take_ice_restart(offer.sdp)
+            forward = self.server.relay == "forward"
+            if forward:
+                self._pub_simulcast.update(simulcast_sections(offer.sdp))
+            elif undecodable := undecodable_video(offer.sdp):
+                await self._offer_failed(sending, ValueError(f"relay 'decode' cannot decode {', '.join(undecodable)}"))
+                return
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
             except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds for an offer it cannot take
@@ -581,6 +614,8 @@ class SignalConnection:
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
             sdp = copy_rid_extmaps(offer.sdp, pc.localDescription.sdp)
+            if forward:
+                sdp = accept_simulcast(offer.sdp, sdp)
             self.send(rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id)))
 
     def _take_ice_restart(self, sdp: str) -> None:
@@ -623,17 +658,20 @@ class SignalConnection:
                 "does not have permission to publish" + (" this source" if permission.can_publish else ""),
             )
             return
-        mime_type = _track_mime_type(request)
+        forward = self.server.relay == "forward"
+        mime_type = _track_mime_type(request, forward)
         if mime_type is None:
             offered = ", ".join(c.codec for c in request.simulcast_codecs if c.codec)
+            carried = "Opus, VP8, H.264, VP9 and AV1" if forward else "Opus, VP8 and H.264 (relay 'decode')"
             self._refuse_track(
                 request,
                 rtc.RequestResponse.Reason.UNSUPPORTED_TYPE,
-                f"codec {offered} is not supported by the dev server: it relays Opus, VP8 and H.264",
+                f"codec {offered} is not supported by the dev server: it relays {carried}",
             )
             return
         if request.cid in self._pending_tracks or any(t.cid == request.cid for t in participant.tracks.values()):
             raise ValueError(f"track with cid {request.cid!r} already published")
+        simulcast = request.type == models.TrackType.VIDEO and len(request.layers) > 1 and forward
         info = models.TrackInfo(
             sid=new_id("TR_"),
             type=request.type,
@@ -641,7 +679,9 @@ class SignalConnection:
             muted=request.muted,
             width=request.width,
             height=request.height,
-            simulcast=False,  # aiortc receives a single layer
+            # Layers are received and forwarded one per subscriber in relay "forward"; "decode" takes one.
+            simulcast=simulcast,
+            layers=request.layers if simulcast else (),
             source=request.source,
             disable_dtx=request.disable_dtx,
             stereo=request.stereo,
@@ -716,6 +756,19 @@ class SignalConnection:
             else:
                 self.unsubscribe(sid)
 
+    async def _on_track_setting(self, request: rtc.UpdateTrackSettings) -> None:
+        """A subscriber's wishes for tracks it receives: paused or not, and which simulcast layer
+        (by quality, or the smallest layer covering the width and height it renders)."""
+        for sid in request.track_sids:
+            subscription = self.subscriptions.get(sid)
+            if subscription is None:
+                continue
+            relay = subscription.relay
+            relay.set_enabled(not request.disabled)
+            found = self.room.find_track(sid, excluding=self.participant)
+            layers = found[1].info.layers if found is not None else ()
+            relay.set_quality(_wanted_quality(request, layers))
+
     # ---- publisher side -------------------------------------------------------------------------
 
     def _wire_publisher(self) -> None:
@@ -755,7 +808,17 @@ class SignalConnection:
             published.info.mime_type = codec
         name = f"{self.participant.identity}/{published.info.name or published.sid}"
         if self.server.relay == "forward" and transceiver is not None and codec:
-            forwarder = TrackForwarder(track, name, receiver=transceiver.receiver, mime_type=codec)
+            rids, extension_ids = self._pub_simulcast.get(published.info.mid, ([], {}))
+            spatial_layers = len(published.info.layers) if published.info.simulcast else 1
+            forwarder = TrackForwarder(
+                track,
+                name,
+                receiver=transceiver.receiver,
+                mime_type=codec,
+                rids=rids,
+                extension_ids=extension_ids,
+                spatial_layers=spatial_layers,
+            )
         else:
             forwarder = TrackForwarder(track, name)
         published.forwarder = forwarder
@@ -823,6 +886,8 @@ class SignalConnection:
             # The sender only re-packetizes the publisher's frames: offer the subscriber that codec alone.
             transceiver.setCodecPreferences(_codec_preferences(forwarder.kind, forwarder.mime_type))
             on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
+        elif forwarder.kind == "video":
+            transceiver.setCodecPreferences(_codec_preferences("video", None))  # what aiortc can encode
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".
         set_msid(transceiver.sender, f"{publisher.sid}|{track.sid}", track.sid)
         self.subscriptions[track.sid] = Subscription(track.sid, transceiver, relay)

@@ -11,22 +11,41 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from fractions import Fraction
 
 import aiortc
+import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
+import av
 import pytest
-from aiortc import RTCConfiguration, RTCIceParameters, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceParameters,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from compat.devserver.aiortc_internals import (
     EncodedPacket,
     adopt_remote_ice_credentials,
     deliver_encoded,
     is_keyframe,
+    join_payloads,
     negotiated_mime_type,
     on_audio_level,
     on_keyframe_request,
+    passthrough_keyframe,
+    receive_layers,
+    register_passthrough_codecs,
     request_keyframe,
+    request_keyframe_of,
     set_msid,
+    spatial_layer,
 )
 from tests.support import wait_for
 
@@ -264,3 +283,112 @@ def test_is_keyframe() -> None:
     idr = b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x68pps\x00\x00\x00\x01\x65slice"
     assert is_keyframe("video/H264", idr) and not is_keyframe("video/H264", b"\x00\x00\x00\x01\x41slice")
     assert is_keyframe("audio/opus", b"\x78")
+
+
+# ---- simulcast: layers told apart on one receiver -----------------------------------------------------------
+
+RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+
+
+def vp8_packet(ssrc: int, seq: int, timestamp: int, key: bool, rid: str | None = None, mid: str | None = None) -> RtpPacket:
+    # One-packet VP8 frame: payload descriptor with S=1, then a frame tag whose bit 0 says key (0) or delta (1).
+    packet = RtpPacket(payload_type=0, sequence_number=seq, timestamp=timestamp, ssrc=ssrc, marker=1,
+                       payload=bytes([0x10, 0x00 if key else 0x01]) + bytes(20))
+    packet.extensions.rtp_stream_id = rid
+    packet.extensions.mid = mid
+    return packet
+
+
+@pytest.mark.media
+async def test_receive_layers_reassembles_each_layer_apart(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    (video,) = await connected_pair(pcs, VideoStreamTrack())  # aiortc's own packets: of no layer, dropped
+    receiver = video.receiver
+    frames: list[tuple[str, int, bytes, bool]] = []
+    receive_layers(receiver, {RID_URI: 10}, lambda rid, ssrc, packet, key: frames.append((rid, ssrc, bytes(packet), key)))
+
+    # The rid header extension is parsed by the transport from now on.
+    ours = HeaderExtensionsMap()
+    ours.configure(RTCRtpParameters(headerExtensions=[RTCRtpHeaderExtensionParameters(id=10, uri=RID_URI)]))
+    wire = vp8_packet(1, 1, 0, True, rid="q").serialize(ours)
+    assert RtpPacket.parse(wire, receiver.transport._rtp_header_extensions_map).extensions.rtp_stream_id == "q", CHANGED
+
+    pt = next(c.payloadType for c in video._codecs if c.mimeType == "video/VP8")
+    assert pt is not None
+    sent = [  # two layers interleaved; libwebrtc names the layer only in its first packets
+        vp8_packet(1111, 10, 0, True, rid="q"), vp8_packet(2222, 500, 9000, True, rid="f"),
+        vp8_packet(1111, 11, 3000, False), vp8_packet(2222, 501, 12000, False),
+        vp8_packet(1111, 12, 6000, False), vp8_packet(2222, 502, 15000, False),
+    ]
+    for packet in sent:
+        packet.payload_type = pt
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+    ours_only = [(rid, ssrc, key) for rid, ssrc, _, key in frames if ssrc in (1111, 2222)]
+    assert ours_only == [("q", 1111, True), ("f", 2222, True), ("q", 1111, False), ("f", 2222, False)], CHANGED
+    assert all(rid for rid, *_ in frames), "a packet of no known layer became a frame"
+    await request_keyframe_of(receiver, 1111)  # a PLI for one layer's SSRC: sent without error
+
+
+@pytest.mark.media
+async def test_unknown_ssrcs_are_routed_by_mid(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    camera, screen = await connected_pair(pcs, VideoStreamTrack(), VideoStreamTrack())
+    router = camera.receiver.transport._rtp_router
+    pt = next(c.payloadType for c in camera._codecs if c.mimeType == "video/VP8")
+    assert pt is not None
+    stranger = vp8_packet(4242, 1, 0, True, mid=screen.mid)
+    stranger.payload_type = pt
+    assert router.route_rtp(stranger) is None, CHANGED  # aiortc alone: two receivers share the type, no SSRC known
+    receive_layers(camera.receiver, {RID_URI: 10}, lambda *frame: None)
+    assert router.route_rtp(stranger) is screen.receiver, CHANGED
+    stranger.extensions.mid = camera.mid
+    stranger.ssrc = 4343
+    assert router.route_rtp(stranger) is camera.receiver, CHANGED
+
+
+def test_receive_layers_refuses_a_receiver_without_its_state() -> None:
+    class NotAReceiver:
+        pass
+
+    with pytest.raises(RuntimeError, match="jitter_buffer"):
+        receive_layers(NotAReceiver(), {}, lambda *frame: None)  # type: ignore[arg-type]
+
+
+# ---- VP9 and AV1 passthrough ------------------------------------------------------------------------------
+
+
+async def test_passthrough_codecs_are_negotiated_and_sent_as_they_came(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    register_passthrough_codecs()
+    register_passthrough_codecs()  # idempotent
+    mimes = [c.mimeType for c in RTCRtpSender.getCapabilities("video").codecs]
+    assert mimes.count("video/VP9") == 1 and mimes.count("video/AV1") == 1, CHANGED
+    offerer, answerer = pcs
+    transceiver = offerer.addTransceiver("video", direction="sendonly")
+    transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP9"])
+    await negotiate(offerer, answerer)
+    assert negotiated_mime_type(transceiver_of(answerer, "video")) == "video/VP9", CHANGED
+
+    vp9 = RTCRtpCodecParameters(mimeType="video/VP9", clockRate=90000, payloadType=103)
+    payloads = [bytes([0x88, 1, 2]), bytes([0x84, 3])]
+    kept = b"".join(aiortc.rtcrtpreceiver.depayload(vp9, p) for p in payloads)  # type: ignore[attr-defined]
+    packet = av.Packet(kept)
+    packet.pts, packet.time_base = 3000, Fraction(1, 90000)
+    encoder = aiortc.rtcrtpsender.get_encoder(vp9)  # type: ignore[attr-defined]
+    assert encoder.pack(packet) == (payloads, 3000), CHANGED
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+    assert aiortc.rtcrtpreceiver.depayload(vp8, bytes([0x10, 0xAB])) == bytes([0xAB]), CHANGED  # type: ignore[attr-defined]
+
+
+def test_spatial_layers_and_keyframes_are_read_from_the_payloads() -> None:
+    # VP9: I (15-bit picture id), L: layer indices byte TID|U|SID|D; P clear on a key picture.
+    assert spatial_layer("video/VP9", bytes([0xA8, 0x80, 0x01, (2 << 5) | (1 << 1), 0]), 0) == 1
+    assert spatial_layer("video/VP9", bytes([0xA8, 0x05, (0 << 5) | (2 << 1), 0]), 0) == 2
+    assert spatial_layer("video/VP9", bytes([0x88, 0x05]), 2) == 0  # no layer indices: single layer
+    # AV1: aggregation header Z|Y|W|N, then the OBU header (extension flag) and extension (tid, sid).
+    w1 = bytes([0x10, (6 << 3) | 0x04, (1 << 5) | (2 << 3)])
+    assert spatial_layer("video/AV1", w1, 0) == 2
+    w0 = bytes([0x00, 0x02, (6 << 3) | 0x04, (0 << 3)])  # W=0: a leb128 length first
+    assert spatial_layer("video/AV1", w0, 2) == 0
+    assert spatial_layer("video/AV1", bytes([0x90, 0xFF]), 1) == 1  # Z: continues the previous OBU
+    assert passthrough_keyframe("video/VP9", join_payloads([bytes([0x88, 0])]))
+    assert not passthrough_keyframe("video/VP9", join_payloads([bytes([0xC8, 0])]))
+    assert passthrough_keyframe("video/AV1", join_payloads([bytes([0x18, 0])]))
+    assert not passthrough_keyframe("video/AV1", join_payloads([bytes([0x10, 0])]))

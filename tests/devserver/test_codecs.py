@@ -34,15 +34,19 @@ async def _publish_video(room: rtc.Room, codec: int) -> tuple[rtc.LocalTrackPubl
         raise
 
 
-async def test_h264_video_is_relayed_and_announced_as_h264(dev_server: LiveKitServer) -> None:
+@pytest.mark.parametrize(
+    ("codec", "mime"),
+    [(rtc.VideoCodec.H264, "video/H264"), (rtc.VideoCodec.VP9, "video/VP9"), (rtc.VideoCodec.AV1, "video/AV1")],
+)
+async def test_video_is_relayed_and_announced_in_its_codec(dev_server: LiveKitServer, codec: int, mime: str) -> None:
     a = await dev_server.connect("a", "r")
     b = await dev_server.connect("b", "r")
     log = EventLog()
     log.listen(b, "track_subscribed")
-    _, feeder = await _publish_video(a, rtc.VideoCodec.H264)
+    _, feeder = await _publish_video(a, codec)
     try:
         ((track, publication, _),) = await log.wait("track_subscribed")
-        assert publication.mime_type == "video/H264"
+        assert publication.mime_type == mime
         frame = await first_video_frame(track)
         assert (frame.width, frame.height) == (320, 240)
     finally:
@@ -51,7 +55,8 @@ async def test_h264_video_is_relayed_and_announced_as_h264(dev_server: LiveKitSe
         await b.disconnect()
 
 
-async def test_vp9_is_refused_and_unpublished(dev_server: LiveKitServer) -> None:
+async def test_the_decode_relay_refuses_vp9_and_unpublishes_it(decode_server: LiveKitServer) -> None:
+    dev_server = decode_server
     a = await dev_server.connect("a", "r")
     b = await dev_server.connect("b", "r")
     log = EventLog()
@@ -62,7 +67,7 @@ async def test_vp9_is_refused_and_unpublished(dev_server: LiveKitServer) -> None
             _, feeder = await asyncio.wait_for(_publish_video(a, rtc.VideoCodec.VP9), 20)
         except Exception:  # noqa: BLE001
             pass  # the SDK may report the failed negotiation; what matters is below
-        # aiortc cannot decode VP9: the track is taken down again, nobody subscribes to it.
+        # aiortc cannot decode VP9: the decode relay takes the track down again, nobody subscribes to it.
         await wait_for(lambda: not dev_server.embedded.rooms["r"].participants["a"].tracks, what="server unpublish")
         await wait_for(lambda: not b.remote_participants["a"].track_publications, what="b sees no track")
         await asyncio.sleep(0.5)

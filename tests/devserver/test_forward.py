@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -65,12 +64,6 @@ async def _publish_video(
     except BaseException:
         task.cancel()
         raise
-
-
-@pytest.fixture
-async def decode_server() -> AsyncIterator[LiveKitServer]:
-    async with DevServer(host="127.0.0.1", port=0, empty_timeout=1.0, departure_timeout=1.0, relay="decode") as server:
-        yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
 
 
 # ---- media through the forwarder -------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+"""Fixtures of the dev server's own tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from compat.devserver import DevServer
+from compat.devserver.testing import LiveKitServer
+
+
+@pytest.fixture
+async def decode_server() -> AsyncIterator[LiveKitServer]:
+    """The embedded dev server relaying as before encoded forwarding: decode, then encode per subscriber."""
+    async with DevServer(host="127.0.0.1", port=0, empty_timeout=1.0, departure_timeout=1.0, relay="decode") as server:
+        yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
