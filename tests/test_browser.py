@@ -23,8 +23,11 @@ import numpy as np
 import pytest
 from aiohttp import web
 from livekit import rtc
+from livekit.rtc._proto.track_publication_pb2 import VideoQuality
 
 from compat.devserver.testing import LiveKitServer
+from tests.media import frames_of_size, publish_layered_video
+from tests.support import EventLog
 
 BROWSER_DIR = Path(__file__).parent / "browser"
 CHROMIUM = os.environ.get("COMPAT_CHROMIUM", "/usr/bin/chromium")
@@ -453,3 +456,56 @@ async def _data_to_python(py: PythonSide, b: Browser, mark: Callable[[str], None
     assert packet.participant is not None and packet.participant.identity == "browser", packet
     assert packet.topic == "e2e", packet
     mark("data_to_python")
+
+
+@pytest.mark.timeout(150)
+async def test_browser_and_python_exchange_simulcast_video(dev_server: LiveKitServer, tmp_path: Path) -> None:
+    """Video both ways with simulcast on, forwarded in VP8: each side gets the other's layers and
+    switches between them (the browser with setVideoQuality, Python with set_video_quality)."""
+    room_name = "browser-video"
+    python = await dev_server.connect("python", room_name)
+    log = EventLog()
+    log.listen(python, "track_subscribed")
+    browser: Browser | None = None
+    stream: rtc.VideoStream | None = None
+    try:
+        async with publish_layered_video(python, rtc.VideoCodec.VP8) as local, page_server() as page_url:
+            assert local.simulcasted
+            config = {
+                "page": page_url, "url": dev_server.url, "token": dev_server.token("browser", room_name),
+                "publishAudio": "", "publishVideo": True, "chromium": CHROMIUM,
+                "timeoutMs": 120_000, "startTimeoutMs": 30_000, "logLevel": "info",
+            }
+            browser = await Browser.start(config, tmp_path / "browser.jsonl")
+            try:
+                await browser.wait("published", lambda e: e.get("kind") == "video", 40, "the browser's camera, simulcast")
+
+                # Browser <- Python: VP8 in the top layer, then the bottom one on request.
+                def python_video(width: int) -> Callable[[dict[str, Any]], bool]:
+                    return lambda e: e.get("from") == "python" and e.get("width") == width and e.get("framesDecoded", 0) > 0
+
+                seen = await browser.wait("video", python_video(1280), 40, "python's 1280x720 layer in the browser")
+                assert str(seen.get("codec")).lower() == "video/vp8", seen
+                await browser.command({"cmd": "quality", "quality": "LOW"})
+                await browser.wait("video", python_video(320), 30, "python's 320x180 layer in the browser")
+
+                # Python <- browser: its layers as announced, switched by set_video_quality.
+                ((track, publication, _),) = await log.wait("track_subscribed", timeout=30)
+                assert publication.simulcasted and publication.mime_type.lower() == "video/vp8"
+                layers = dev_server.embedded.rooms[room_name].participants["browser"].tracks[publication.sid].info.layers
+                sizes = sorted((layer.width, layer.height) for layer in layers)
+                assert len(sizes) > 1, f"the browser announced {sizes}"
+                stream = rtc.VideoStream(track)
+                frames = stream.__aiter__()
+                publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
+                await frames_of_size(frames, sizes[-1], 40.0)
+                publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
+                await frames_of_size(frames, sizes[0], 30.0)
+            except Exception as e:  # noqa: BLE001 - report what the browser saw
+                raise AssertionError(f"{e}\n{browser.diagnostics()}") from None
+    finally:
+        if stream is not None:
+            await stream.aclose()
+        if browser is not None:
+            await browser.close()
+        await python.disconnect()

@@ -18,6 +18,12 @@ name-mangled or underscore methods of aiortc 1.16's rtcrtpreceiver.py / rtcrtpse
 more likely to move than the msid attributes: the tests run media between two real
 PeerConnections to catch that.
 
+Simulcast and SVC add: the receiver's per-stream state (``__jitter_buffer``, ``__nack_generator``,
+``__timestamp_mapper``, swapped per layer by ``receive_layers``), the DTLS transport's header
+extension parser and RTP router (``_rtp_header_extensions_map``, ``_rtp_router``), and, for VP9/AV1
+passthrough, ``aiortc.codecs.CODECS`` and the module-level ``depayload`` / ``get_encoder`` the
+receiver and sender look up (``register_passthrough_codecs``). All are tested the same way.
+
 Also relied on, though public behaviour rather than a private name: a track's ``recv()`` may return
 an encoded ``av.Packet``, which RTCRtpSender packetizes without encoding again (aiortc's own
 ``MediaPlayer(decode=False)`` does this). Forwarding hands the publisher's frames on this way, and

@@ -243,7 +243,8 @@ class SinkDecoder:
         self._decoder = get_decoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0, payloadType=0))
         self._name = name
         self._deliver = deliver
-        self._queue: asyncio.Queue[EncodedPacket] = asyncio.Queue(SINK_DECODE_QUEUE)
+        # With the pts it had when queued: simulcast relays set a shared packet's pts for their subscriber.
+        self._queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue(SINK_DECODE_QUEUE)
         self._awaiting_keyframe = mime_type.lower().startswith("video/")
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"decode {name} for recording")
 
@@ -258,14 +259,14 @@ class SinkDecoder:
             self._awaiting_keyframe = not keyframe
             if not keyframe:
                 return False
-        self._queue.put_nowait(packet)
+        self._queue.put_nowait((bytes(packet), int(packet.pts or 0)))
         return True
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            packet = await self._queue.get()
-            encoded = JitterFrame(bytes(packet), int(packet.pts or 0))
+            data, pts = await self._queue.get()
+            encoded = JitterFrame(data, pts)
             try:
                 frames = await loop.run_in_executor(None, self._decoder.decode, encoded)
             except av.FFmpegError as exc:

@@ -83,6 +83,36 @@
     }, 1000));
   }
 
+  // A remote video track: its picture size and the codec the receiver decodes, every 500 ms.
+  function watchVideo(track, participant) {
+    const el = track.attach();
+    el.muted = true;
+    el.autoplay = true;
+    document.body.appendChild(el);
+    timers.push(setInterval(async () => {
+      let codec = null;
+      let framesDecoded = 0;
+      try {
+        const stats = await track.receiver.getStats();
+        const byId = new Map();
+        stats.forEach((s) => byId.set(s.id, s));
+        stats.forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') {
+            framesDecoded = s.framesDecoded || 0;
+            const c = byId.get(s.codecId);
+            codec = c ? c.mimeType : null;
+          }
+        });
+      } catch (e) {
+        report('stats_error', { text: String(e) });
+      }
+      report('video', {
+        from: participant.identity, track: track.sid, width: el.videoWidth, height: el.videoHeight,
+        codec, framesDecoded,
+      });
+    }, 500));
+  }
+
   function watchSender(track) {
     timers.push(setInterval(async () => {
       try {
@@ -140,6 +170,7 @@
       .on(E.TrackSubscribed, (track, pub, p) => {
         report('track_subscribed', { from: p.identity, track: track.sid, kind: track.kind });
         if (track.kind === 'audio') measure(track, p);
+        if (track.kind === 'video') watchVideo(track, p);
       })
       .on(E.TrackSubscriptionFailed, (sid, p, err) => report('track_subscription_failed', {
         track: sid, from: p && p.identity, error: String(err),
@@ -164,6 +195,15 @@
       const track = await publishAudio(cfg.publishAudio);
       report('published', { track: track.sid, kind: 'audio', source: cfg.publishAudio });
     }
+    if (cfg.publishVideo) {
+      // The fake camera of --use-fake-device-for-media-stream, in simulcast layers.
+      const pub = await room.localParticipant.setCameraEnabled(
+        true, { resolution: { width: 640, height: 480, frameRate: 15 } }, { simulcast: true, videoCodec: 'vp8' },
+      );
+      if (!pub || !pub.track) throw new Error('no local video track after publishing');
+      localTracks.push(pub.track);
+      report('published', { track: pub.track.sid, kind: 'video', simulcast: true });
+    }
   }
 
   async function command(c) {
@@ -172,6 +212,11 @@
         reliable: c.reliable !== false, topic: c.topic,
       });
       report('sent', { text: c.text, topic: c.topic });
+    } else if (c.cmd === 'quality') {
+      // Ask the server for one simulcast layer of every remote video (as setVideoQuality does).
+      const quality = LK.VideoQuality[c.quality];
+      room.remoteParticipants.forEach((p) => p.videoTrackPublications.forEach((pub) => pub.setVideoQuality(quality)));
+      report('quality_set', { quality: c.quality });
     } else if (c.cmd === 'leave') {
       timers.forEach(clearInterval);
       if (room) await room.disconnect();

@@ -5,99 +5,49 @@ switches at a keyframe, as with LiveKit's SFU."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import numpy as np
 import pytest
 from livekit import rtc
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
 
 from compat.devserver.media import TrackForwarder, accept_simulcast, layer_qualities, simulcast_sections
 from compat.devserver.testing import LiveKitServer
+from tests.media import SVC_CODECS, frames_of_size, publish_layered_video
 from tests.support import EventLog, wait_for
 
-WIDTH, HEIGHT = 1280, 720
 # The Rust SDK's layers for a 720p publication (q, h, f) and the size each decodes to.
 SIZES = {VideoQuality.VIDEO_QUALITY_LOW: (320, 180), VideoQuality.VIDEO_QUALITY_MEDIUM: (640, 360),
          VideoQuality.VIDEO_QUALITY_HIGH: (1280, 720)}
-
-
-SVC_CODECS = (rtc.VideoCodec.VP9, rtc.VideoCodec.AV1)
-
-
-async def _publish_simulcast(room: rtc.Room, codec: int) -> tuple[rtc.LocalTrackPublication, asyncio.Task[None]]:
-    source = rtc.VideoSource(WIDTH, HEIGHT)
-    track = rtc.LocalVideoTrack.create_video_track("cam", source)
-    columns = np.arange(WIDTH, dtype=np.int32)
-
-    async def feed() -> None:
-        i = 0
-        while True:
-            y = np.tile((((columns + 8 * i) // 160) % 8 * 28 + 32).astype(np.uint8), (HEIGHT, 1))
-            chroma = np.full(WIDTH * HEIGHT // 2, 128, np.uint8)
-            data = np.concatenate([y.ravel(), chroma]).tobytes()
-            source.capture_frame(rtc.VideoFrame(WIDTH, HEIGHT, rtc.VideoBufferType.I420, data))
-            i += 1
-            await asyncio.sleep(1 / 15)
-
-    task = asyncio.create_task(feed())
-    options = rtc.TrackPublishOptions(
-        source=rtc.TrackSource.SOURCE_CAMERA,
-        simulcast=True,
-        video_codec=codec,  # type: ignore[arg-type]
-        video_encoding=rtc.VideoEncoding(max_bitrate=3_000_000, max_framerate=15),
-    )
-    if codec in SVC_CODECS:
-        options.scalability_mode = "L3T3_KEY"  # three spatial layers in one stream
-    try:
-        return await room.local_participant.publish_track(track, options), task
-    except BaseException:
-        task.cancel()
-        raise
-
-
-async def _frames_of_size(stream: AsyncIterator[rtc.VideoFrameEvent], size: tuple[int, int], timeout: float) -> None:
-    """Wait for 5 frames in a row of ``size``."""
-
-    async def run() -> None:
-        in_a_row = 0
-        async for event in stream:
-            in_a_row = in_a_row + 1 if (event.frame.width, event.frame.height) == size else 0
-            if in_a_row == 5:
-                return
-
-    await asyncio.wait_for(run(), timeout)
 
 
 @pytest.mark.media
 @pytest.mark.parametrize(
     "codec", [rtc.VideoCodec.VP8, rtc.VideoCodec.H264, *SVC_CODECS], ids=["vp8", "h264", "vp9-svc", "av1-svc"]
 )
-async def test_a_subscriber_switches_layers(dev_server: LiveKitServer, codec: int) -> None:
+async def test_a_subscriber_switches_layers(dev_server: LiveKitServer, codec: rtc.VideoCodec.ValueType) -> None:
     a = await dev_server.connect("a", "r")
     b = await dev_server.connect("b", "r")
     log = EventLog()
     log.listen(b, "track_subscribed")
-    local, feeder = await _publish_simulcast(a, codec)
     stream = None
     try:
-        ((track, publication, _),) = await log.wait("track_subscribed")
-        assert local.simulcasted and publication.simulcasted
-        forwarder: TrackForwarder = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
-        if codec in SVC_CODECS:
-            assert forwarder.svc and forwarder.top_spatial_layer == 2
-            assert publication.mime_type.lower() == ("video/vp9" if codec == rtc.VideoCodec.VP9 else "video/av1")
-        else:
-            assert forwarder.layer_quality == {"q": 0, "h": 1, "f": 2}
-        stream = rtc.VideoStream(track)
-        frames = stream.__aiter__()
-        publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
-        await _frames_of_size(frames, SIZES[VideoQuality.VIDEO_QUALITY_HIGH], 40.0)
-        for quality in (VideoQuality.VIDEO_QUALITY_LOW, VideoQuality.VIDEO_QUALITY_MEDIUM, VideoQuality.VIDEO_QUALITY_HIGH):
-            publication.set_video_quality(quality)
-            await _frames_of_size(frames, SIZES[quality], 20.0)
+        async with publish_layered_video(a, codec) as local:
+            ((track, publication, _),) = await log.wait("track_subscribed")
+            assert local.simulcasted and publication.simulcasted
+            forwarder: TrackForwarder = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
+            if codec in SVC_CODECS:
+                assert forwarder.svc and forwarder.top_spatial_layer == 2
+                assert publication.mime_type.lower() == ("video/vp9" if codec == rtc.VideoCodec.VP9 else "video/av1")
+            else:
+                assert forwarder.layer_quality == {"q": 0, "h": 1, "f": 2}
+            stream = rtc.VideoStream(track)
+            frames = stream.__aiter__()
+            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
+            await frames_of_size(frames, SIZES[VideoQuality.VIDEO_QUALITY_HIGH], 40.0)
+            for quality in (VideoQuality.VIDEO_QUALITY_LOW, VideoQuality.VIDEO_QUALITY_MEDIUM, VideoQuality.VIDEO_QUALITY_HIGH):
+                publication.set_video_quality(quality)
+                await frames_of_size(frames, SIZES[quality], 20.0)
     finally:
-        feeder.cancel()
         if stream is not None:
             await stream.aclose()
         await a.disconnect()
@@ -111,18 +61,17 @@ async def test_two_subscribers_get_different_layers_of_one_publication(dev_serve
     logs = {room: EventLog() for room in (low, high)}
     for room, log in logs.items():
         log.listen(room, "track_subscribed")
-    _, feeder = await _publish_simulcast(a, rtc.VideoCodec.VP8)
     streams: list[rtc.VideoStream] = []
     try:
-        waits = []
-        for room, quality in ((low, VideoQuality.VIDEO_QUALITY_LOW), (high, VideoQuality.VIDEO_QUALITY_HIGH)):
-            ((track, publication, _),) = await logs[room].wait("track_subscribed")
-            publication.set_video_quality(quality)
-            streams.append(rtc.VideoStream(track))
-            waits.append(_frames_of_size(streams[-1].__aiter__(), SIZES[quality], 40.0))
-        await asyncio.gather(*waits)
+        async with publish_layered_video(a, rtc.VideoCodec.VP8):
+            waits = []
+            for room, quality in ((low, VideoQuality.VIDEO_QUALITY_LOW), (high, VideoQuality.VIDEO_QUALITY_HIGH)):
+                ((track, publication, _),) = await logs[room].wait("track_subscribed")
+                publication.set_video_quality(quality)
+                streams.append(rtc.VideoStream(track))
+                waits.append(frames_of_size(streams[-1].__aiter__(), SIZES[quality], 40.0))
+            await asyncio.gather(*waits)
     finally:
-        feeder.cancel()
         for stream in streams:
             await stream.aclose()
         for room in (a, low, high):
@@ -135,13 +84,12 @@ async def test_decode_relay_takes_one_layer_and_says_so(decode_server: LiveKitSe
     b = await decode_server.connect("b", "r")
     log = EventLog()
     log.listen(b, "track_subscribed")
-    local, feeder = await _publish_simulcast(a, rtc.VideoCodec.VP8)
     try:
-        ((_, publication, _),) = await log.wait("track_subscribed")
-        assert not local.simulcasted and not publication.simulcasted
-        await wait_for(lambda: local.sid in decode_server.embedded.rooms["r"].participants["a"].tracks, what="published")
+        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+            ((_, publication, _),) = await log.wait("track_subscribed")
+            assert not local.simulcasted and not publication.simulcasted
+            await wait_for(lambda: local.sid in decode_server.embedded.rooms["r"].participants["a"].tracks, what="published")
     finally:
-        feeder.cancel()
         await a.disconnect()
         await b.disconnect()
 

@@ -35,6 +35,11 @@ def swapped_backend() -> Any:
 
 
 async def test_an_opentok_backend_runs_on_livekit_with_only_its_imports_swapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Bounded here, below pytest-timeout's 120 s, so that a hang fails with the await it hung in.
+    await asyncio.wait_for(_run_backend(tmp_path, monkeypatch), 100)
+
+
+async def _run_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rec = JsonReceiver()
     app = web.Application()
     app.router.add_post("/vonage", rec.handle)
