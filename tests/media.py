@@ -47,6 +47,33 @@ async def publish_video(
             await room.local_participant.unpublish_track(publication.sid)
 
 
+async def start_video(
+    room: rtc.Room, codec: rtc.VideoCodec.ValueType = rtc.VideoCodec.VP8, width: int = 320, height: int = 240
+) -> tuple[rtc.LocalTrackPublication, asyncio.Task[None]]:
+    """Publish a video track (simulcast off) fed with moving content at 15 fps; returns the
+    publication and the feeding task, which the caller cancels."""
+    source = rtc.VideoSource(width, height)
+    track = rtc.LocalVideoTrack.create_video_track("cam", source)
+    pixels = np.zeros((height, width, 4), np.uint8)
+
+    async def feed() -> None:
+        i = 0
+        while True:
+            pixels[:, :, 0] = (i * 8) % 256  # moving content: delta frames are not empty
+            pixels[:, :, 3] = 255
+            source.capture_frame(rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, pixels.tobytes()))
+            i += 1
+            await asyncio.sleep(1 / 15)
+
+    task = asyncio.create_task(feed())
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, video_codec=codec, simulcast=False)
+    try:
+        return await room.local_participant.publish_track(track, options), task
+    except BaseException:
+        task.cancel()
+        raise
+
+
 async def first_video_frame(track: rtc.Track, timeout: float = 10.0) -> rtc.VideoFrame:
     stream = rtc.VideoStream(track)
 

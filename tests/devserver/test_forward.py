@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import numpy as np
 import pytest
 from livekit import api, rtc
 
 from compat.devserver import DevServer
 from compat.devserver.media import RelayTrack, TrackForwarder
 from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone, read_audio
-from tests.media import first_video_frame
+from tests.media import first_video_frame, start_video
 from tests.support import EventLog, wait_for
 
 SHARED_KEY = b"forwarded-frames-stay-sealed"
@@ -41,42 +40,21 @@ async def _received_codec(track: rtc.Track, timeout: float = 10.0) -> str:
         await asyncio.sleep(0.2)
 
 
-async def _publish_video(
-    room: rtc.Room, codec: int = rtc.VideoCodec.VP8, width: int = 320, height: int = 240
-) -> tuple[rtc.LocalTrackPublication, asyncio.Task[None]]:
-    source = rtc.VideoSource(width, height)
-    track = rtc.LocalVideoTrack.create_video_track("cam", source)
-    pixels = np.zeros((height, width, 4), np.uint8)
-
-    async def feed() -> None:
-        i = 0
-        while True:
-            pixels[:, :, 0] = (i * 8) % 256  # moving content: delta frames are not empty
-            pixels[:, :, 3] = 255
-            source.capture_frame(rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, pixels.tobytes()))
-            i += 1
-            await asyncio.sleep(1 / 15)
-
-    task = asyncio.create_task(feed())
-    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, video_codec=codec, simulcast=False)  # type: ignore[arg-type]
-    try:
-        return await room.local_participant.publish_track(track, options), task
-    except BaseException:
-        task.cancel()
-        raise
-
-
 # ---- media through the forwarder -------------------------------------------------------------------------
 
 
 @pytest.mark.media
-@pytest.mark.parametrize(("codec", "mime"), [(rtc.VideoCodec.VP8, "video/VP8"), (rtc.VideoCodec.H264, "video/H264")])
-async def test_video_is_forwarded_in_the_publishers_codec(dev_server: LiveKitServer, codec: int, mime: str) -> None:
+@pytest.mark.parametrize(
+    ("codec", "mime"),
+    [(rtc.VideoCodec.VP8, "video/VP8"), (rtc.VideoCodec.H264, "video/H264"), (rtc.VideoCodec.VP9, "video/VP9"),
+     (rtc.VideoCodec.AV1, "video/AV1")],
+)
+async def test_video_is_forwarded_in_the_publishers_codec(dev_server: LiveKitServer, codec: rtc.VideoCodec.ValueType, mime: str) -> None:
     a = await dev_server.connect("a", "r")
     b = await dev_server.connect("b", "r")
     log = EventLog()
     log.listen(b, "track_subscribed")
-    _, feeder = await _publish_video(a, codec)
+    _, feeder = await start_video(a, codec)
     try:
         ((track, publication, _),) = await log.wait("track_subscribed")
         frame = await first_video_frame(track)
@@ -113,7 +91,7 @@ async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer) -> No
 @pytest.mark.media
 async def test_a_late_subscriber_gets_a_picture(dev_server: LiveKitServer) -> None:
     a = await dev_server.connect("a", "r")
-    _, feeder = await _publish_video(a)
+    _, feeder = await start_video(a)
     try:
         await wait_for(lambda: bool(dev_server.embedded.rooms["r"].participants["a"].tracks), what="track live")
         forwarder = _forwarder(dev_server, "a", "video")
@@ -153,7 +131,7 @@ async def test_encrypted_video_reaches_a_subscriber_with_the_key_and_not_one_wit
         room.on("e2ee_state_changed", lambda p, state, label=label: states[label].append(state))
     await dev_server.connect("good", "r", room_object=rooms["good"], options=_e2ee(SHARED_KEY))
     await dev_server.connect("wrong", "r", room_object=rooms["wrong"], options=_e2ee(b"not-the-key"))
-    publication, feeder = await _publish_video(publisher)
+    publication, feeder = await start_video(publisher)
     try:
         assert publication.encryption_type == rtc.EncryptionType.GCM
         ((good_track, good_pub, _),) = await logs["good"].wait("track_subscribed")
@@ -181,7 +159,7 @@ async def test_egress_refuses_an_encrypted_track(tmp_path: Any) -> None:
     async with DevServer(host="127.0.0.1", port=0, recordings_dir=str(tmp_path)) as server:
         lk = LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
         publisher = await lk.connect("a", "r", options=_e2ee(SHARED_KEY))
-        publication, feeder = await _publish_video(publisher)
+        publication, feeder = await start_video(publisher)
         try:
             await wait_for(lambda: bool(server.rooms["r"].participants["a"].tracks), what="track live")
             async with lk.api() as client:
@@ -207,7 +185,7 @@ async def test_decode_relay_still_carries_video_and_audio(decode_server: LiveKit
     b = await decode_server.connect("b", "r")
     log = EventLog()
     log.listen(b, "track_subscribed")
-    _, feeder = await _publish_video(a, rtc.VideoCodec.H264)
+    _, feeder = await start_video(a, rtc.VideoCodec.H264)
     try:
         async with publish_tone(a, 440):
             subscribed = await log.wait("track_subscribed", 2)
