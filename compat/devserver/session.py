@@ -632,11 +632,12 @@ class SignalConnection:
             adopt_remote_ice_credentials(self.publisher, new)
 
     async def _offer_failed(self, sending: dict[str, str], exc: Exception) -> None:
-        """aiortc could not take the offer (in practice: a codec it cannot decode, VP9 or AV1)."""
+        """The offer cannot be taken (in practice: relay "decode" and a codec aiortc cannot decode)."""
         dropped = [self._pending_tracks.pop(cid) for cid in set(sending.values()) if cid in self._pending_tracks]
         names = ", ".join(repr(t.info.name) for t in dropped) or "none"
         log.error(
-            "%s: publisher offer refused (%s); dropping tracks %s. The dev server relays Opus, VP8 and H.264.",
+            "%s: publisher offer refused (%s); dropping tracks %s. The dev server carries Opus, VP8 and H.264 "
+            "(relay 'forward' also VP9 and AV1).",
             self.participant.identity, exc, names,
         )
         for track in dropped:
