@@ -37,9 +37,19 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import aioice
+import aiortc.codecs
+import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
 import av
 from aiortc import RTCIceParameters, RTCIceTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtcrtpparameters import (
+    RTCRtcpFeedback,
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpParameters,
+)
+from aiortc.rtcrtpreceiver import NackGenerator, TimestampMapper
 
 __all__ = [
     "PASSTHROUGH_MIME_TYPES",
@@ -292,10 +302,6 @@ def receive_layers(receiver: RTCRtpReceiver, extension_ids: Mapping[str, int], s
     (``RTCDtlsTransport._rtp_header_extensions_map.configure``, which only adds ids). Packets of
     SSRCs aiortc has not seen go to the receiver whose mid they carry (see ``_route_by_mid``).
     """
-    from aiortc.jitterbuffer import JitterBuffer
-    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
-    from aiortc.rtcrtpreceiver import NackGenerator, TimestampMapper
-
     for name in _RECEIVER_STATE:
         if not hasattr(receiver, name):
             raise RuntimeError(
@@ -427,11 +433,6 @@ def register_passthrough_codecs() -> None:
     are. A PeerConnection that must decode or encode (relay "decode") must not be offered them:
     set its codec preferences. Idempotent.
     """
-    import aiortc.codecs
-    import aiortc.rtcrtpreceiver
-    import aiortc.rtcrtpsender
-    from aiortc.rtcrtpparameters import RTCRtcpFeedback
-
     video = aiortc.codecs.CODECS["video"]
     if any(_is_passthrough(codec) for codec in video):
         return

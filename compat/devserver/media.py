@@ -331,6 +331,7 @@ class TrackForwarder:
         self._layer_seen: dict[str, float] = {}
         self._layer_shift: dict[str, int] = {}
         self._layer_keyframe_asked: dict[str, float] = {}
+        self._best_this_frame: dict[int, str | None] = {}  # best_layer's answers for the current frame
         self._sink_layer: str | None = None
         # SVC (VP9/AV1 with spatial layers, forwarded as packetized): the top layer's index, and
         # the current frame cut down to each lower layer, made once for all subscribers.
@@ -469,7 +470,13 @@ class TrackForwarder:
 
     def best_layer(self, quality: int) -> str | None:
         """The layer to send for a wanted quality: the best flowing layer at or below it, else the
-        lowest flowing one (as LiveKit does when the publisher paused the layers asked for)."""
+        lowest flowing one (as LiveKit does when the publisher paused the layers asked for).
+        Worked out once per frame and quality, however many subscribers ask."""
+        if quality not in self._best_this_frame:
+            self._best_this_frame[quality] = self._find_best_layer(quality)
+        return self._best_this_frame[quality]
+
+    def _find_best_layer(self, quality: int) -> str | None:
         now = time.monotonic()
         flowing = [rid for rid, seen in self._layer_seen.items() if now - seen <= LAYER_STALE]
         if not flowing:
@@ -512,6 +519,7 @@ class TrackForwarder:
         packet.pts = pts
         self._layer_seen[rid] = now
         self._layer_ssrc[rid] = ssrc
+        self._best_this_frame.clear()
         self.frames += 1
         for relay in self._relay_snapshot:
             relay.put_layer(rid, packet, keyframe, pts)
