@@ -2,12 +2,14 @@
 
 Two relay modes (DevServer(relay=...)):
 
-- "forward" (default): the publisher's encoded frames (VP8, H.264, Opus) go to every subscriber
-  as they are; each subscriber's RTCRtpSender only re-packetizes them (its own SSRC, sequence
-  numbers and timestamps). Nothing is decoded on the way, so end-to-end-encrypted frames pass
-  intact. Audio levels come from the RTP audio-level header extension (RFC 6464). Keyframes are
-  requested from the publisher when a subscriber joins, asks for one (PLI/FIR), or lost frames
-  from its queue. Recorders get frames decoded once per track, only while one is attached.
+- "forward" (default): the publisher's encoded frames (VP8, H.264, VP9, AV1) go to every
+  subscriber as they are; each subscriber's RTCRtpSender only re-packetizes them (its own SSRC,
+  sequence numbers and timestamps). Audio goes packet by packet as it arrives, written straight
+  to each subscriber's transport (RtpWriter), without the sender's per-packet task. Nothing is
+  decoded on the way, so end-to-end-encrypted frames pass intact. Audio levels come from the RTP
+  audio-level header extension (RFC 6464). Keyframes are requested from the publisher when a
+  subscriber joins, asks for one (PLI/FIR), or lost frames from its queue. Recorders get frames
+  decoded once per track, only while one is attached.
 - "decode": aiortc decodes what a publisher sends, the forwarder reads the decoded frames once,
   measures audio levels from the samples, and each subscriber's sender encodes again (audio is
   encoded once for all, see OpusOnce).
@@ -31,13 +33,16 @@ from aiortc.codecs import get_decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
 
 from compat.devserver.aiortc_internals import (
     PASSTHROUGH_MIME_TYPES,
     EncodedPacket,
+    RtpWriter,
     deliver_encoded,
     join_payloads,
-    on_audio_level,
+    ntp_now,
+    on_rtp_packet,
     receive_layers,
     request_keyframe,
     request_keyframe_of,
@@ -105,6 +110,13 @@ class RelayTrack(MediaStreamTrack):
         self._pts_shift = 0
         self._last_pts = -1
         self.spatial: int | None = None  # SVC: the highest spatial layer this subscriber gets
+        self.writer: RtpWriter | None = None  # forwarded audio: packets go straight to the transport
+
+    def put_packet(self, packet: RtpPacket, ntp: int) -> None:
+        """Forwarded audio: one of the publisher's RTP packets, sent to this subscriber at once."""
+        writer = self.writer
+        if writer is not None and self.enabled:
+            writer.write(packet, ntp)
 
     def put(self, frame: Any) -> None:
         queue = self._queue
@@ -375,7 +387,7 @@ class TrackForwarder:
         elif receiver is not None:
             deliver_encoded(receiver, self._on_encoded)
             if self.kind == "audio":
-                on_audio_level(receiver, self._on_audio_level)
+                on_rtp_packet(receiver, self._on_audio_packet)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"forward {self.name}")
 
     def subscribe(self) -> RelayTrack:
@@ -495,7 +507,9 @@ class TrackForwarder:
 
     def _on_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
         self.frames += 1
-        if self.svc:
+        if self.kind == "audio":
+            pass  # subscribers got its packets as they came (_on_audio_packet); this frame is for recorders
+        elif self.svc:
             self._cut.clear()
             for relay in self._relay_snapshot:
                 relay.put_svc(packet, keyframe)
@@ -539,8 +553,15 @@ class TrackForwarder:
         if not decoder.feed(packet, keyframe):
             self.request_layer_keyframe(rid)
 
-    def _on_audio_level(self, level_dbov: int) -> None:
-        self._note_level(10.0 ** (-level_dbov / 20.0))
+    def _on_audio_packet(self, packet: RtpPacket) -> None:
+        level = packet.extensions.audio_level
+        if level is not None:
+            self._note_level(10.0 ** (-level[1] / 20.0))
+        relays = self._relay_snapshot
+        if relays:
+            ntp = ntp_now()
+            for relay in relays:
+                relay.put_packet(packet, ntp)
 
     async def _run(self) -> None:
         if self.encoded:

@@ -33,6 +33,7 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from compat.devserver.aiortc_internals import (
+    RtpWriter,
     adopt_remote_ice_credentials,
     negotiated_mime_type,
     on_keyframe_request,
@@ -887,6 +888,8 @@ class SignalConnection:
             # The sender only re-packetizes the publisher's frames: offer the subscriber that codec alone.
             transceiver.setCodecPreferences(_codec_preferences(forwarder.kind, forwarder.mime_type))
             on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
+            if forwarder.kind == "audio":
+                relay.writer = RtpWriter(transceiver)
         elif forwarder.kind == "video":
             transceiver.setCodecPreferences(_codec_preferences("video", None))  # what aiortc can encode
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".

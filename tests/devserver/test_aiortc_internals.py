@@ -32,13 +32,15 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from compat.devserver.aiortc_internals import (
     EncodedPacket,
+    RtpWriter,
     adopt_remote_ice_credentials,
     deliver_encoded,
     is_keyframe,
     join_payloads,
     negotiated_mime_type,
-    on_audio_level,
+    ntp_now,
     on_keyframe_request,
+    on_rtp_packet,
     passthrough_keyframe,
     receive_layers,
     register_passthrough_codecs,
@@ -251,7 +253,12 @@ async def test_audio_level_and_keyframe_requests(pcs: tuple[RTCPeerConnection, R
     levels: list[int] = []
     transceivers = await connected_pair(pcs, AudioStreamTrack(), VideoStreamTrack())
     audio, video = (next(t for t in transceivers if t.kind == kind) for kind in ("audio", "video"))
-    on_audio_level(audio.receiver, levels.append)
+
+    def note_level(packet: RtpPacket) -> None:
+        if packet.extensions.audio_level is not None:
+            levels.append(packet.extensions.audio_level[1])
+
+    on_rtp_packet(audio.receiver, note_level)
     asked: list[bool] = []
     on_keyframe_request(transceiver_of(offerer, "video").sender, lambda: asked.append(True))
     await wait_for(lambda: len(levels) > 5, what="audio levels from the header extension")
@@ -260,6 +267,53 @@ async def test_audio_level_and_keyframe_requests(pcs: tuple[RTCPeerConnection, R
     assert pli is not None, CHANGED
     await pli
     await wait_for(lambda: bool(asked), what="the PLI reaching the sender's keyframe hook")
+
+
+class SilentTrack(MediaStreamTrack):
+    """A track that never yields a frame: its sender's own RTP loop stays idle, as for forwarded audio."""
+
+    kind = "audio"
+
+    async def recv(self) -> av.AudioFrame:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.media
+async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, answerer = pcs
+    arrived: list[RtpPacket] = []
+
+    @answerer.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in answerer.getTransceivers() if t.receiver.track is track)
+        on_rtp_packet(receiver, arrived.append)
+
+    sending = offerer.addTransceiver(SilentTrack(), direction="sendonly")
+    writer = RtpWriter(sending)
+    publishers = [RtpPacket(payload_type=111, sequence_number=65534 + i, timestamp=4294966336 + 960 * i, ssrc=1234,
+                            payload=bytes([i]) * 40, marker=int(i == 0)) for i in range(4)]
+    writer.write(publishers[0], ntp_now())  # before negotiation: dropped, nothing raised
+    assert writer.packets == 0
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: offerer.connectionState == "connected", what="PeerConnections connected")
+    del publishers[2]  # a packet the publisher lost: the gap is forwarded as a gap
+    for packet in publishers:
+        writer.write(packet, ntp_now())
+    await wait_for(lambda: len(arrived) == 3, what="the written packets")
+    assert writer.packets == 3
+    assert {p.ssrc for p in arrived} == {sending.sender._ssrc}, CHANGED
+    assert {p.payload_type for p in arrived} == {sending._codecs[0].payloadType}
+    assert [p.payload for p in arrived] == [p.payload for p in publishers]
+    assert [p.marker for p in arrived] == [1, 0, 0]
+    seqs = [p.sequence_number for p in arrived]
+    assert [(b - seqs[0]) % 65536 for b in seqs] == [0, 1, 3]
+    stamps = [p.timestamp for p in arrived]
+    assert [(b - stamps[0]) % 2**32 for b in stamps] == [0, 960, 2880]
+    assert {p.extensions.mid for p in arrived} == {sending.mid}, CHANGED  # the subscriber's own mid
+    stats = await sending.sender.getStats()
+    outbound = next(s for s in stats.values() if s.type == "outbound-rtp")
+    assert outbound.packetsSent == 3 and outbound.bytesSent == 120, CHANGED  # what its RTCP sender reports say
 
 
 def test_request_keyframe_is_none_before_any_packet() -> None:
