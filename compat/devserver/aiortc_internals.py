@@ -55,7 +55,7 @@ from aiortc.rtcrtpparameters import (
     RTCRtpHeaderExtensionParameters,
     RTCRtpParameters,
 )
-from aiortc.rtcrtpreceiver import NackGenerator, TimestampMapper
+from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics, TimestampMapper
 from aiortc.rtp import RtpPacket
 
 __all__ = [
@@ -225,23 +225,38 @@ def deliver_encoded(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
     setattr(receiver, _DECODER_QUEUE, _EncodedTap(original, sink))
 
 
-def on_rtp_packet(receiver: RTCRtpReceiver, callback: Callable[[RtpPacket], None]) -> None:
+def on_rtp_packet(receiver: RTCRtpReceiver, callback: Callable[[RtpPacket], bool]) -> None:
     """Call ``callback(packet)`` with each RTP packet routed to the receiver, as it arrives, before
-    the receiver itself handles it (statistics, NACKs, jitter buffer, decoder queue).
+    the receiver itself handles it. When the callback returns False the receiver only counts the
+    packet (the source it came from and the statistics its RTCP receiver reports carry) and does
+    not reassemble it into a frame: forwarded audio needs frames only while a recorder listens.
 
     Relies on ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)``, which the DTLS transport
     calls for every packet routed to the receiver, after SRTP and parsing: ``packet`` is an aiortc
     ``RtpPacket`` whose ``extensions.audio_level`` is the RFC 6464 level, (voice activity, 0 loud …
     127 silent in -dBov), when ``urn:ietf:params:rtp-hdrext:ssrc-audio-level`` was negotiated
-    (aiortc does for audio) and the sender set it.
+    (aiortc does for audio) and the sender set it. Counting uses the receiver's ``__active_ssrc``,
+    ``__codecs`` and ``__remote_streams`` (``StreamStatistics`` per SSRC), as its first steps do.
     """
     handle = receiver._handle_rtp_packet
+    private: Any = receiver
+    active = private._RTCRtpReceiver__active_ssrc
+    codecs = private._RTCRtpReceiver__codecs
+    streams = private._RTCRtpReceiver__remote_streams
 
-    async def handle_and_tell(packet: RtpPacket, arrival_time_ms: int) -> None:
-        callback(packet)
-        await handle(packet, arrival_time_ms)
+    async def handle_or_count(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if callback(packet):
+            await handle(packet, arrival_time_ms)
+            return
+        active[packet.ssrc] = aiortc.clock.current_datetime()
+        codec = codecs.get(packet.payload_type)
+        if codec is not None:
+            stats = streams.get(packet.ssrc)
+            if stats is None:
+                stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+            stats.add(packet)
 
-    receiver._handle_rtp_packet = handle_and_tell  # type: ignore[method-assign]
+    receiver._handle_rtp_packet = handle_or_count  # type: ignore[method-assign]
 
 
 _RTP_HEADER = struct.Struct("!BBHII")

@@ -553,7 +553,8 @@ class TrackForwarder:
         if not decoder.feed(packet, keyframe):
             self.request_layer_keyframe(rid)
 
-    def _on_audio_packet(self, packet: RtpPacket) -> None:
+    def _on_audio_packet(self, packet: RtpPacket) -> bool:
+        """Forwarded audio: levels and subscribers from each packet; True when recorders need frames."""
         level = packet.extensions.audio_level
         if level is not None:
             self._note_level(10.0 ** (-level[1] / 20.0))
@@ -562,6 +563,7 @@ class TrackForwarder:
             ntp = ntp_now()
             for relay in relays:
                 relay.put_packet(packet, ntp)
+        return self._sink_decoder is not None
 
     async def _run(self) -> None:
         if self.encoded:

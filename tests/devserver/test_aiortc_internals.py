@@ -254,15 +254,20 @@ async def test_audio_level_and_keyframe_requests(pcs: tuple[RTCPeerConnection, R
     transceivers = await connected_pair(pcs, AudioStreamTrack(), VideoStreamTrack())
     audio, video = (next(t for t in transceivers if t.kind == kind) for kind in ("audio", "video"))
 
-    def note_level(packet: RtpPacket) -> None:
+    def note_level(packet: RtpPacket) -> bool:
         if packet.extensions.audio_level is not None:
             levels.append(packet.extensions.audio_level[1])
+        return False  # counted, not reassembled
 
     on_rtp_packet(audio.receiver, note_level)
     asked: list[bool] = []
     on_keyframe_request(transceiver_of(offerer, "video").sender, lambda: asked.append(True))
     await wait_for(lambda: len(levels) > 5, what="audio levels from the header extension")
     assert set(levels) == {127}, CHANGED  # aiortc's AudioStreamTrack sends silence: -127 dBov
+    # Packets only counted still reach the receiver's statistics (what its RTCP reports carry).
+    stats = await audio.receiver.getStats()
+    inbound = next(s for s in stats.values() if s.type == "inbound-rtp")
+    assert inbound.packetsReceived >= len(levels) - 1, CHANGED
     pli = request_keyframe(video.receiver)
     assert pli is not None, CHANGED
     await pli
@@ -287,7 +292,11 @@ async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[
     @answerer.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         receiver = next(t.receiver for t in answerer.getTransceivers() if t.receiver.track is track)
-        on_rtp_packet(receiver, arrived.append)
+        def keep(packet: RtpPacket) -> bool:
+            arrived.append(packet)
+            return True  # and reassembled as usual
+
+        on_rtp_packet(receiver, keep)
 
     sending = offerer.addTransceiver(SilentTrack(), direction="sendonly")
     writer = RtpWriter(sending)
