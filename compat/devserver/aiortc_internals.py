@@ -24,6 +24,9 @@ extension parser and RTP router (``_rtp_header_extensions_map``, ``_rtp_router``
 passthrough, ``aiortc.codecs.CODECS`` and the module-level ``depayload`` / ``get_encoder`` the
 receiver and sender look up (``register_passthrough_codecs``). All are tested the same way.
 
+Switching layers by a subscriber's bandwidth adds the sender's ``_handle_rtcp_packet`` and ``_ssrc``
+(``on_remb``, and ``handle_rtcp`` for tests injecting feedback).
+
 Also relied on, though public behaviour rather than a private name: a track's ``recv()`` may return
 an encoded ``av.Packet``, which RTCRtpSender packetizes without encoding again (aiortc's own
 ``MediaPlayer(decode=False)`` does this). Forwarding hands the publisher's frames on this way, and
@@ -56,7 +59,7 @@ from aiortc.rtcrtpparameters import (
     RTCRtpParameters,
 )
 from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics, TimestampMapper
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, RtpPacket, unpack_remb_fci
 
 __all__ = [
     "PASSTHROUGH_MIME_TYPES",
@@ -66,11 +69,13 @@ __all__ = [
     "RtpWriter",
     "adopt_remote_ice_credentials",
     "deliver_encoded",
+    "handle_rtcp",
     "is_keyframe",
     "join_payloads",
     "negotiated_mime_type",
     "ntp_now",
     "on_keyframe_request",
+    "on_remb",
     "on_rtp_packet",
     "receive_layers",
     "register_passthrough_codecs",
@@ -395,6 +400,42 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
             "see compat/devserver/aiortc_internals.py"
         )
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def on_remb(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
+    """Call ``callback(bitrate_bps)`` for each REMB (receiver estimated maximum bitrate) naming this
+    sender's SSRC: the remote side's estimate of the bandwidth it can receive, for all its streams.
+
+    Relies on ``RTCRtpSender._handle_rtcp_packet(packet)``, which the DTLS transport awaits for each
+    RTCP packet routed to the sender (REMBs by the SSRCs in their FCI), and ``RTCRtpSender._ssrc``.
+    aiortc only hands the estimate to an encoder's ``target_bitrate``; a sender that packs the
+    publisher's frames has no encoder, so the estimate goes to ``callback`` (then to aiortc as before).
+    """
+    handle = sender._handle_rtcp_packet
+    if not isinstance(getattr(sender, "_ssrc", None), int):
+        raise RuntimeError(
+            "aiortc's RTCRtpSender has no int _ssrc any more: subscribers' bandwidth estimates would be lost; "
+            "see compat/devserver/aiortc_internals.py"
+        )
+
+    async def handle_with_remb(packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:  # an application-layer feedback that is not a REMB
+                bitrate, ssrcs = 0, []
+            if sender._ssrc in ssrcs:
+                callback(bitrate)
+        await handle(packet)
+
+    sender._handle_rtcp_packet = handle_with_remb  # type: ignore[method-assign]
+
+
+def handle_rtcp(sender: RTCRtpSender, packet: AnyRtcpPacket) -> Coroutine[Any, Any, None]:
+    """Handle ``packet`` as if the remote side had sent it to this sender
+    (``RTCRtpSender._handle_rtcp_packet``); tests inject receiver feedback (REMB) with it."""
+    result: Coroutine[Any, Any, None] = sender._handle_rtcp_packet(packet)
+    return result
 
 
 # ---- simulcast: one receiver, several layers --------------------------------------------------

@@ -60,6 +60,11 @@ LAYER_STALE = 1.0  # s without frames after which a simulcast layer counts as pa
 VIDEO_CLOCK = 90000
 # LiveKit's simulcast RIDs and the quality each carries (livekit.VideoQuality: LOW 0, MEDIUM 1, HIGH 2).
 RID_QUALITY = {"q": 0, "h": 1, "f": 2}
+# Switching by a subscriber's bandwidth estimate (REMB), with LiveKit's thresholds (see RelayTrack.on_estimate).
+RATE_WINDOW = 1.0  # s over which each layer's bitrate is measured
+DOWN_BELOW = 0.95  # down when the estimate is under 95 % of the layer's bitrate (remotebwe ExpectedUsageThreshold)
+UP_HEADROOM = 1.2  # up only to a layer the estimate covers with 20 % to spare (streamallocator ProbeOveragePct)
+UP_AFTER = 3.0  # s the estimate must allow a higher layer first (LiveKit's probe interval; we do not probe)
 
 
 OPUS_RATE = 48000
@@ -107,6 +112,10 @@ class RelayTrack(MediaStreamTrack):
         self.target_quality = max(RID_QUALITY.values())
         self.layer: str | None = None
         self.enabled = True
+        # The best quality the subscriber's bandwidth estimate allows, and since when a higher one fits.
+        self.bandwidth_quality = self.target_quality
+        self._higher_fits_since: float | None = None
+        self._last_estimate = 0
         self._pts_shift = 0
         self._last_pts = -1
         self.spatial: int | None = None  # SVC: the highest spatial layer this subscriber gets
@@ -160,7 +169,7 @@ class RelayTrack(MediaStreamTrack):
             return
         forwarder = self._forwarder
         if rid != self.layer:
-            best = forwarder.best_layer(self.target_quality)
+            best = forwarder.best_layer(self.quality)
             if rid != best:
                 if self.layer is None or forwarder.layer_paused(self.layer):
                     forwarder.request_layer_keyframe(best)
@@ -192,6 +201,11 @@ class RelayTrack(MediaStreamTrack):
             return
         self.put_encoded(forwarder.up_to_layer(packet, self.spatial), keyframe)
 
+    @property
+    def quality(self) -> int:
+        """The simulcast quality to send: what the subscriber wants, within what its bandwidth allows."""
+        return min(self.target_quality, self.bandwidth_quality)
+
     def set_quality(self, quality: int) -> None:
         """The subscriber's wish (UpdateTrackSettings): the best layer at or below ``quality``."""
         self.target_quality = quality
@@ -200,9 +214,48 @@ class RelayTrack(MediaStreamTrack):
             if min(quality, forwarder.top_spatial_layer) != self.spatial:
                 forwarder.request_keyframe()
             return
-        best = forwarder.best_layer(quality)
+        self._ask_for_best_layer()
+
+    def _ask_for_best_layer(self) -> None:
+        """A keyframe of the layer this subscriber should get, if not its current one: it switches there."""
+        best = self._forwarder.best_layer(self.quality)
         if best is not None and best != self.layer:
-            forwarder.request_layer_keyframe(best)
+            self._forwarder.request_layer_keyframe(best)
+
+    def on_estimate(self, bitrate: int) -> None:
+        """The subscriber's REMB: the bandwidth (bps) it estimates it can receive.
+
+        Mirrors LiveKit's RemoteBWE.congestionDetectionStateMachine and StreamAllocator: a falling
+        estimate (LiveKit: a downward trend) under 95 % of what its layer sends drops it to the best
+        layer that fits; a rising one never does (libwebrtc's estimate climbs slowly from the rate
+        it receives). LiveKit goes back up only after a probe proves room for 120 % of the higher
+        layer; without probing, the estimate must allow that for UP_AFTER seconds. A layer the
+        subscriber did not ask for is never chosen.
+        """
+        forwarder = self._forwarder
+        falling = bitrate < self._last_estimate
+        self._last_estimate = bitrate
+        current = forwarder.layer_bitrate.get(self.layer or "", 0.0)
+        if current and bitrate < DOWN_BELOW * current:
+            self._higher_fits_since = None
+            fitting = forwarder.quality_within(bitrate)
+            if falling and fitting is not None and fitting < self.bandwidth_quality:
+                self.bandwidth_quality = fitting
+                self._ask_for_best_layer()
+            return
+        self._maybe_go_up(forwarder.quality_within(bitrate / UP_HEADROOM))
+
+    def _maybe_go_up(self, fitting: int | None) -> None:
+        if fitting is None or fitting <= self.bandwidth_quality or self.bandwidth_quality >= self.target_quality:
+            self._higher_fits_since = None
+            return
+        now = time.monotonic()
+        if self._higher_fits_since is None:
+            self._higher_fits_since = now
+        elif now - self._higher_fits_since >= UP_AFTER:
+            self.bandwidth_quality = fitting
+            self._higher_fits_since = None
+            self._ask_for_best_layer()
 
     def set_enabled(self, enabled: bool) -> None:
         """UpdateTrackSettings.disabled: a disabled subscription gets no frames; re-enabled, it restarts at a keyframe."""
@@ -345,6 +398,10 @@ class TrackForwarder:
         self._layer_keyframe_asked: dict[str, float] = {}
         self._best_this_frame: dict[int, str | None] = {}  # best_layer's answers for the current frame
         self._sink_layer: str | None = None
+        # Each layer's bitrate (bps) over the last RATE_WINDOW, from a byte count per layer.
+        self.layer_bitrate: dict[str, float] = {}
+        self._rate_bytes = dict.fromkeys(self.layer_quality, 0)
+        self._rate_window_start = time.monotonic()
         # SVC (VP9/AV1 with spatial layers, forwarded as packetized): the top layer's index, and
         # the current frame cut down to each lower layer, made once for all subscribers.
         passthrough = any(mime_type.lower() == m.lower() for m in PASSTHROUGH_MIME_TYPES)
@@ -498,6 +555,26 @@ class TrackForwarder:
             return max(at_or_below, key=lambda rid: self.layer_quality.get(rid, 0))
         return min(flowing, key=lambda rid: self.layer_quality.get(rid, 0))
 
+    def quality_within(self, bitrate: float) -> int | None:
+        """The best quality of a flowing layer whose measured bitrate is at most ``bitrate``, else the
+        lowest flowing one's (LiveKit would pause the video there); None before any was measured."""
+        rates = [(quality, self.layer_bitrate.get(rid, 0.0)) for rid, quality in self.layer_quality.items()]
+        measured = [(quality, rate) for quality, rate in rates if rate > 0]
+        if not measured:
+            return None
+        fitting = [quality for quality, rate in measured if rate <= bitrate]
+        return max(fitting) if fitting else min(quality for quality, _ in measured)
+
+    def _count_layer_bytes(self, rid: str, size: int, now: float) -> None:
+        self._rate_bytes[rid] += size
+        elapsed = now - self._rate_window_start
+        if elapsed >= RATE_WINDOW:
+            counts = self._rate_bytes
+            self.layer_bitrate = {layer: count * 8 / elapsed for layer, count in counts.items()}
+            for layer in counts:
+                counts[layer] = 0
+            self._rate_window_start = now
+
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._background.add(task)
@@ -533,6 +610,7 @@ class TrackForwarder:
         packet.pts = pts
         self._layer_seen[rid] = now
         self._layer_ssrc[rid] = ssrc
+        self._count_layer_bytes(rid, packet.size, now)
         self._best_this_frame.clear()
         self.frames += 1
         for relay in self._relay_snapshot:

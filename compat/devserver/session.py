@@ -37,6 +37,7 @@ from compat.devserver.aiortc_internals import (
     adopt_remote_ice_credentials,
     negotiated_mime_type,
     on_keyframe_request,
+    on_remb,
     set_msid,
 )
 from compat.devserver.ids import new_id
@@ -890,6 +891,8 @@ class SignalConnection:
             on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
             if forwarder.kind == "audio":
                 relay.writer = RtpWriter(transceiver)
+            if forwarder.simulcast:
+                on_remb(transceiver.sender, relay.on_estimate)  # its layer follows its bandwidth
         elif forwarder.kind == "video":
             transceiver.setCodecPreferences(_codec_preferences("video", None))  # what aiortc can encode
         # The client finds the publication from the msid: stream id "<participant sid>|<track sid>".

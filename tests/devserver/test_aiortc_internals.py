@@ -28,18 +28,20 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpParameters
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_PLI, HeaderExtensionsMap, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 from compat.devserver.aiortc_internals import (
     EncodedPacket,
     RtpWriter,
     adopt_remote_ice_credentials,
     deliver_encoded,
+    handle_rtcp,
     is_keyframe,
     join_payloads,
     negotiated_mime_type,
     ntp_now,
     on_keyframe_request,
+    on_remb,
     on_rtp_packet,
     passthrough_keyframe,
     receive_layers,
@@ -323,6 +325,47 @@ async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[
     stats = await sending.sender.getStats()
     outbound = next(s for s in stats.values() if s.type == "outbound-rtp")
     assert outbound.packetsSent == 3 and outbound.bytesSent == 120, CHANGED  # what its RTCP sender reports say
+
+
+def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
+    return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs))
+
+
+async def test_on_remb_gets_the_estimates_naming_the_sender(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, _ = pcs
+    sender = offerer.addTransceiver(VideoStreamTrack(), direction="sendonly").sender
+    await offerer.setLocalDescription(await offerer.createOffer())
+    ssrc = int(next(line for line in offerer.localDescription.sdp.splitlines() if line.startswith("a=ssrc:"))[7:].split()[0])
+    estimates: list[int] = []
+    on_remb(sender, estimates.append)
+    asked: list[bool] = []
+    on_keyframe_request(sender, lambda: asked.append(True))
+    await handle_rtcp(sender, remb(750_000, [ssrc + 1, ssrc]))
+    await handle_rtcp(sender, remb(90_000, [ssrc + 1]))  # another stream's estimate
+    await handle_rtcp(sender, RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=b"ABCD"))  # not a REMB
+    await handle_rtcp(sender, RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=ssrc))
+    assert estimates == [750_000], CHANGED
+    assert asked == [True], CHANGED  # other feedback still reaches aiortc's own handling
+
+
+@pytest.mark.media
+async def test_on_remb_hears_a_real_receivers_estimate(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, _ = pcs
+    estimates: list[int] = []
+    on_remb(offerer.addTransceiver(VideoStreamTrack(), direction="sendonly").sender, estimates.append)
+    await connected_pair(pcs)
+    # aiortc's receiver sends REMBs from the abs-send-time of what it receives, as libwebrtc's does.
+    await wait_for(lambda: bool(estimates), what="a REMB from the receiving PeerConnection", timeout=15)
+    assert all(bitrate > 0 for bitrate in estimates), CHANGED
+
+
+def test_on_remb_refuses_a_sender_without_an_ssrc() -> None:
+    class NotASender:
+        async def _handle_rtcp_packet(self, packet: object) -> None:
+            pass
+
+    with pytest.raises(RuntimeError, match="_ssrc"):
+        on_remb(NotASender(), lambda bitrate: None)  # type: ignore[arg-type]
 
 
 def test_request_keyframe_is_none_before_any_packet() -> None:

@@ -5,12 +5,21 @@ switches at a keyframe, as with LiveKit's SFU."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterable
 
+import av
 import pytest
+from aiortc import RTCPeerConnection, RTCRtpSender
+from aiortc.mediastreams import VideoStreamTrack
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 from livekit import rtc
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
 
+from compat.devserver import media
+from compat.devserver.aiortc_internals import handle_rtcp
 from compat.devserver.media import TrackForwarder, accept_simulcast, layer_qualities, simulcast_sections
+from compat.devserver.session import SignalConnection
 from compat.devserver.testing import LiveKitServer
 from tests.media import SVC_CODECS, frames_of_size, publish_layered_video
 from tests.support import EventLog, wait_for
@@ -120,3 +129,125 @@ def test_layer_qualities_follow_livekits_rids_or_the_offers_order() -> None:
     assert layer_qualities(["h", "q"]) == {"h": 1, "q": 0}
     assert layer_qualities(["hi", "lo"]) == {"hi": 1, "lo": 0}
     assert layer_qualities(["f"]) == {}
+
+
+# ---- switching by the subscriber's bandwidth estimate (REMB) ---------------------------------------
+
+# Bytes per frame of each layer in the rule tests; at 30 fps: q 48 kbps, h 192 kbps, f 720 kbps.
+FRAME_BYTES = {"q": 200, "h": 800, "f": 3000}
+
+
+@pytest.fixture
+async def forwarder(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TrackForwarder]:
+    """A simulcast forwarder on a real (unconnected) aiortc receiver, with short windows."""
+    monkeypatch.setattr(media, "RATE_WINDOW", 0.2)
+    monkeypatch.setattr(media, "UP_AFTER", 0.5)
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("video", direction="recvonly").receiver
+    try:
+        yield TrackForwarder(VideoStreamTrack(), "cam", receiver=receiver, mime_type="video/VP8", rids=["f", "h", "q"])
+    finally:
+        await pc.close()
+
+
+async def send_layers(forwarder: TrackForwarder, seconds: float) -> None:
+    """Every layer's frames at 30 fps, each a keyframe so a subscriber may switch at any."""
+    for _ in range(round(seconds * 30)):
+        for ssrc, (rid, size) in enumerate(FRAME_BYTES.items()):
+            packet = av.Packet(bytes(size))
+            packet.pts = 0
+            forwarder._on_layer_encoded(rid, ssrc, packet, True)
+        await asyncio.sleep(1 / 30)
+
+
+async def test_a_falling_estimate_drops_the_layer_and_a_lasting_higher_one_raises_it(forwarder: TrackForwarder) -> None:
+    relay = forwarder.subscribe()
+    await send_layers(forwarder, 0.5)
+    assert relay.layer == "f"
+    assert 600_000 < forwarder.layer_bitrate["f"] < 850_000
+    relay.on_estimate(900_000)
+    relay.on_estimate(600_000)  # falls below 95 % of f: h is the best that fits
+    await send_layers(forwarder, 0.1)
+    assert relay.layer == "h"
+    relay.on_estimate(100_000)
+    await send_layers(forwarder, 0.1)
+    assert relay.layer == "q"
+    relay.on_estimate(2_000_000)  # room for f, but it must last UP_AFTER (LiveKit would probe first)
+    await send_layers(forwarder, 0.2)
+    relay.on_estimate(2_000_000)
+    await send_layers(forwarder, 0.1)
+    assert relay.layer == "q"
+    await send_layers(forwarder, 0.3)
+    relay.on_estimate(2_000_000)
+    await send_layers(forwarder, 0.1)
+    assert relay.layer == "f"
+
+
+async def test_a_rising_estimate_under_the_layers_bitrate_keeps_it(forwarder: TrackForwarder) -> None:
+    """libwebrtc's estimate climbs slowly from what it receives: LiveKit drops a layer only on a falling one."""
+    relay = forwarder.subscribe()
+    await send_layers(forwarder, 0.5)
+    for estimate in (300_000, 400_000, 500_000):
+        relay.on_estimate(estimate)
+    await send_layers(forwarder, 0.1)
+    assert relay.layer == "f"
+
+
+async def test_the_estimate_never_raises_a_subscriber_above_the_quality_it_asked_for(forwarder: TrackForwarder) -> None:
+    relay = forwarder.subscribe()
+    relay.set_quality(VideoQuality.VIDEO_QUALITY_MEDIUM)
+    await send_layers(forwarder, 0.5)
+    relay.on_estimate(1_000_000)
+    relay.on_estimate(100_000)
+    await send_layers(forwarder, 0.1)
+    assert relay.layer == "q"
+    for _ in range(3):
+        relay.on_estimate(50_000_000)
+        await send_layers(forwarder, 0.3)
+    assert relay.layer == "h"
+
+
+def remb(bitrate: int, ssrc: int) -> RtcpPsfbPacket:
+    return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, [ssrc]))
+
+
+async def inject_estimates(sender: RTCRtpSender, estimates: Iterable[int]) -> None:
+    """REMBs to the subscriber's sender on the server as if the subscriber sent them, every 200 ms
+    (its real REMBs still arrive in between; the bandwidth itself is not throttled)."""
+    stats = await sender.getStats()
+    ssrc = next(stat.ssrc for stat in stats.values() if stat.type == "outbound-rtp")
+    for bitrate in estimates:
+        await handle_rtcp(sender, remb(bitrate, ssrc))
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.media
+async def test_a_subscribers_layer_follows_its_bandwidth_estimate(dev_server: LiveKitServer) -> None:
+    a = await dev_server.connect("a", "r")
+    b = await dev_server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    stream = None
+    injecting: asyncio.Task[None] | None = None
+    try:
+        async with publish_layered_video(a, rtc.VideoCodec.VP8):
+            ((track, publication, _),) = await log.wait("track_subscribed")
+            stream = rtc.VideoStream(track)
+            frames = stream.__aiter__()
+            await frames_of_size(frames, SIZES[VideoQuality.VIDEO_QUALITY_HIGH], 40.0)
+            session = dev_server.embedded.rooms["r"].participants["b"].session
+            assert isinstance(session, SignalConnection)
+            sender = session.subscriptions[publication.sid].transceiver.sender
+            # A falling estimate below every layer (these moving bars need tens of kbps): the lowest one.
+            injecting = asyncio.create_task(inject_estimates(sender, itertools.count(5_000, -1)))
+            await frames_of_size(frames, SIZES[VideoQuality.VIDEO_QUALITY_LOW], 20.0)
+            injecting.cancel()
+            injecting = asyncio.create_task(inject_estimates(sender, itertools.repeat(50_000_000)))
+            await frames_of_size(frames, SIZES[VideoQuality.VIDEO_QUALITY_HIGH], 30.0)
+    finally:
+        if injecting is not None:
+            injecting.cancel()
+        if stream is not None:
+            await stream.aclose()
+        await a.disconnect()
+        await b.disconnect()
