@@ -130,6 +130,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def system_cpu_seconds(pid: int) -> float:
+    """stime of a process: its kernel time, including, on this one machine, the veth peer's
+    receive processing for the packets it sends to the clients."""
+    _, fields = _stat_fields(f"/proc/{pid}/stat")
+    return int(fields[12]) / CLK_TCK
+
+
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """utime + stime per thread, keyed "tid:name"."""
     out: dict[str, float] = {}
@@ -381,6 +388,7 @@ class LoadResult:
     packets_lost: int
     subscribers: list[SubscriberLoad]
     errors: list[str]
+    server_system_cpu_pct: float | None = None  # the kernel's part of server_cpu_pct
 
 
 @dataclass
@@ -392,6 +400,7 @@ class Snapshot:
     frames: dict[tuple[str, str], tuple[int, int]]  # (frames, silent) per (subscriber, track sid)
     inbound: dict[tuple[str, str], Any] = field(default_factory=dict)  # inbound_rtp() or its exception
     outbound: list[Any] = field(default_factory=list)  # packets_sent() per publisher, or its exception
+    server_system: float = 0.0
 
 
 class StreamCounter:
@@ -516,6 +525,7 @@ async def bench_load(
                     thread_cpu_seconds(server_pid),
                     cpu_seconds(os.getpid()),
                     {key: (c.frames, c.silent) for key, c in counters.items()},
+                    server_system=system_cpu_seconds(server_pid),
                 )
                 if rtp_stats:
                     received = await asyncio.gather(
@@ -577,6 +587,7 @@ async def bench_load(
                 subscribed_ok=subscribed_ok,
                 window_s=round(span, 2),
                 server_cpu_pct=round(100.0 * (b.server_cpu - a.server_cpu) / span, 1),
+                server_system_cpu_pct=round(100.0 * (b.server_system - a.server_system) / span, 1),
                 server_busiest_thread=busiest[0] if busiest else None,
                 server_busiest_thread_pct=busiest[1] if busiest else None,
                 server_rss_mb=rss_mb(server_pid),
@@ -984,21 +995,31 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
-    """Audio server CPU per relayed stream, per relay mode, and decode/forward ratio per size."""
-    by_size: dict[int, dict[str, float]] = {}
+    """Audio server CPU per relayed stream, per relay mode, and decode/forward ratio per size:
+    of all the server's CPU, and of its user-space part alone."""
+    total: dict[int, dict[str, float]] = {}
+    user: dict[int, dict[str, float]] = {}
     for load in loads:
         if load.server_cpu_pct is not None and load.relayed_streams:
-            by_size.setdefault(load.participants, {})[load.relay] = load.server_cpu_pct / load.relayed_streams
-    if not by_size:
+            total.setdefault(load.participants, {})[load.relay] = load.server_cpu_pct / load.relayed_streams
+            if load.server_system_cpu_pct is not None:
+                user_pct = load.server_cpu_pct - load.server_system_cpu_pct
+                user.setdefault(load.participants, {})[load.relay] = user_pct / load.relayed_streams
+    if not total:
         return []
-    lines = ["", f"{'audio':<6} {'CPU/stream forward':>19} {'CPU/stream decode':>18} {'decode/forward':>15}"]
-    for n, modes in sorted(by_size.items()):
+    lines = ["", f"{'audio':<6} {'CPU/stream forward':>19} {'CPU/stream decode':>18} {'decode/forward':>15}"
+                 f" {'user-space only':>16}"]
+    for n, modes in sorted(total.items()):
         forward, decode = modes.get("forward"), modes.get("decode")
-        ratio = f"{decode / forward:.1f}x" if forward and decode else "-"
         lines.append(f"{str(n) + ' pub':<6} {_fmt(forward and forward * 1000, ' m%'):>19}"
-                     f" {_fmt(decode and decode * 1000, ' m%'):>18} {ratio:>15}")
-    lines.append("(m% = thousandths of one core per relayed stream)")
+                     f" {_fmt(decode and decode * 1000, ' m%'):>18} {_ratio(decode, forward):>15}"
+                     f" {_ratio(user.get(n, {}).get('decode'), user.get(n, {}).get('forward')):>16}")
+    lines.append("(m% = thousandths of one core per relayed stream; user-space only: without the server's kernel time)")
     return lines
+
+
+def _ratio(decode: float | None, forward: float | None) -> str:
+    return f"{decode / forward:.1f}x" if forward and decode else "-"
 
 
 def video_table(videos: list[VideoLoadResult]) -> list[str]:
