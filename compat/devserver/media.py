@@ -583,16 +583,16 @@ class TrackForwarder:
     # ---- frames -------------------------------------------------------------------------------
 
     def _on_encoded(self, packet: EncodedPacket, keyframe: bool) -> None:
-        self.frames += 1
-        if self.kind == "audio":
-            pass  # subscribers got its packets as they came (_on_audio_packet); this frame is for recorders
-        elif self.svc:
-            self._cut.clear()
-            for relay in self._relay_snapshot:
-                relay.put_svc(packet, keyframe)
-        else:
-            for relay in self._relay_snapshot:
-                relay.put_encoded(packet, keyframe)
+        # Audio was counted and sent to subscribers packet by packet (_on_audio_packet): its frames are for recorders.
+        if self.kind == "video":
+            self.frames += 1
+            if self.svc:
+                self._cut.clear()
+                for relay in self._relay_snapshot:
+                    relay.put_svc(packet, keyframe)
+            else:
+                for relay in self._relay_snapshot:
+                    relay.put_encoded(packet, keyframe)
         decoder = self._sink_decoder
         if decoder is not None and not decoder.feed(packet, keyframe):
             self.request_keyframe()
@@ -633,6 +633,7 @@ class TrackForwarder:
 
     def _on_audio_packet(self, packet: RtpPacket) -> bool:
         """Forwarded audio: levels and subscribers from each packet; True when recorders need frames."""
+        self.frames += 1  # an Opus packet carries one frame
         level = packet.extensions.audio_level
         if level is not None:
             self._note_level(10.0 ** (-level[1] / 20.0))
