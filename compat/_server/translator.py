@@ -72,6 +72,7 @@ class WebhookTranslator:
         self._busy: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._sends: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self.acknowledged = 0
@@ -116,11 +117,14 @@ class WebhookTranslator:
     # ---- delivering ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._closing = False
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.delivery.timeout))
         self._task = asyncio.get_running_loop().create_task(self._run(), name="compat callbacks")
 
     async def _run(self) -> None:
-        while True:
+        # Ends on the flag, not only on cancel: Python 3.11's wait_for drops a cancellation that
+        # arrives as the event fires (close's cancelled sends set it), and the loop would run on.
+        while not self._closing:
             room_slots = self.delivery.concurrency - len(self._busy)
             for row in self.outbox.heads(time.time(), self._busy, room_slots):
                 self._busy.add(row.room)
@@ -170,6 +174,8 @@ class WebhookTranslator:
 
     async def close(self, flush_timeout: float = 5.0) -> None:
         """Stop delivering (what is left stays in the outbox for the next start)."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
         if self._sends:  # let the attempts under way finish (bounded), so they are not re-sent

@@ -36,6 +36,7 @@ relay "decode" uses it for Opus (compat.devserver.media.OpusOnce encodes each tr
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import struct
 from collections.abc import Callable, Coroutine, Mapping
@@ -85,6 +86,8 @@ __all__ = [
     "spatial_layer",
     "split_payloads",
 ]
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     EncodedPacket = av.Packet[Any]  # what a receiver hands on: one encoded frame
@@ -307,6 +310,7 @@ class RtpWriter:
         self._ts_offset = 0
         self._sending: set[asyncio.Future[None]] = set()
         self.packets = 0
+        self.failures = 0
 
     def _resolve(self) -> bool:
         """Read the negotiated parameters once the subscriber's transport is up."""
@@ -347,24 +351,32 @@ class RtpWriter:
             self._ts_offset = random.getrandbits(32) - packet.timestamp
         timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
         payload = packet.payload
-        data = self._protect(
-            _RTP_HEADER.pack(
-                self._first_byte,
-                packet.marker << 7 | self._payload_type,
-                (packet.sequence_number + self._seq_offset) & 0xFFFF,
-                timestamp,
-                self._ssrc,
+        # This runs inside the publisher's receive path: one subscriber's broken transport must
+        # cost that subscriber this packet, not the publisher its connection.
+        try:
+            data = self._protect(
+                _RTP_HEADER.pack(
+                    self._first_byte,
+                    packet.marker << 7 | self._payload_type,
+                    (packet.sequence_number + self._seq_offset) & 0xFFFF,
+                    timestamp,
+                    self._ssrc,
+                )
+                + self._extension
+                + payload
             )
-            + self._extension
-            + payload
-        )
-        protocol = pair.protocol
-        if type(protocol) is aioice.ice.StunProtocol:
-            protocol.transport.sendto(data, pair.remote_addr)
-        else:  # a TURN relay (not used by the dev server, which has no ICE servers): its send is a coroutine
-            task = asyncio.ensure_future(protocol.send_data(data, pair.remote_addr))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            protocol = pair.protocol
+            if type(protocol) is aioice.ice.StunProtocol:
+                protocol.transport.sendto(data, pair.remote_addr)
+            else:  # a TURN relay (not used by the dev server, which has no ICE servers): its send is a coroutine
+                task = asyncio.ensure_future(protocol.send_data(data, pair.remote_addr))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+        except Exception:
+            self.failures += 1
+            log.log(logging.WARNING if self.failures == 1 else logging.DEBUG,
+                    "forwarding a packet to a subscriber failed (%d so far)", self.failures, exc_info=True)
+            return
         sender = self._sender
         sender._RTCRtpSender__ntp_timestamp = ntp
         sender._RTCRtpSender__rtp_timestamp = timestamp

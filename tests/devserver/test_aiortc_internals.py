@@ -17,6 +17,7 @@ import aiortc
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
 import av
+import pylibsrtp
 import pytest
 from aiortc import (
     RTCConfiguration,
@@ -325,6 +326,16 @@ async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[
     stats = await sending.sender.getStats()
     outbound = next(s for s in stats.values() if s.type == "outbound-rtp")
     assert outbound.packetsSent == 3 and outbound.bytesSent == 120, CHANGED  # what its RTCP sender reports say
+
+    def broken(data: bytes) -> bytes:
+        raise pylibsrtp.Error("the subscriber's SRTP session is gone")
+
+    writer._protect = broken  # a subscriber whose transport broke: that packet is lost, nothing raised
+    writer.write(publishers[0], ntp_now())
+    assert writer.failures == 1 and writer.packets == 3
+    await offerer.close()
+    writer.write(publishers[0], ntp_now())  # a closed subscriber: dropped, nothing raised
+    assert writer.failures == 1 and writer.packets == 3
 
 
 def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:

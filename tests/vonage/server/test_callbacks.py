@@ -3,6 +3,7 @@ the shared outbox; a receiver that fails for a while still gets every callback, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -155,3 +156,13 @@ async def test_one_service_serves_both_vendors(tmp_path: Path) -> None:
             await tr.close()
     assert vonage.got[0]["event"] == "connectionCreated"
     assert twilio_forms[0]["StatusCallbackEvent"] == "participant-connected" and twilio_forms[0]["SequenceNumber"] == "0"
+
+
+async def test_close_ends_delivery_even_when_the_wake_up_and_the_cancel_coincide(tmp_path: Path) -> None:
+    # Python 3.11's wait_for returns the event instead of raising when the event fires as the
+    # cancel arrives (a cancelled send sets it on its way out): close must not depend on the cancel.
+    tr = vonage_translator(str(tmp_path / "o.sqlite"), KEY, SECRET, session_callback="http://127.0.0.1:9/x", delivery=FAST)
+    await tr.start()
+    await asyncio.sleep(0.05)  # the delivery loop waits for work
+    tr._wake.set()
+    await asyncio.wait_for(tr.close(), 5)
