@@ -43,6 +43,7 @@ from compat.devserver.aiortc_internals import (
     join_payloads,
     ntp_now,
     on_rtp_packet,
+    receive_directly,
     receive_layers,
     request_keyframe,
     request_keyframe_of,
@@ -407,6 +408,7 @@ class TrackForwarder:
         passthrough = any(mime_type.lower() == m.lower() for m in PASSTHROUGH_MIME_TYPES)
         self.top_spatial_layer = spatial_layers - 1 if passthrough and receiver is not None else 0
         self._cut: dict[int, EncodedPacket] = {}
+        self._direct_ssrcs: set[int] = set()  # forwarded audio SSRCs taken straight from the transport
 
     @property
     def encoded(self) -> bool:
@@ -632,7 +634,19 @@ class TrackForwarder:
             self.request_layer_keyframe(rid)
 
     def _on_audio_packet(self, packet: RtpPacket) -> bool:
-        """Forwarded audio: levels and subscribers from each packet; True when recorders need frames."""
+        """Forwarded audio through aiortc's receive path; True when recorders need frames. From the
+        first packet on, its SSRC's packets come straight from the transport while nobody records."""
+        self._forward_audio(packet)
+        if self.receiver is not None and packet.ssrc not in self._direct_ssrcs:
+            self._direct_ssrcs.add(packet.ssrc)
+            receive_directly(self.receiver, packet.ssrc, self._unrecorded, self._forward_audio)
+        return self._sink_decoder is not None
+
+    def _unrecorded(self) -> bool:
+        return self._sink_decoder is None
+
+    def _forward_audio(self, packet: RtpPacket) -> None:
+        """Levels and subscribers from one packet of forwarded audio."""
         self.frames += 1  # an Opus packet carries one frame
         level = packet.extensions.audio_level
         if level is not None:
@@ -642,7 +656,6 @@ class TrackForwarder:
             ntp = ntp_now()
             for relay in relays:
                 relay.put_packet(packet, ntp)
-        return self._sink_decoder is not None
 
     async def _run(self) -> None:
         if self.encoded:

@@ -45,6 +45,7 @@ from compat.devserver.aiortc_internals import (
     on_remb,
     on_rtp_packet,
     passthrough_keyframe,
+    receive_directly,
     receive_layers,
     register_passthrough_codecs,
     request_keyframe,
@@ -275,6 +276,36 @@ async def test_audio_level_and_keyframe_requests(pcs: tuple[RTCPeerConnection, R
     assert pli is not None, CHANGED
     await pli
     await wait_for(lambda: bool(asked), what="the PLI reaching the sender's keyframe hook")
+
+
+@pytest.mark.media
+async def test_receive_directly_takes_an_ssrcs_packets_off_the_transport_while_wanted(
+    pcs: tuple[RTCPeerConnection, RTCPeerConnection],
+) -> None:
+    (transceiver,) = await connected_pair(pcs, AudioStreamTrack())
+    receiver = transceiver.receiver
+    through_aiortc: list[RtpPacket] = []
+    direct: list[RtpPacket] = []
+    wanted = [True]
+
+    def first(packet: RtpPacket) -> bool:
+        through_aiortc.append(packet)
+        if len(through_aiortc) == 1:
+            receive_directly(receiver, packet.ssrc, lambda: wanted[0], direct.append)
+        return False
+
+    on_rtp_packet(receiver, first)
+    await wait_for(lambda: len(direct) > 10, what="packets handed over straight from the transport")
+    assert len(through_aiortc) <= 2, CHANGED  # after the first (maybe one in flight), none went aiortc's way
+    sequence = [p.sequence_number for p in direct]
+    assert all((b - a) % 65536 == 1 for a, b in itertools.pairwise(sequence))  # unprotected and parsed, in order
+    assert direct[0].extensions.audio_level is not None, CHANGED  # header extensions parsed as aiortc does
+    stats = await receiver.getStats()
+    inbound = next(s for s in stats.values() if s.type == "inbound-rtp")
+    assert inbound.packetsReceived >= len(direct), CHANGED  # still in what its RTCP reports say
+    wanted[0] = False  # e.g. a recorder attached: aiortc's path again, with the same SRTP session
+    taken = len(through_aiortc)
+    await wait_for(lambda: len(through_aiortc) > taken + 5, what="packets through aiortc again")
 
 
 class SilentTrack(MediaStreamTrack):
