@@ -40,7 +40,6 @@ relay "decode" uses it for Opus (compat.devserver.media.OpusOnce encodes each tr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import struct
@@ -365,17 +364,15 @@ class RtpWriter:
     def __init__(self, transceiver: RTCRtpTransceiver) -> None:
         self._transceiver = transceiver
         self._sender: Any = transceiver.sender  # its name-mangled report counters are set below
-        self._ready = False
         self._first_byte = 0x80
         self._payload_type = 0
         self._ssrc = 0
         self._extension = b""
-        self._dtls: Any = None
+        self._dtls: Any = None  # set once the negotiated parameters are read (_resolve)
         self._protect: Callable[[bytes], bytes] = bytes
         self._nominated: dict[int, Any] = {}
         self._seq_offset: int | None = None
         self._ts_offset = 0
-        self._sending: set[asyncio.Future[None]] = set()
         self.packets = 0
         self.failures = 0
 
@@ -398,15 +395,14 @@ class RtpWriter:
             element += bytes(-len(element) % 4)
             self._extension = b"\xbe\xde" + struct.pack("!H", len(element) // 4) + element
             self._first_byte = 0x90
-        self._dtls = dtls
         self._protect = dtls._tx_srtp.protect
         self._nominated = connection._nominated
-        self._ready = True
+        self._dtls = dtls  # last: it marks the writer ready
         return True
 
     def write(self, packet: RtpPacket, ntp: int) -> None:
         """Send one of the publisher's packets to this subscriber (dropped until its transport is up)."""
-        if not self._ready and not self._resolve():
+        if self._dtls is None and not self._resolve():
             return
         if self._dtls._state is not DtlsState.CONNECTED:
             return
@@ -433,12 +429,9 @@ class RtpWriter:
                 + payload
             )
             protocol = pair.protocol
-            if type(protocol) is aioice.ice.StunProtocol:
-                protocol.transport.sendto(data, pair.remote_addr)
-            else:  # a TURN relay (not used by the dev server, which has no ICE servers): its send is a coroutine
-                task = asyncio.ensure_future(protocol.send_data(data, pair.remote_addr))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+            if type(protocol) is not aioice.ice.StunProtocol:  # the dev server has no ICE servers: host pairs only
+                raise RuntimeError(f"cannot write RTP on a {type(protocol).__name__} (TURN) pair")
+            protocol.transport.sendto(data, pair.remote_addr)
         except Exception:
             self.failures += 1
             log.log(logging.WARNING if self.failures == 1 else logging.DEBUG,

@@ -136,6 +136,7 @@ class RelayTrack(MediaStreamTrack):
         queue.put_nowait(frame)
 
     def put_encoded(self, packet: EncodedPacket, keyframe: bool, pts: int | None = None) -> None:
+        """An encoded video frame (forwarded audio goes packet by packet: put_packet)."""
         if not self.enabled:
             return
         if self._awaiting_keyframe:
@@ -146,8 +147,6 @@ class RelayTrack(MediaStreamTrack):
         queue = self._queue
         if not queue.full():
             queue.put_nowait(item)
-        elif self.kind == "audio":
-            self.put(item)
         else:
             # Dropping a video frame breaks every later delta frame: drop them all and restart at a keyframe.
             while not queue.empty():
