@@ -926,7 +926,13 @@ async def run(args: argparse.Namespace, results: dict[str, Any], watchdog: Watch
 
 async def run_relay(args: argparse.Namespace, results: dict[str, Any], watchdog: Watchdog, relay: str, latency: bool) -> None:
     """One server process in relay mode ``relay``: the latency phases (if ``latency``), then the loads."""
-    os.environ["COMPAT_DEVSERVER_RELAY"] = relay  # the server process inherits it
+    # The server process inherits these. "forward-py": forwarding with audio written in Python
+    # (RtpWriter), as where the native fan-out (compat.devserver.fanout) could not be built.
+    os.environ["COMPAT_DEVSERVER_RELAY"] = "forward" if relay == "forward-py" else relay
+    if relay == "forward-py":
+        os.environ["COMPAT_DEVSERVER_NATIVE"] = "0"
+    else:
+        os.environ.pop("COMPAT_DEVSERVER_NATIVE", None)
     server = ServerProcess(args.port or free_port(), "bench", secrets.token_hex(24), args.profile_server)
     await server.start()
     watchdog.server_pid = server.pid
@@ -1007,14 +1013,17 @@ def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
                 user.setdefault(load.participants, {})[load.relay] = user_pct / load.relayed_streams
     if not total:
         return []
-    lines = ["", f"{'audio':<6} {'CPU/stream forward':>19} {'CPU/stream decode':>18} {'decode/forward':>15}"
-                 f" {'user-space only':>16}"]
+    lines = ["", f"{'audio':<6} {'CPU/stream forward':>19} {'forward-py':>11} {'decode':>10} {'decode/forward':>15}"
+                 f" {'user-space only':>16} {'decode/forward-py':>18}"]
     for n, modes in sorted(total.items()):
-        forward, decode = modes.get("forward"), modes.get("decode")
+        forward, python, decode = modes.get("forward"), modes.get("forward-py"), modes.get("decode")
         lines.append(f"{str(n) + ' pub':<6} {_fmt(forward and forward * 1000, ' m%'):>19}"
-                     f" {_fmt(decode and decode * 1000, ' m%'):>18} {_ratio(decode, forward):>15}"
-                     f" {_ratio(user.get(n, {}).get('decode'), user.get(n, {}).get('forward')):>16}")
-    lines.append("(m% = thousandths of one core per relayed stream; user-space only: without the server's kernel time)")
+                     f" {_fmt(python and python * 1000, ' m%'):>11} {_fmt(decode and decode * 1000, ' m%'):>10}"
+                     f" {_ratio(decode, forward):>15}"
+                     f" {_ratio(user.get(n, {}).get('decode'), user.get(n, {}).get('forward')):>16}"
+                     f" {_ratio(decode, python):>18}")
+    lines.append("(m% = thousandths of one core per relayed stream; forward-py: forwarding with audio written in Python;")
+    lines.append(" user-space only: without the server's kernel time)")
     return lines
 
 
@@ -1025,11 +1034,11 @@ def _ratio(decode: float | None, forward: float | None) -> str:
 def video_table(videos: list[VideoLoadResult]) -> list[str]:
     if not videos:
         return []
-    lines = ["", f"{'relay':<7} {'video':<6} {'streams':>7} {'server CPU':>10} {'clients CPU':>11}"
+    lines = ["", f"{'relay':<10} {'video':<6} {'streams':>7} {'server CPU':>10} {'clients CPU':>11}"
                  f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'setup':>6}"]
     for v in videos:
         lines.append(
-            f"{v.relay:<7} {str(v.participants) + ' pub':<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
+            f"{v.relay:<10} {str(v.participants) + ' pub':<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
             f" {_fmt(v.clients_cpu_pct, '%'):>11} {v.frames_sent:>6} {f'{v.frames_decoded}/{v.frames_expected}':>17}"
             f" {_fmt(v.delivered_pct, '%'):>9} {v.setup_s:>5.1f}s"
         )
@@ -1082,12 +1091,12 @@ def render(results: dict[str, Any]) -> str:
         "server idle CPU: " + ", ".join(f"{_fmt(s.get('idle_cpu_pct'), '%')} ({s['relay']})"
                                         for s in results.get("servers", [])) + " of one core",
         "",
-        f"{'relay':<7} {'load':<6} {'streams':>7} {'server CPU':>10} {'busiest thr':>11} {'clients CPU':>11}"
+        f"{'relay':<10} {'load':<6} {'streams':>7} {'server CPU':>10} {'busiest thr':>11} {'clients CPU':>11}"
         f" {'RSS':>7} {'RTP sent':>8} {'RTP rx':>7} {'lost':>5} {'frames rx':>9} {'silent':>7} {'setup':>6}",
     ]
     for load in results.get("load", []):
         lines.append(
-            f"{load.relay:<7} {str(load.participants) + ' pub':<6} {load.relayed_streams:>7} {_fmt(load.server_cpu_pct, '%'):>10}"
+            f"{load.relay:<10} {str(load.participants) + ' pub':<6} {load.relayed_streams:>7} {_fmt(load.server_cpu_pct, '%'):>10}"
             f" {_fmt(load.server_busiest_thread_pct, '%'):>11} {_fmt(load.clients_cpu_pct, '%'):>11}"
             f" {_fmt(load.server_rss_mb, 'M'):>7} {_fmt(load.published_packets_pct, '%'):>8}"
             f" {_fmt(load.packets_received_pct, '%'):>7} {load.packets_lost:>5}"
@@ -1141,7 +1150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--video-sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=[4, 8],
                         help="participant counts for the video load phase (default 4,8; '' for none)")
     parser.add_argument("--relays", type=lambda s: s.split(","), default=["forward", "decode"],
-                        help="server relay modes to measure, one server each (default forward,decode)")
+                        help="server relay modes, one server each (default forward,decode; forward-py: audio written in Python)")
     parser.add_argument("--media-only", action="store_true",
                         help="only the load phases (no signalling, join, publish, data or late-join latencies)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the steady window (default 3)")

@@ -27,7 +27,9 @@ receiver and sender look up (``register_passthrough_codecs``). All are tested th
 Forwarded audio adds: ``RtpWriter`` (a subscriber's negotiated codecs and header extensions,
 its DTLS transport's outgoing SRTP session, the nominated aioice pair, the sender's report
 counters) and ``receive_directly`` (aioice ``Connection.data_received``, the DTLS transport's
-incoming SRTP session and header extension map, the receiver's statistics).
+incoming SRTP session and header extension map and its ids, ``audio_level_id``, the receiver's
+statistics). ``RtpWriter.target`` / ``report`` give compat.devserver.fanout (the native writer,
+the one module that knows pylibsrtp's internals) the same parameters and counters.
 
 Switching layers by a subscriber's bandwidth adds the sender's ``_handle_rtcp_packet`` and ``_ssrc``
 (``on_remb``, and ``handle_rtcp`` for tests injecting feedback).
@@ -53,6 +55,7 @@ import aiortc.clock
 import aiortc.codecs
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
+import attrs
 import av
 import pylibsrtp
 from aiortc import RTCIceParameters, RTCIceTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
@@ -69,11 +72,14 @@ from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, RtpPacket, 
 
 __all__ = [
     "PASSTHROUGH_MIME_TYPES",
+    "CountedPacket",
     "EncodedFrameSink",
     "EncodedPacket",
     "LayerFrameSink",
     "RtpWriter",
+    "WriteTarget",
     "adopt_remote_ice_credentials",
+    "audio_level_id",
     "deliver_encoded",
     "handle_rtcp",
     "is_keyframe",
@@ -83,6 +89,7 @@ __all__ = [
     "on_keyframe_request",
     "on_remb",
     "on_rtp_packet",
+    "parsed",
     "receive_directly",
     "receive_layers",
     "register_passthrough_codecs",
@@ -264,7 +271,7 @@ def on_rtp_packet(receiver: RTCRtpReceiver, callback: Callable[[RtpPacket], bool
     receiver._handle_rtp_packet = handle_or_count  # type: ignore[method-assign]
 
 
-def _packet_counter(receiver: RTCRtpReceiver) -> Callable[[RtpPacket], None]:
+def _packet_counter(receiver: RTCRtpReceiver) -> Callable[[RtpPacket | CountedPacket], None]:
     """What ``_handle_rtp_packet`` does first: note the source and add the packet to the
     statistics the receiver's RTCP reports carry."""
     private: Any = receiver
@@ -272,44 +279,60 @@ def _packet_counter(receiver: RTCRtpReceiver) -> Callable[[RtpPacket], None]:
     codecs = private._RTCRtpReceiver__codecs
     streams = private._RTCRtpReceiver__remote_streams
 
-    def count(packet: RtpPacket) -> None:
+    def count(packet: RtpPacket | CountedPacket) -> None:
         active[packet.ssrc] = aiortc.clock.current_datetime()
         codec = codecs.get(packet.payload_type)
         if codec is not None:
             stats = streams.get(packet.ssrc)
             if stats is None:
                 stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
-            stats.add(packet)
+            stats.add(packet)  # it reads sequence_number and timestamp only
 
     return count
 
 
-_DIRECT = "_compat_direct_rtp"  # our table on an aioice Connection: SSRC → (wanted, handler)
+_DIRECT = "_compat_direct_rtp"  # our table on an aioice Connection: SSRC → (wanted, receive)
 
 
-def receive_directly(receiver: RTCRtpReceiver, ssrc: int, wanted: Callable[[], bool],
-                     handle: Callable[[RtpPacket], None]) -> None:
-    """Hand the RTP packets of ``ssrc`` to ``handle(packet)`` as the datagram arrives, while
-    ``wanted()``: unprotected and parsed at once, counted in the receiver's statistics, and not
-    handed to the receiver (no jitter buffer, no frames). Otherwise they take aiortc's path.
+class CountedPacket:
+    """What the receiver's statistics read of a packet, for a datagram not parsed into an RtpPacket."""
+
+    __slots__ = ("payload_type", "sequence_number", "ssrc", "timestamp")
+
+    def __init__(self, ssrc: int) -> None:
+        self.ssrc = ssrc
+        self.payload_type = 0
+        self.sequence_number = 0
+        self.timestamp = 0
+
+
+DirectReceive = Callable[[bytes, pylibsrtp.Session], "RtpPacket | CountedPacket | None"]
+
+
+def receive_directly(receiver: RTCRtpReceiver, ssrc: int, wanted: Callable[[], bool], receive: DirectReceive) -> None:
+    """Hand the SRTP datagrams of ``ssrc`` to ``receive(data, srtp_session)`` as they arrive, while
+    ``wanted()``: it unprotects and handles one and returns what the receiver's statistics count
+    (None: dropped), so the receiver gets no packet (no jitter buffer, no frames). Otherwise they
+    take aiortc's path. A datagram that does not authenticate or parse (pylibsrtp.Error,
+    ValueError) is dropped, as aiortc drops it. ``parsed(receiver, handle)`` makes a ``receive``
+    that parses as aiortc does.
 
     aiortc's path costs a queue hand-off and a task wake-up per datagram before SRTP
     (aioice ``Connection.data_received`` → ``RTCDtlsTransport._recv_next``): most of the ≈ 180 µs a
     received audio packet took. Relies on ``Connection.data_received(data, component)``, which
     aioice's protocol calls for each non-STUN datagram (replaced on the instance), on
-    ``RTCIceTransport._connection``, ``RTCDtlsTransport._rx_srtp`` (its incoming SRTP session) and
-    ``_rtp_header_extensions_map`` (what ``RtpPacket.parse`` reads extensions with).
+    ``RTCIceTransport._connection`` and ``RTCDtlsTransport._rx_srtp`` (its incoming SRTP session).
     """
     dtls: Any = receiver.transport
     connection: Any = dtls.transport._connection
     if connection is None:
         return
-    table: dict[int, tuple[Callable[[], bool], Callable[[RtpPacket], None]]] | None = getattr(connection, _DIRECT, None)
+    table: dict[int, tuple[Callable[[], bool], Callable[[bytes, pylibsrtp.Session], None]]] | None
+    table = getattr(connection, _DIRECT, None)
     if table is None:
         table = {}
         setattr(connection, _DIRECT, table)
         original = connection.data_received
-        extensions = dtls._rtp_header_extensions_map
 
         def data_received(data: bytes, component: int) -> None:
             entry = table.get(int.from_bytes(data[8:12], "big")) if len(data) >= 12 and 127 < data[0] < 192 else None
@@ -318,19 +341,44 @@ def receive_directly(receiver: RTCRtpReceiver, ssrc: int, wanted: Callable[[], b
                 original(data, component)
                 return
             try:
-                packet = RtpPacket.parse(srtp.unprotect(data), extensions)
+                entry[1](data, srtp)
             except (pylibsrtp.Error, ValueError):
                 return  # as aiortc: a packet that does not authenticate or parse is dropped
-            entry[1](packet)
 
         connection.data_received = data_received
     count = _packet_counter(receiver)
 
-    def count_and_handle(packet: RtpPacket) -> None:
-        count(packet)
-        handle(packet)
+    def receive_and_count(data: bytes, srtp: pylibsrtp.Session) -> None:
+        packet = receive(data, srtp)
+        if packet is not None:
+            count(packet)
 
-    table[ssrc] = (wanted, count_and_handle)
+    table[ssrc] = (wanted, receive_and_count)
+
+
+def parsed(receiver: RTCRtpReceiver, handle: Callable[[RtpPacket], None]) -> DirectReceive:
+    """A ``receive`` for ``receive_directly`` that unprotects and parses as aiortc does, then calls
+    ``handle(packet)``. Relies on the DTLS transport's ``_rtp_header_extensions_map``, which
+    ``RtpPacket.parse`` reads extensions with."""
+    extensions = receiver.transport._rtp_header_extensions_map
+
+    def receive(data: bytes, srtp: pylibsrtp.Session) -> RtpPacket:
+        packet = RtpPacket.parse(srtp.unprotect(data), extensions)
+        handle(packet)
+        return packet
+
+    return receive
+
+
+def audio_level_id(receiver: RTCRtpReceiver) -> int:
+    """The header extension id negotiated for RFC 6464 audio levels on the receiver's transport, 0 for none.
+
+    Relies on ``_rtp_header_extensions_map``'s name-mangled ``__ids`` (an ``rtp.HeaderExtensions``
+    of ids, set by ``configure`` at negotiation)."""
+    extensions: Any = receiver.transport._rtp_header_extensions_map
+    ids = extensions._HeaderExtensionsMap__ids
+    level: int | None = ids.audio_level
+    return level or 0
 
 
 _RTP_HEADER = struct.Struct("!BBHII")
@@ -340,6 +388,21 @@ _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 def ntp_now() -> int:
     """The current time as a 64-bit NTP timestamp, as aiortc's senders put in their RTCP SR."""
     return aiortc.clock.current_ntp_time()
+
+
+@attrs.frozen
+class WriteTarget:
+    """A subscriber's transport and stream, as a native fan-out writes to it."""
+
+    session: pylibsrtp.Session  # its DTLS transport's outgoing SRTP session
+    fd: int  # the socket of its nominated ICE pair
+    host: str
+    port: int
+    ssrc: int
+    payload_type: int
+    extension: bytes  # the one-byte header extension block with its mid (empty: none negotiated)
+    seq_offset: int
+    ts_offset: int
 
 
 class RtpWriter:
@@ -400,6 +463,47 @@ class RtpWriter:
         self._dtls = dtls  # last: it marks the writer ready
         return True
 
+    def _offsets(self, sequence_number: int, timestamp: int) -> tuple[int, int]:
+        """The shifts of this subscriber's sequence numbers and timestamps, drawn at its first packet."""
+        if self._seq_offset is None:
+            self._seq_offset = random.getrandbits(16) - sequence_number
+            self._ts_offset = random.getrandbits(32) - timestamp
+        return self._seq_offset, self._ts_offset
+
+    def target(self, sequence_number: int, timestamp: int) -> WriteTarget | None:
+        """Where and how a native fan-out writes this subscriber's copies (compat.devserver.fanout),
+        or None while its transport is not up, or not on a host pair. The arguments are the
+        publisher's current packet's, from which the first packet's shifts are drawn."""
+        if self._dtls is None and not self._resolve():
+            return None
+        if self._dtls._state is not DtlsState.CONNECTED or self._dtls._tx_srtp is None:
+            return None
+        pair = self._nominated.get(1)
+        if pair is None or type(pair.protocol) is not aioice.ice.StunProtocol:
+            return None
+        seq_offset, ts_offset = self._offsets(sequence_number, timestamp)
+        host, port = pair.remote_addr
+        return WriteTarget(
+            session=self._dtls._tx_srtp,
+            fd=pair.protocol.transport.get_extra_info("socket").fileno(),
+            host=host,
+            port=port,
+            ssrc=self._ssrc,
+            payload_type=self._payload_type,
+            extension=self._extension,
+            seq_offset=seq_offset & 0xFFFF,
+            ts_offset=ts_offset & 0xFFFFFFFF,
+        )
+
+    def report(self, packets: int, octets: int, rtp_timestamp: int, ntp: int) -> None:
+        """What a native fan-out sent so far, for the sender's RTCP sender reports (as ``write`` keeps them)."""
+        sender = self._sender
+        sender._RTCRtpSender__ntp_timestamp = ntp
+        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp
+        sender._RTCRtpSender__packet_count = packets
+        sender._RTCRtpSender__octet_count = octets
+        self.packets = packets
+
     def write(self, packet: RtpPacket, ntp: int) -> None:
         """Send one of the publisher's packets to this subscriber (dropped until its transport is up)."""
         if self._dtls is None and not self._resolve():
@@ -409,10 +513,8 @@ class RtpWriter:
         pair = self._nominated.get(1)
         if pair is None:
             return
-        if self._seq_offset is None:
-            self._seq_offset = random.getrandbits(16) - packet.sequence_number
-            self._ts_offset = random.getrandbits(32) - packet.timestamp
-        timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        seq_offset, ts_offset = self._offsets(packet.sequence_number, packet.timestamp)
+        timestamp = (packet.timestamp + ts_offset) & 0xFFFFFFFF
         payload = packet.payload
         # This runs inside the publisher's receive path: one subscriber's broken transport must
         # cost that subscriber this packet, not the publisher its connection.
@@ -421,7 +523,7 @@ class RtpWriter:
                 _RTP_HEADER.pack(
                     self._first_byte,
                     packet.marker << 7 | self._payload_type,
-                    (packet.sequence_number + self._seq_offset) & 0xFFFF,
+                    (packet.sequence_number + seq_offset) & 0xFFFF,
                     timestamp,
                     self._ssrc,
                 )

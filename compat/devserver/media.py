@@ -5,7 +5,8 @@ Two relay modes (DevServer(relay=...)):
 - "forward" (default): the publisher's encoded frames (VP8, H.264, VP9, AV1) go to every
   subscriber as they are; each subscriber's RTCRtpSender only re-packetizes them (its own SSRC,
   sequence numbers and timestamps). Audio goes packet by packet as it arrives, written straight
-  to each subscriber's transport (RtpWriter), without the sender's per-packet task. Nothing is
+  to each subscriber's transport without the sender's per-packet task: by the native fan-out
+  (compat.devserver.fanout) where it was built, else in Python (RtpWriter). Nothing is
   decoded on the way, so end-to-end-encrypted frames pass intact. Audio levels come from the RTP
   audio-level header extension (RFC 6464). Keyframes are requested from the publisher when a
   subscriber joins, asks for one (PLI/FIR), or lost frames from its queue. Recorders get frames
@@ -37,12 +38,16 @@ from aiortc.rtp import RtpPacket
 
 from compat.devserver.aiortc_internals import (
     PASSTHROUGH_MIME_TYPES,
+    CountedPacket,
+    DirectReceive,
     EncodedPacket,
     RtpWriter,
+    audio_level_id,
     deliver_encoded,
     join_payloads,
     ntp_now,
     on_rtp_packet,
+    parsed,
     receive_directly,
     receive_layers,
     request_keyframe,
@@ -50,6 +55,8 @@ from compat.devserver.aiortc_internals import (
     spatial_layer,
     split_payloads,
 )
+from compat.devserver.fanout import AudioFanout
+from compat.devserver.fanout import available as native_fanout_available
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,7 @@ FrameSink = Callable[[Any], None]
 LEVEL_EVERY_N_FRAMES = 3  # speaker levels need ~300 ms resolution, not every 20 ms frame
 KEYFRAME_REQUEST_INTERVAL = 0.3  # at most one PLI per published track per 300 ms, as LiveKit throttles
 SINK_DECODE_QUEUE = 30  # encoded frames waiting to be decoded for recorders
+LEVEL_RMS = tuple(10.0 ** (-level / 20.0) for level in range(128))  # RFC 6464 level (-dBov) → RMS
 LAYER_STALE = 1.0  # s without frames after which a simulcast layer counts as paused (libwebrtc stops layers it cannot afford)
 VIDEO_CLOCK = 90000
 # LiveKit's simulcast RIDs and the quality each carries (livekit.VideoQuality: LOW 0, MEDIUM 1, HIGH 2).
@@ -264,6 +272,7 @@ class RelayTrack(MediaStreamTrack):
             self.layer = None
             self._forwarder.request_keyframe()
         self.enabled = enabled
+        self._forwarder.subscribers_changed()
 
     async def recv(self) -> Any:
         if self.readyState != "live":
@@ -408,6 +417,7 @@ class TrackForwarder:
         self.top_spatial_layer = spatial_layers - 1 if passthrough and receiver is not None else 0
         self._cut: dict[int, EncodedPacket] = {}
         self._direct_ssrcs: set[int] = set()  # forwarded audio SSRCs taken straight from the transport
+        self._fanout: AudioFanout | None = None  # forwarded audio written natively, from its first packet
 
     @property
     def encoded(self) -> bool:
@@ -453,6 +463,7 @@ class TrackForwarder:
         relay = RelayTrack(self.kind, self, maxsize=10 if self.kind == "audio" else 4)
         self._relays.add(relay)
         self._relay_snapshot = tuple(self._relays)
+        self.subscribers_changed()
         if self.encoded and self.kind == "video":
             # The new subscriber can show nothing before one.
             if self.simulcast:
@@ -464,6 +475,12 @@ class TrackForwarder:
     def remove(self, relay: RelayTrack) -> None:
         self._relays.discard(relay)
         self._relay_snapshot = tuple(self._relays)
+        self.subscribers_changed()
+
+    def subscribers_changed(self) -> None:
+        """A subscriber came, went or was enabled or disabled."""
+        if self._fanout is not None:
+            self._fanout.changed()
 
     def add_sink(self, sink: FrameSink) -> None:
         self._sinks.append(sink)
@@ -635,10 +652,14 @@ class TrackForwarder:
     def _on_audio_packet(self, packet: RtpPacket) -> bool:
         """Forwarded audio through aiortc's receive path; True when recorders need frames. From the
         first packet on, its SSRC's packets come straight from the transport while nobody records."""
-        self._forward_audio(packet)
-        if self.receiver is not None and packet.ssrc not in self._direct_ssrcs:
+        receiver = self.receiver
+        if receiver is not None and packet.ssrc not in self._direct_ssrcs:
             self._direct_ssrcs.add(packet.ssrc)
-            receive_directly(self.receiver, packet.ssrc, self._unrecorded, self._forward_audio)
+            if self._fanout is None and native_fanout_available():
+                self._fanout = AudioFanout(lambda: self._relay_snapshot, audio_level_id(receiver))
+            receive = parsed(receiver, self._forward_audio) if self._fanout is None else self._native_receive(packet)
+            receive_directly(receiver, packet.ssrc, self._unrecorded, receive)
+        self._forward_audio(packet)
         return self._sink_decoder is not None
 
     def _unrecorded(self) -> bool:
@@ -649,12 +670,34 @@ class TrackForwarder:
         self.frames += 1  # an Opus packet carries one frame
         level = packet.extensions.audio_level
         if level is not None:
-            self._note_level(10.0 ** (-level[1] / 20.0))
+            self._note_level(LEVEL_RMS[level[1]])
+        if self._fanout is not None:
+            self._fanout.forward(bool(packet.marker), packet.sequence_number, packet.timestamp, packet.payload)
+            return
         relays = self._relay_snapshot
         if relays:
             ntp = ntp_now()
             for relay in relays:
                 relay.put_packet(packet, ntp)
+
+    def _native_receive(self, first: RtpPacket) -> DirectReceive:
+        """Datagrams of ``first``'s SSRC, unprotected and written to every subscriber natively."""
+        fanout = self._fanout
+        assert fanout is not None
+        counted = CountedPacket(first.ssrc)
+        counted.payload_type = first.payload_type
+
+        def receive(data: bytes, srtp: Any) -> CountedPacket | None:
+            result = fanout.receive(data, srtp)
+            if result is None:
+                return None
+            counted.sequence_number, counted.timestamp, level = result
+            self.frames += 1
+            if level >= 0:
+                self._note_level(LEVEL_RMS[level])
+            return counted
+
+        return receive
 
     async def _run(self) -> None:
         if self.encoded:
@@ -738,6 +781,8 @@ class TrackForwarder:
                 pass
         for relay in tuple(self._relays):
             relay.stop()
+        if self._fanout is not None:
+            self._fanout.close()
         self._sinks.clear()
         self._sink_snapshot = ()
         decoder, self._sink_decoder = self._sink_decoder, None

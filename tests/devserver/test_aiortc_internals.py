@@ -44,6 +44,7 @@ from compat.devserver.aiortc_internals import (
     on_keyframe_request,
     on_remb,
     on_rtp_packet,
+    parsed,
     passthrough_keyframe,
     receive_directly,
     receive_layers,
@@ -291,7 +292,7 @@ async def test_receive_directly_takes_an_ssrcs_packets_off_the_transport_while_w
     def first(packet: RtpPacket) -> bool:
         through_aiortc.append(packet)
         if len(through_aiortc) == 1:
-            receive_directly(receiver, packet.ssrc, lambda: wanted[0], direct.append)
+            receive_directly(receiver, packet.ssrc, lambda: wanted[0], parsed(receiver, direct.append))
         return False
 
     on_rtp_packet(receiver, first)
