@@ -9,6 +9,7 @@ import pytest
 from livekit import api, rtc
 
 from compat.devserver import DevServer
+from compat.devserver import media
 from compat.devserver.media import RelayTrack, TrackForwarder
 from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone, read_audio
 from tests.media import first_video_frame, start_video
@@ -69,7 +70,11 @@ async def test_video_is_forwarded_in_the_publishers_codec(dev_server: LiveKitSer
 
 
 @pytest.mark.media
-async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["native fan-out", "written in Python"])
+async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer, native: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    if not native:  # as where the C extension could not be built
+        monkeypatch.setattr(media, "native_fanout_available", lambda: False)
     a = await dev_server.connect("a", "r")
     b = await dev_server.connect("b", "r")
     log = EventLog()
@@ -81,6 +86,7 @@ async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer) -> No
             assert (await _received_codec(track)).lower() == "audio/opus"
             forwarder = _forwarder(dev_server, "a", "audio")
             assert forwarder.encoded
+            assert (forwarder._fanout is not None) == native
             # Active-speaker levels come from the RTP audio-level header extension: nothing decodes this audio.
             assert forwarder.current_level(forwarder.level_at) > 0.1
     finally:
