@@ -369,6 +369,7 @@ class SubscriberLoad:
 class LoadResult:
     relay: str  # the server's relay mode: "forward" or "decode"
     participants: int
+    publishers: int  # participants who publish; the others only listen
     relayed_streams: int
     setup_s: float
     subscribed_ok: bool
@@ -471,8 +472,12 @@ async def bench_load(
     read_audio: bool,
     rtp_stats: bool,
     relay: str,
+    speakers: int | None = None,
 ) -> LoadResult:
+    """N participants, everyone subscribed to everyone who publishes: all of them, or the first
+    ``speakers`` (a large call with a few unmuted microphones, as LiveKit's load tester runs it)."""
     room_name = f"bench-load-{n}"
+    talking = n if speakers is None else min(n, speakers)
     errors: list[str] = []
     rooms: list[rtc.Room] = []
     subscribed: dict[str, dict[str, rtc.Track]] = {}
@@ -498,17 +503,20 @@ async def bench_load(
                 rooms.append(room)
             # Everyone joins first, then publishes: this phase measures relaying, and joining a room
             # whose audio is already relayed is bench_late_join's subject (it failed at 727214e).
-            for k, room in enumerate(rooms):
+            for k, room in enumerate(rooms[:talking]):
                 publication = await bounded(
                     tones.enter_async_context(publish_tone(room, 300.0 + 97.0 * k, name=f"tone-{k}")), 15
                 )
                 if publication.track is not None:
                     published.append(publication.track)
             deadline = time.perf_counter() + setup_timeout
-            while time.perf_counter() < deadline and any(len(t) < len(rooms) - 1 for t in subscribed.values()):
+            def expected(identity: str) -> int:  # everyone who publishes, but oneself
+                return talking - (int(identity[1:]) < talking)
+
+            while time.perf_counter() < deadline and any(len(t) < expected(i) for i, t in subscribed.items()):
                 await asyncio.sleep(0.05)
             setup_s = time.perf_counter() - t_setup
-            subscribed_ok = all(len(t) >= n - 1 for t in subscribed.values())
+            subscribed_ok = all(len(t) >= expected(i) for i, t in subscribed.items())
             if not subscribed_ok:
                 errors.append("not all subscribed after setup: " + str({i: len(t) for i, t in subscribed.items()}))
             for identity, tracks in subscribed.items():
@@ -582,7 +590,8 @@ async def bench_load(
             return LoadResult(
                 relay=relay,
                 participants=n,
-                relayed_streams=n * (n - 1),
+                publishers=talking,
+                relayed_streams=talking * (n - 1),
                 setup_s=round(setup_s, 2),
                 subscribed_ok=subscribed_ok,
                 window_s=round(span, 2),
@@ -956,7 +965,7 @@ async def run_relay(args: argparse.Namespace, results: dict[str, Any], watchdog:
             holder: dict[str, Any] = {}
             await phase(holder, f"load {n} ({relay})", 20 + args.warmup + args.window + 3 * n,
                         bench_load(lk, server.pid, n, args.warmup, args.window, 10.0 + 2.0 * n, args.read_audio,
-                                   args.rtp_stats, relay))
+                                   args.rtp_stats, relay, args.speakers))
             if f"load {n} ({relay})" in holder:
                 results["load"].append(holder[f"load {n} ({relay})"])
             results.setdefault("errors", []).extend(holder.get("errors", []))
@@ -1003,21 +1012,21 @@ def _fmt(value: float | None, unit: str = "") -> str:
 def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
     """Audio server CPU per relayed stream, per relay mode, and decode/forward ratio per size:
     of all the server's CPU, and of its user-space part alone."""
-    total: dict[int, dict[str, float]] = {}
-    user: dict[int, dict[str, float]] = {}
+    total: dict[str, dict[str, float]] = {}
+    user: dict[str, dict[str, float]] = {}
     for load in loads:
         if load.server_cpu_pct is not None and load.relayed_streams:
-            total.setdefault(load.participants, {})[load.relay] = load.server_cpu_pct / load.relayed_streams
+            total.setdefault(_who(load), {})[load.relay] = load.server_cpu_pct / load.relayed_streams
             if load.server_system_cpu_pct is not None:
                 user_pct = load.server_cpu_pct - load.server_system_cpu_pct
-                user.setdefault(load.participants, {})[load.relay] = user_pct / load.relayed_streams
+                user.setdefault(_who(load), {})[load.relay] = user_pct / load.relayed_streams
     if not total:
         return []
-    lines = ["", f"{'audio':<6} {'CPU/stream forward':>19} {'forward-py':>11} {'decode':>10} {'decode/forward':>15}"
+    lines = ["", f"{'audio':<8} {'CPU/stream forward':>19} {'forward-py':>11} {'decode':>10} {'decode/forward':>15}"
                  f" {'user-space only':>16} {'decode/forward-py':>18}"]
-    for n, modes in sorted(total.items()):
+    for n, modes in total.items():
         forward, python, decode = modes.get("forward"), modes.get("forward-py"), modes.get("decode")
-        lines.append(f"{str(n) + ' pub':<6} {_fmt(forward and forward * 1000, ' m%'):>19}"
+        lines.append(f"{n:<8} {_fmt(forward and forward * 1000, ' m%'):>19}"
                      f" {_fmt(python and python * 1000, ' m%'):>11} {_fmt(decode and decode * 1000, ' m%'):>10}"
                      f" {_ratio(decode, forward):>15}"
                      f" {_ratio(user.get(n, {}).get('decode'), user.get(n, {}).get('forward')):>16}"
@@ -1025,6 +1034,13 @@ def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
     lines.append("(m% = thousandths of one core per relayed stream; forward-py: forwarding with audio written in Python;")
     lines.append(" user-space only: without the server's kernel time)")
     return lines
+
+
+def _who(load: LoadResult) -> str:
+    """"8 pub": 8 participants, all publishing; "32/4 pub": 32 participants, 4 of them publishing."""
+    if load.publishers == load.participants:
+        return f"{load.participants} pub"
+    return f"{load.participants}/{load.publishers} pub"
 
 
 def _ratio(decode: float | None, forward: float | None) -> str:
@@ -1091,12 +1107,12 @@ def render(results: dict[str, Any]) -> str:
         "server idle CPU: " + ", ".join(f"{_fmt(s.get('idle_cpu_pct'), '%')} ({s['relay']})"
                                         for s in results.get("servers", [])) + " of one core",
         "",
-        f"{'relay':<10} {'load':<6} {'streams':>7} {'server CPU':>10} {'busiest thr':>11} {'clients CPU':>11}"
+        f"{'relay':<10} {'load':<8} {'streams':>7} {'server CPU':>10} {'busiest thr':>11} {'clients CPU':>11}"
         f" {'RSS':>7} {'RTP sent':>8} {'RTP rx':>7} {'lost':>5} {'frames rx':>9} {'silent':>7} {'setup':>6}",
     ]
     for load in results.get("load", []):
         lines.append(
-            f"{load.relay:<10} {str(load.participants) + ' pub':<6} {load.relayed_streams:>7} {_fmt(load.server_cpu_pct, '%'):>10}"
+            f"{load.relay:<10} {_who(load):<8} {load.relayed_streams:>7} {_fmt(load.server_cpu_pct, '%'):>10}"
             f" {_fmt(load.server_busiest_thread_pct, '%'):>11} {_fmt(load.clients_cpu_pct, '%'):>11}"
             f" {_fmt(load.server_rss_mb, 'M'):>7} {_fmt(load.published_packets_pct, '%'):>8}"
             f" {_fmt(load.packets_received_pct, '%'):>7} {load.packets_lost:>5}"
@@ -1151,6 +1167,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="participant counts for the video load phase (default 4,8; '' for none)")
     parser.add_argument("--relays", type=lambda s: s.split(","), default=["forward", "decode"],
                         help="server relay modes, one server each (default forward,decode; forward-py: audio written in Python)")
+    parser.add_argument("--speakers", type=int, default=None, metavar="K",
+                        help="audio load: only the first K participants publish, the others listen (default: all)")
     parser.add_argument("--media-only", action="store_true",
                         help="only the load phases (no signalling, join, publish, data or late-join latencies)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the steady window (default 3)")
