@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 
-from compat.devserver import DevServer
-from compat.devserver import media
+from compat.devserver import DevServer, media
 from compat.devserver.media import RelayTrack, TrackForwarder
 from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone, read_audio
 from tests.media import first_video_frame, start_video
