@@ -481,11 +481,14 @@ class RtpWriter:
         pair = self._nominated.get(1)
         if pair is None or type(pair.protocol) is not aioice.ice.StunProtocol:
             return None
+        transport = pair.protocol.transport
+        if transport is None or transport.is_closing():
+            return None
         seq_offset, ts_offset = self._offsets(sequence_number, timestamp)
         host, port = pair.remote_addr
         return WriteTarget(
             session=self._dtls._tx_srtp,
-            fd=pair.protocol.transport.get_extra_info("socket").fileno(),
+            fd=transport.get_extra_info("socket").fileno(),
             host=host,
             port=port,
             ssrc=self._ssrc,

@@ -99,6 +99,8 @@ class AudioFanout:
         self._subscribers = subscribers
         self._targets: dict[int, tuple[Subscriber, WriteTarget]] = {}
         self._failures: dict[int, int] = {}
+        self._earlier: dict[int, tuple[int, int, int]] = {}  # counts of a subscriber's dropped targets
+        self._unwritable: set[int] = set()  # subscribers whose target could not be made (logged once)
         self._dirty = True
         self._countdown = SYNC_EVERY
         self._last = (0, 0)  # the last packet's sequence number and timestamp
@@ -151,37 +153,62 @@ class AudioFanout:
     def _refresh(self, sequence_number: int, timestamp: int) -> None:
         """Match the native targets to the subscribers' transports; report what was sent."""
         pending = False
+        present: set[int] = set()
         current: set[int] = set()
         ntp = ntp_now()
         for subscriber in self._subscribers():
+            key = id(subscriber)
+            present.add(key)
             writer = subscriber.writer
             if writer is None or not subscriber.enabled:
                 continue
             target = writer.target(sequence_number, timestamp)
-            if target is None:
-                pending = True  # its transport is not up yet: look again at the next packet
+            if target is None or not self._register(key, subscriber, target):
+                pending = True  # its transport is not up (yet): look again at the next packet
                 continue
-            key = id(subscriber)
             current.add(key)
-            known = self._targets.get(key)
-            if known is None or known[1] != target:
-                self._native.add(key, target.session, session_address(target.session), target.fd, target.host,
-                                 target.port, target.ssrc, target.payload_type, target.extension,
-                                 target.seq_offset, target.ts_offset)
-                self._targets[key] = (subscriber, target)
             self._report(key, writer, target, timestamp, ntp)
         for key in set(self._targets) - current:
+            self._earlier[key] = self._counts(key)  # disabled for now: its reports go on counting from here
             self._native.discard(key)
             del self._targets[key]
-            self._failures.pop(key, None)
+        for key in set(self._earlier) - present:
+            del self._earlier[key]
+        self._unwritable &= present
         self._dirty = pending
 
+    def _register(self, key: int, subscriber: Subscriber, target: WriteTarget) -> bool:
+        known = self._targets.get(key)
+        if known is not None and known[1] == target:
+            return True
+        try:
+            self._native.add(key, target.session, session_address(target.session), target.fd, target.host,
+                             target.port, target.ssrc, target.payload_type, target.extension,
+                             target.seq_offset, target.ts_offset)
+        except (OSError, ValueError):  # e.g. no file descriptor left to dup the socket with
+            log.log(logging.DEBUG if key in self._unwritable else logging.WARNING,
+                    "cannot forward audio to a subscriber at %s:%d", target.host, target.port, exc_info=True)
+            self._unwritable.add(key)
+            return False
+        self._targets[key] = (subscriber, target)
+        return True
+
+    def _counts(self, key: int) -> tuple[int, int, int]:
+        """Packets, octets and failed sends to a subscriber, over all its native targets."""
+        earlier = self._earlier.get(key, (0, 0, 0))
+        now = self._native.counters(key)
+        if now is None:
+            return earlier
+        return earlier[0] + now[0], earlier[1] + now[1], earlier[2] + now[2]
+
     def _report(self, key: int, writer: RtpWriter, target: WriteTarget, timestamp: int, ntp: int) -> None:
-        packets, octets, failures, error = self._native.counters(key)
+        packets, octets, failures = self._counts(key)
         writer.report(packets, octets, (timestamp + target.ts_offset) & 0xFFFFFFFF, ntp)
         before = self._failures.get(key, 0)
         if failures > before:
             self._failures[key] = failures
+            counters = self._native.counters(key)
+            error = counters[3] if counters is not None else 0
             log.log(logging.WARNING if before == 0 else logging.DEBUG,
                     "forwarding packets to a subscriber failed (%d so far; last error: %s)", failures,
                     os.strerror(error) if error else "SRTP protect failed")

@@ -18,7 +18,7 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from compat.devserver import fanout
-from compat.devserver.aiortc_internals import RtpWriter, on_rtp_packet
+from compat.devserver.aiortc_internals import RtpWriter, WriteTarget, on_rtp_packet
 from compat.devserver.fanout import SYNC_EVERY, AudioFanout
 from tests.devserver.test_aiortc_internals import SilentTrack, negotiate
 from tests.support import wait_for
@@ -90,6 +90,30 @@ def test_receive_reads_the_header_as_aiortc_does_and_drops_what_does_not_authent
     other = AudioFanout(lambda: (), LEVEL_ID + 1)
     assert other.receive(outbound.protect(publishers_packet(11, level=5).serialize(extensions)), inbound) == (
         11, 960 * 11, -1)
+
+
+def test_a_subscriber_that_cannot_be_written_to_is_logged_once_and_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    outbound, _ = srtp_pair()
+
+    class Unwritable:
+        asked = 0
+
+        def target(self, sequence_number: int, timestamp: int) -> WriteTarget:
+            self.asked += 1
+            return WriteTarget(session=outbound, fd=-1, host="10.253.0.2", port=9, ssrc=1, payload_type=111,
+                               extension=b"", seq_offset=0, ts_offset=0)  # no such file descriptor to dup
+
+        def report(self, packets: int, octets: int, rtp_timestamp: int, ntp: int) -> None:
+            raise AssertionError("nothing was sent to report")
+
+    writer = Unwritable()
+    subscriber = Subscriber(writer)  # type: ignore[arg-type]
+    native = AudioFanout(lambda: (subscriber,), LEVEL_ID)
+    for n in range(3):
+        native.forward(False, n, 960 * n, b"x")  # the publisher's packets go on; nothing raised
+    assert native.targets() == 0
+    assert writer.asked == 3  # looked at again at every packet, as a transport not up yet
+    assert [r.levelname for r in caplog.records if "cannot forward audio" in r.message] == ["WARNING"]
 
 
 @pytest.fixture
@@ -168,10 +192,15 @@ async def test_subscribers_get_the_publishers_packets_as_their_sender_would_send
     native.forward(False, 101, 96960, b"y")
     await wait_for(lambda: arrived[-1].payload == b"y", what="the re-enabled subscriber's packet")
     assert (arrived[-1].sequence_number - seqs[0]) % 65536 == 101 - 1  # the same shift as before
+    native.changed()
+    native.forward(False, 102, 97920, b"w")
+    stats = await sending.sender.getStats()
+    outbound_stats = next(s for s in stats.values() if s.type == "outbound-rtp")
+    assert outbound_stats.packetsSent == len(sent) + SYNC_EVERY + 2  # its reports count on across the pause
 
     await offerer.close()  # a subscriber that went away: dropped at the next look, the publisher goes on
     native.changed()
-    for n in itertools.count(102):
+    for n in itertools.count(103):
         native.forward(False, n, 960 * n, b"z")
         if native.targets() == 0 or n > 200:
             break
