@@ -12,7 +12,7 @@ import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import VideoStreamTrack
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, pack_remb_fci
 from livekit import rtc
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
 
@@ -211,13 +211,40 @@ def remb(bitrate: int, ssrc: int) -> RtcpPsfbPacket:
     return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, [ssrc]))
 
 
+_INJECTED: list[RtcpPsfbPacket] = []  # the REMBs a test made, while they are being handled
+
+
+def _only_injected_estimates(sender: RTCRtpSender) -> None:
+    """From now on the subscriber's own REMBs no longer reach the server's sender, so the test's
+    estimates are the only ones (a real one in between would say something else: once the
+    subscriber gets the lowest layer only, its libwebrtc estimate stays near that layer's rate
+    and would keep the server from going back up, how fast depending on the machine's load)."""
+    if getattr(sender, "_test_only_injected", False):
+        return
+    handle = sender._handle_rtcp_packet
+
+    async def filtered(packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP and all(p is not packet for p in _INJECTED):
+            return
+        await handle(packet)
+
+    sender._handle_rtcp_packet = filtered  # type: ignore[method-assign]
+    sender._test_only_injected = True  # type: ignore[attr-defined]
+
+
 async def inject_estimates(sender: RTCRtpSender, estimates: Iterable[int]) -> None:
-    """REMBs to the subscriber's sender on the server as if the subscriber sent them, every 200 ms
-    (its real REMBs still arrive in between; the bandwidth itself is not throttled)."""
+    """REMBs to the subscriber's sender on the server as if the subscriber sent them, every 200 ms,
+    in place of the subscriber's own (the bandwidth itself is not throttled)."""
     stats = await sender.getStats()
     ssrc = next(stat.ssrc for stat in stats.values() if stat.type == "outbound-rtp")
+    _only_injected_estimates(sender)
     for bitrate in estimates:
-        await handle_rtcp(sender, remb(bitrate, ssrc))
+        packet = remb(bitrate, ssrc)
+        _INJECTED.append(packet)
+        try:
+            await handle_rtcp(sender, packet)
+        finally:
+            _INJECTED.remove(packet)
         await asyncio.sleep(0.2)
 
 
