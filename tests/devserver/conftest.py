@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from compat.devserver import DevServer
 from compat.devserver.testing import LiveKitServer
@@ -15,3 +16,15 @@ async def decode_server() -> AsyncIterator[LiveKitServer]:
     """The embedded dev server relaying as before encoded forwarding: decode, then encode per subscriber."""
     async with DevServer(host="127.0.0.1", port=0, empty_timeout=1.0, departure_timeout=1.0, relay="decode") as server:
         yield LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
+
+
+@pytest.fixture
+async def pcs() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
+    """Two aiortc PeerConnections, closed after the test (tests of the dev server's aiortc internals)."""
+    config = RTCConfiguration(iceServers=[])  # no STUN: nothing leaves the machine
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    try:
+        yield offerer, answerer
+    finally:
+        await offerer.close()
+        await answerer.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from fractions import Fraction
 
 import aiortc
@@ -20,7 +19,6 @@ import av
 import pylibsrtp
 import pytest
 from aiortc import (
-    RTCConfiguration,
     RTCIceParameters,
     RTCPeerConnection,
     RTCRtpSender,
@@ -57,17 +55,6 @@ from compat.devserver.aiortc_internals import (
 from tests.support import wait_for
 
 CHANGED = f"aiortc {aiortc.__version__} changed an internal the dev server relies on (see compat/devserver/aiortc_internals.py)"
-
-
-@pytest.fixture
-async def pcs() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
-    config = RTCConfiguration(iceServers=[])  # no STUN: nothing leaves the machine
-    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
-    try:
-        yield offerer, answerer
-    finally:
-        await offerer.close()
-        await answerer.close()
 
 
 async def negotiate(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> None:
@@ -319,19 +306,28 @@ class SilentTrack(MediaStreamTrack):
         raise AssertionError("unreachable")
 
 
-@pytest.mark.media
-async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
-    offerer, answerer = pcs
+def arrivals(answerer: RTCPeerConnection, *, reassemble: bool) -> list[RtpPacket]:
+    """The RTP packets the answerer's receivers get from now on, as they arrive (reassembled into
+    frames as usual, or only counted)."""
     arrived: list[RtpPacket] = []
 
     @answerer.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         receiver = next(t.receiver for t in answerer.getTransceivers() if t.receiver.track is track)
+
         def keep(packet: RtpPacket) -> bool:
             arrived.append(packet)
-            return True  # and reassembled as usual
+            return reassemble
 
         on_rtp_packet(receiver, keep)
+
+    return arrived
+
+
+@pytest.mark.media
+async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, answerer = pcs
+    arrived = arrivals(answerer, reassemble=True)
 
     sending = offerer.addTransceiver(SilentTrack(), direction="sendonly")
     writer = RtpWriter(sending)

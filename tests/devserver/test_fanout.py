@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import AsyncIterator
 
 import pylibsrtp
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCPeerConnection
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from compat.devserver import fanout
-from compat.devserver.aiortc_internals import RtpWriter, WriteTarget, on_rtp_packet
+from compat.devserver.aiortc_internals import RtpWriter, WriteTarget
 from compat.devserver.fanout import SYNC_EVERY, AudioFanout
-from tests.devserver.test_aiortc_internals import SilentTrack, negotiate
+from tests.devserver.test_aiortc_internals import SilentTrack, arrivals, negotiate
 from tests.support import wait_for
 
 LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -116,34 +115,12 @@ def test_a_subscriber_that_cannot_be_written_to_is_logged_once_and_tried_again(c
     assert [r.levelname for r in caplog.records if "cannot forward audio" in r.message] == ["WARNING"]
 
 
-@pytest.fixture
-async def pcs() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
-    config = RTCConfiguration(iceServers=[])  # no STUN: nothing leaves the machine
-    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
-    try:
-        yield offerer, answerer
-    finally:
-        await offerer.close()
-        await answerer.close()
-
-
 @pytest.mark.media
 async def test_subscribers_get_the_publishers_packets_as_their_sender_would_send_them(
     pcs: tuple[RTCPeerConnection, RTCPeerConnection],
 ) -> None:
     offerer, answerer = pcs
-    arrived: list[RtpPacket] = []
-
-    @answerer.on("track")
-    def on_track(track: object) -> None:
-        receiver = next(t.receiver for t in answerer.getTransceivers() if t.receiver.track is track)
-
-        def keep(packet: RtpPacket) -> bool:
-            arrived.append(packet)
-            return False  # counted, not decoded: these payloads are no Opus
-
-        on_rtp_packet(receiver, keep)
-
+    arrived = arrivals(answerer, reassemble=False)  # counted, not decoded: these payloads are no Opus
     sending = offerer.addTransceiver(SilentTrack(), direction="sendonly")
     subscriber = Subscriber(RtpWriter(sending))
     native = AudioFanout(lambda: (subscriber,), LEVEL_ID)
