@@ -97,6 +97,7 @@ class AudioFanout:
         module, unprotect, protect = _NATIVE
         self._native = module.Fanout(unprotect, protect, level_id)
         self._subscribers = subscribers
+        # Keyed by id(subscriber); the subscriber is held so that its id is not reused while keyed.
         self._targets: dict[int, tuple[Subscriber, WriteTarget]] = {}
         self._failures: dict[int, int] = {}
         self._earlier: dict[int, tuple[int, int, int]] = {}  # counts of a subscriber's dropped targets
