@@ -470,16 +470,20 @@ class RtpWriter:
             self._ts_offset = random.getrandbits(32) - timestamp
         return self._seq_offset, self._ts_offset
 
+    def _nominated_pair(self) -> Any | None:
+        """The ICE pair to write on, once the subscriber's transport is up (None before)."""
+        if self._dtls is None and not self._resolve():
+            return None
+        if self._dtls._state is not DtlsState.CONNECTED:
+            return None
+        return self._nominated.get(1)
+
     def target(self, sequence_number: int, timestamp: int) -> WriteTarget | None:
         """Where and how a native fan-out writes this subscriber's copies (compat.devserver.fanout),
         or None while its transport is not up, or not on a host pair. The arguments are the
         publisher's current packet's, from which the first packet's shifts are drawn."""
-        if self._dtls is None and not self._resolve():
-            return None
-        if self._dtls._state is not DtlsState.CONNECTED or self._dtls._tx_srtp is None:
-            return None
-        pair = self._nominated.get(1)
-        if pair is None or type(pair.protocol) is not aioice.ice.StunProtocol:
+        pair = self._nominated_pair()
+        if pair is None or type(pair.protocol) is not aioice.ice.StunProtocol or self._dtls._tx_srtp is None:
             return None
         transport = pair.protocol.transport
         if transport is None or transport.is_closing():
@@ -509,11 +513,7 @@ class RtpWriter:
 
     def write(self, packet: RtpPacket, ntp: int) -> None:
         """Send one of the publisher's packets to this subscriber (dropped until its transport is up)."""
-        if self._dtls is None and not self._resolve():
-            return
-        if self._dtls._state is not DtlsState.CONNECTED:
-            return
-        pair = self._nominated.get(1)
+        pair = self._nominated_pair()
         if pair is None:
             return
         seq_offset, ts_offset = self._offsets(packet.sequence_number, packet.timestamp)
