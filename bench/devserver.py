@@ -681,10 +681,13 @@ class VideoLoadResult:
     frames_decoded: int  # by all subscribers over the window
     delivered_pct: float | None
     errors: list[str]
+    with_audio: bool = False
 
 
-async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float, window: float, relay: str) -> VideoLoadResult:
-    """N participants each publish 640x360 VP8 at 15 fps, everyone subscribed to everyone.
+async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float, window: float, relay: str,
+                      with_audio: bool = False) -> VideoLoadResult:
+    """N participants each publish 640x360 VP8 at 15 fps (and, ``with_audio``, a microphone: its
+    datagrams share the video's socket), everyone subscribed to everyone.
 
     Delivery is frames decoded by the subscribers' libwebrtc (inbound-rtp frames_decoded) over
     frames the publishers sent (outbound-rtp frames_sent) times n-1, over the same window."""
@@ -696,12 +699,14 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
     feeders: list[asyncio.Task[None]] = []
     frames = i420_frames()
     t_setup = time.perf_counter()
+    microphones = contextlib.AsyncExitStack()
     try:
         for k in range(n):
             identity = f"v{k}"
             room = rtc.Room()
             subscribed[identity] = []
-            room.on("track_subscribed", lambda track, _p, _w, into=subscribed[identity]: into.append(track))
+            room.on("track_subscribed", lambda track, _p, _w, into=subscribed[identity]:
+                    into.append(track) if track.kind == rtc.TrackKind.KIND_VIDEO else None)
             try:
                 await bounded(lk.connect(identity, room_name, room_object=room), 15)
             except Exception as exc:
@@ -717,6 +722,8 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             await bounded(room.local_participant.publish_track(track, options), 15)
             published.append(track)
             feeders.append(asyncio.create_task(feed_video(source, frames)))
+            if with_audio:
+                await microphones.enter_async_context(publish_tone(room, 440))
         deadline = time.perf_counter() + 10.0 + 2.0 * n
         while time.perf_counter() < deadline and any(len(t) < len(rooms) - 1 for t in subscribed.values()):
             await asyncio.sleep(0.05)
@@ -754,11 +761,14 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             frames_decoded=decoded,
             delivered_pct=round(100.0 * decoded / expected, 1) if expected else None,
             errors=errors,
+            with_audio=with_audio,
         )
     finally:
         for task in feeders:
             task.cancel()
         await asyncio.gather(*feeders, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await microphones.aclose()
         await disconnect_all(rooms)
 
 
@@ -973,7 +983,7 @@ async def run_relay(args: argparse.Namespace, results: dict[str, Any], watchdog:
             await asyncio.sleep(1.0)
             holder = {}
             await phase(holder, f"video {n} ({relay})", 40 + args.warmup + args.window + 3 * n,
-                        bench_video(lk, server.pid, n, args.warmup, args.window, relay))
+                        bench_video(lk, server.pid, n, args.warmup, args.window, relay, args.video_with_audio))
             if f"video {n} ({relay})" in holder:
                 results["video"].append(holder[f"video {n} ({relay})"])
             results.setdefault("errors", []).extend(holder.get("errors", []))
@@ -1053,13 +1063,15 @@ def video_table(videos: list[VideoLoadResult]) -> list[str]:
     lines = ["", f"{'relay':<10} {'video':<6} {'streams':>7} {'server CPU':>10} {'clients CPU':>11}"
                  f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'setup':>6}"]
     for v in videos:
+        load = f"{v.participants} pub+a" if v.with_audio else f"{v.participants} pub"
         lines.append(
-            f"{v.relay:<10} {str(v.participants) + ' pub':<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
+            f"{v.relay:<10} {load:<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
             f" {_fmt(v.clients_cpu_pct, '%'):>11} {v.frames_sent:>6} {f'{v.frames_decoded}/{v.frames_expected}':>17}"
             f" {_fmt(v.delivered_pct, '%'):>9} {v.setup_s:>5.1f}s"
         )
     lines.append(f"(video: {VIDEO_WIDTH}x{VIDEO_HEIGHT} VP8 at {VIDEO_FPS} fps per publisher, everyone subscribed;"
-                 " delivered = frames decoded by subscribers / frames sent x (n-1))")
+                 " delivered = frames decoded by subscribers / frames sent x (n-1);"
+                 " pub+a: each also publishes audio)")
     return lines
 
 
@@ -1131,7 +1143,7 @@ def render(results: dict[str, Any]) -> str:
                 f" {s.frames_silent:>7} {f'{s.packets_received}/{s.packets_expected}':>13} {s.packets_lost:>5}"
                 f" {_fmt(s.concealed_pct, '%'):>9}"
             )
-    window = results.get("load", [None])[0]
+    window = (results.get("load") or [None])[0]
     if window is not None:
         lines.append(f"(steady window {window.window_s:.1f} s after {results.get('warmup_s', '?')} s warm-up;"
                      " CPU as % of one core; busiest thr = the server's busiest thread)")
@@ -1167,6 +1179,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="participant counts for the video load phase (default 4,8; '' for none)")
     parser.add_argument("--relays", type=lambda s: s.split(","), default=["forward", "decode"],
                         help="server relay modes, one server each (default forward,decode; forward-py: audio written in Python)")
+    parser.add_argument("--video-with-audio", action="store_true",
+                        help="video load: each participant also publishes a microphone (default: video only)")
     parser.add_argument("--speakers", type=int, default=None, metavar="K",
                         help="audio load: only the first K participants publish, the others listen (default: all)")
     parser.add_argument("--media-only", action="store_true",

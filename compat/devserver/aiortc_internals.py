@@ -42,6 +42,7 @@ relay "decode" uses it for Opus (compat.devserver.media.OpusOnce encodes each tr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import struct
@@ -72,6 +73,7 @@ from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, RtpPacket, 
 
 __all__ = [
     "PASSTHROUGH_MIME_TYPES",
+    "STATISTICS_NONE",
     "CountedPacket",
     "EncodedFrameSink",
     "EncodedPacket",
@@ -81,6 +83,8 @@ __all__ = [
     "adopt_remote_ice_credentials",
     "audio_level_id",
     "deliver_encoded",
+    "guard_receiver_srtp",
+    "guard_srtp",
     "handle_rtcp",
     "is_keyframe",
     "join_payloads",
@@ -90,14 +94,18 @@ __all__ = [
     "on_remb",
     "on_rtp_packet",
     "parsed",
+    "publisher_socket",
     "receive_directly",
     "receive_layers",
+    "receiver_srtp",
     "register_passthrough_codecs",
     "request_keyframe",
     "request_keyframe_of",
+    "restore_statistics",
     "set_msid",
     "spatial_layer",
     "split_payloads",
+    "statistics_state",
 ]
 
 log = logging.getLogger(__name__)
@@ -381,6 +389,89 @@ def audio_level_id(receiver: RTCRtpReceiver) -> int:
     return level or 0
 
 
+def guard_srtp(dtls: Any, guard: Callable[[pylibsrtp.Session], pylibsrtp.Session]) -> None:
+    """Replace a DTLS transport's incoming and outgoing SRTP sessions by ``guard(session)``: an
+    object with pylibsrtp.Session's protect / protect_rtcp / unprotect / unprotect_rtcp, which
+    aiortc then calls instead (``guard`` returns a guarded session unchanged). Relies on
+    ``RTCDtlsTransport._rx_srtp`` / ``_tx_srtp``, read by aiortc at each packet."""
+    for name in ("_rx_srtp", "_tx_srtp"):
+        session = getattr(dtls, name)
+        if session is not None:
+            setattr(dtls, name, guard(session))
+
+
+def receiver_srtp(receiver: RTCRtpReceiver) -> pylibsrtp.Session | None:
+    """The incoming SRTP session of the receiver's transport (None before DTLS is up)."""
+    session: pylibsrtp.Session | None = receiver.transport._rx_srtp
+    return session
+
+
+def guard_receiver_srtp(receiver: RTCRtpReceiver, guard: Callable[[pylibsrtp.Session], pylibsrtp.Session]) -> None:
+    """``guard_srtp`` on the receiver's DTLS transport."""
+    guard_srtp(receiver.transport, guard)
+
+
+def publisher_socket(receiver: RTCRtpReceiver) -> tuple[Any, asyncio.DatagramTransport] | None:
+    """The aioice protocol and the asyncio transport of the socket the receiver's media arrives on
+    (its ICE connection's nominated pair), or None when there is none or it is not a host socket.
+
+    Relies on ``RTCIceTransport._connection`` and aioice's ``Connection._nominated`` pairs and
+    their ``protocol.transport``; the protocol's ``datagram_received(data, addr)`` is what asyncio
+    calls for each datagram read."""
+    connection: Any = receiver.transport.transport._connection
+    if connection is None:
+        return None
+    pair = connection._nominated.get(1)
+    if pair is None or type(pair.protocol) is not aioice.ice.StunProtocol:
+        return None
+    transport = pair.protocol.transport
+    if transport is None or transport.is_closing():
+        return None
+    return pair.protocol, transport
+
+
+STATISTICS_NONE = -1  # a None field of a receiver statistics state
+
+
+def statistics_state(receiver: RTCRtpReceiver, ssrc: int, payload_type: int) -> tuple[float, tuple[int, ...]] | None:
+    """The clock rate and the state of the receiver's statistics for ``ssrc`` (creating them as
+    aiortc's ``_handle_rtp_packet`` does; None for a payload type it did not negotiate): the fields
+    ``StreamStatistics.add`` keeps, in the order ``_fanout.Pump.route`` takes, None as -1.
+
+    Relies on the receiver's ``__codecs`` and ``__remote_streams`` and StreamStatistics'
+    ``base_seq``, ``max_seq``, ``cycles``, ``packets_received``, ``_jitter_q4``,
+    ``_last_arrival`` and ``_last_timestamp`` (rtcrtpreceiver.py)."""
+    private: Any = receiver
+    codec = private._RTCRtpReceiver__codecs.get(payload_type)
+    if codec is None:
+        return None
+    streams = private._RTCRtpReceiver__remote_streams
+    stats = streams.get(ssrc)
+    if stats is None:
+        stats = streams[ssrc] = StreamStatistics(codec.clockRate)
+    fields = (stats.packets_received, stats.base_seq, stats.max_seq, stats.cycles, stats._jitter_q4,
+              stats._last_arrival, stats._last_timestamp)
+    return float(codec.clockRate), tuple(STATISTICS_NONE if value is None else value for value in fields)
+
+
+def restore_statistics(receiver: RTCRtpReceiver, ssrc: int, state: tuple[int, ...]) -> None:
+    """Put a state from ``statistics_state`` (as a native receiver went on counting it) back in
+    the receiver's statistics for ``ssrc``, and note the source as heard now."""
+    private: Any = receiver
+    stats = private._RTCRtpReceiver__remote_streams.get(ssrc)
+    if stats is None:
+        return
+    received, base, highest, cycles, jitter, arrival, timestamp = state
+    stats.packets_received = received
+    stats.base_seq = None if base == STATISTICS_NONE else base
+    stats.max_seq = None if highest == STATISTICS_NONE else highest
+    stats.cycles = cycles
+    stats._jitter_q4 = jitter
+    stats._last_arrival = None if arrival == STATISTICS_NONE else arrival
+    stats._last_timestamp = None if timestamp == STATISTICS_NONE else timestamp
+    private._RTCRtpReceiver__active_ssrc[ssrc] = aiortc.clock.current_datetime()
+
+
 _RTP_HEADER = struct.Struct("!BBHII")
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
@@ -432,7 +523,6 @@ class RtpWriter:
         self._ssrc = 0
         self._extension = b""
         self._dtls: Any = None  # set once the negotiated parameters are read (_resolve)
-        self._protect: Callable[[bytes], bytes] = bytes
         self._nominated: dict[int, Any] = {}
         self._seq_offset: int | None = None
         self._ts_offset = 0
@@ -458,7 +548,6 @@ class RtpWriter:
             element += bytes(-len(element) % 4)
             self._extension = b"\xbe\xde" + struct.pack("!H", len(element) // 4) + element
             self._first_byte = 0x90
-        self._protect = dtls._tx_srtp.protect
         self._nominated = connection._nominated
         self._dtls = dtls  # last: it marks the writer ready
         return True
@@ -502,6 +591,12 @@ class RtpWriter:
             ts_offset=ts_offset & 0xFFFFFFFF,
         )
 
+    def guard_srtp(self, guard: Callable[[pylibsrtp.Session], pylibsrtp.Session]) -> None:
+        """Replace the subscriber's SRTP sessions, as its DTLS transport uses them, by ``guard(session)``
+        (see ``guard_srtp``); nothing before the transport is up."""
+        if self._dtls is not None:
+            guard_srtp(self._dtls, guard)
+
     def report(self, packets: int, octets: int, rtp_timestamp: int, ntp: int) -> None:
         """What a native fan-out sent so far, for the sender's RTCP sender reports (as ``write`` keeps them)."""
         sender = self._sender
@@ -522,7 +617,7 @@ class RtpWriter:
         # This runs inside the publisher's receive path: one subscriber's broken transport must
         # cost that subscriber this packet, not the publisher its connection.
         try:
-            data = self._protect(
+            data = self._dtls._tx_srtp.protect(  # read each time: compat.devserver.fanout may guard it
                 _RTP_HEADER.pack(
                     self._first_byte,
                     packet.marker << 7 | self._payload_type,

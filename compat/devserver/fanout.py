@@ -16,30 +16,66 @@ relies on them; it checks their C signatures at import and, if anything differs 
 extension was not built (no C compiler at install), ``available()`` is False and the dev
 server forwards audio in Python (``RtpWriter.write``). ``COMPAT_DEVSERVER_NATIVE=0`` chooses the
 Python path too (bench/devserver.py compares them).
+
+A publisher's socket is also read below Python (``PublisherSocket``, a ``_fanout.Pump``): a
+native thread reads each datagram, fans out the RTP of the publisher's forwarded audio itself and
+queues everything else (STUN, DTLS, RTCP, video) for the event loop, in arrival order, to the
+aioice protocol that asyncio would have given it. So a forwarded audio packet costs no event loop
+wake-up and no Python at all; every ``REPORT_EVERY`` seconds Python takes what the thread counted
+(the receiver's RTCP statistics, the loudest level, packets) and refreshes the subscribers. The
+thread and the event loop share SRTP sessions, so every session a thread may use is guarded
+(``GuardedSession``): aiortc's own protect / unprotect calls on it take the thread's lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import os
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import pylibsrtp
+from aiortc import RTCRtpReceiver
 
-from compat.devserver.aiortc_internals import RtpWriter, WriteTarget, ntp_now
+from compat.devserver.aiortc_internals import (
+    RtpWriter,
+    WriteTarget,
+    guard_receiver_srtp,
+    ntp_now,
+    publisher_socket,
+    receiver_srtp,
+    restore_statistics,
+    statistics_state,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SYNC_EVERY", "AudioFanout", "Subscriber", "available", "session_address"]
+__all__ = [
+    "REPORT_EVERY",
+    "SYNC_EVERY",
+    "AudioFanout",
+    "GuardedSession",
+    "PublisherSocket",
+    "Subscriber",
+    "available",
+    "guard",
+    "guard_of",
+]
 
 SYNC_EVERY = 25  # packets between refreshes: 0.5 s of 20 ms Opus
+REPORT_EVERY = 0.1  # seconds between a PublisherSocket's reports: levels and RTCP statistics this fresh
 
 _SRTP_SIGNATURE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"  # libsrtp 2, as pylibsrtp 1 binds it
 
 
-def _load() -> tuple[Any, int, int] | None:
-    """The native module and the addresses of srtp_unprotect / srtp_protect, or None."""
+_FUNCTIONS = ("srtp_unprotect", "srtp_protect", "srtp_unprotect_rtcp", "srtp_protect_rtcp")
+
+
+def _load() -> tuple[Any, int, int, int, int] | None:
+    """The native module and the addresses of libsrtp's functions in ``_FUNCTIONS``' order, or None."""
     if os.environ.get("COMPAT_DEVSERVER_NATIVE", "1") == "0":
         return None
     try:
@@ -49,14 +85,14 @@ def _load() -> tuple[Any, int, int] | None:
     except ImportError:
         return None
     addresses = []
-    for name in ("srtp_unprotect", "srtp_protect"):
+    for name in _FUNCTIONS:
         function = ffi.addressof(lib, name)
         if ffi.typeof(function).cname != _SRTP_SIGNATURE:
             log.warning("pylibsrtp's %s is %s, not %s: forwarding audio in Python", name, ffi.typeof(function).cname,
                         _SRTP_SIGNATURE)
             return None
         addresses.append(int(ffi.cast("uintptr_t", function)))
-    return _fanout, addresses[0], addresses[1]
+    return _fanout, addresses[0], addresses[1], addresses[2], addresses[3]
 
 
 _NATIVE = _load()
@@ -67,11 +103,65 @@ def available() -> bool:
     return _NATIVE is not None
 
 
-def session_address(session: pylibsrtp.Session) -> int:
+def _address(session: pylibsrtp.Session) -> int:
     """The address of a pylibsrtp Session's ``srtp_t`` (valid while the Session lives)."""
     from pylibsrtp._binding import ffi
 
     return int(ffi.cast("uintptr_t", session._srtp[0]))
+
+
+# pylibsrtp's buffer room for the SRTP / SRTCP trailer (SRTP_MAX_TRAILER_LEN, SRTP_MAX_SRTCP_TRAILER_LEN)
+_TRAILER = 16 + 128
+_RTCP_TRAILER = 4 + 16 + 128
+
+
+class GuardedSession(pylibsrtp.Session):
+    """A pylibsrtp Session that pump threads use too: its protect / unprotect calls (aiortc's)
+    take the session's lock (``_fanout.Guard``), as the threads do, and do what pylibsrtp's do
+    (same checks, same errors)."""
+
+    def __init__(self, session: pylibsrtp.Session) -> None:  # no super().__init__: it wraps ``session``
+        assert _NATIVE is not None
+        self.guard = _NATIVE[0].Guard(session, _address(session))  # keeps the session alive
+
+    def protect(self, packet: bytes) -> bytes:
+        return self._call(1, packet, _TRAILER)
+
+    def protect_rtcp(self, packet: bytes) -> bytes:
+        return self._call(3, packet, _RTCP_TRAILER)
+
+    def unprotect(self, packet: bytes) -> bytes:
+        return self._call(0, packet, 0)
+
+    def unprotect_rtcp(self, packet: bytes) -> bytes:
+        return self._call(2, packet, 0)
+
+    def add_stream(self, policy: pylibsrtp.Policy) -> None:
+        raise NotImplementedError("a guarded SRTP session's streams are fixed")
+
+    def remove_stream(self, ssrc: int) -> None:
+        raise NotImplementedError("a guarded SRTP session's streams are fixed")
+
+    def _call(self, function: int, packet: bytes, trailer: int) -> bytes:
+        assert _NATIVE is not None
+        result: bytes | int = self.guard.call(_NATIVE[1 + function], packet, trailer)
+        if isinstance(result, int):
+            errors: list[str] = pylibsrtp.ERRORS
+            raise pylibsrtp.Error(errors[result] if 0 <= result < len(errors) else f"libsrtp error {result}")
+        return result
+
+
+def guard(session: pylibsrtp.Session) -> pylibsrtp.Session:
+    """``session`` as a GuardedSession (itself if it is one)."""
+    return session if isinstance(session, GuardedSession) else GuardedSession(session)
+
+
+def guard_of(session: pylibsrtp.Session) -> Any:
+    """The ``_fanout.Guard`` of a session. Its users all reach it through the same GuardedSession
+    (the DTLS transport's, see ``guard_srtp``): a second Guard of one session would be a second lock."""
+    guarded = guard(session)
+    assert isinstance(guarded, GuardedSession)
+    return guarded.guard
 
 
 class Subscriber(Protocol):
@@ -94,7 +184,7 @@ class AudioFanout:
     def __init__(self, subscribers: Callable[[], Sequence[Subscriber]], level_id: int) -> None:
         if _NATIVE is None:
             raise RuntimeError("the native audio fan-out is not available: see compat.devserver.fanout.available()")
-        module, unprotect, protect = _NATIVE
+        module, unprotect, protect = _NATIVE[:3]
         self._native = module.Fanout(unprotect, protect, level_id)
         self._subscribers = subscribers
         # Keyed by id(subscriber); the subscriber is held so that its id is not reused while keyed.
@@ -106,10 +196,32 @@ class AudioFanout:
         self._countdown = SYNC_EVERY
         self._last = (0, 0)  # the last packet's sequence number and timestamp
         self._rx_session: pylibsrtp.Session | None = None
-        self._rx_address = 0
+        self._rx_guard: Any = None
+        self._pumped = 0  # how many PublisherSockets route to it: then nothing calls receive() per packet
+        self._scheduled = False
+        self._closed = False
 
     def changed(self) -> None:
         self._dirty = True
+        if self._pumped and not self._scheduled and not self._closed:
+            # A pump thread writes without asking: refresh now, not at its next report.
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._refresh_now)
+
+    def sent(self, packets: int, sequence_number: int, timestamp: int) -> None:
+        """A pump thread sent ``packets`` since its last report, the last one with these numbers."""
+        if self._closed:
+            return
+        self._last = (sequence_number, timestamp)
+        self._countdown -= packets
+        if self._dirty or self._countdown <= 0:
+            self._countdown = SYNC_EVERY
+            self._refresh(sequence_number, timestamp)
+
+    def _refresh_now(self) -> None:
+        self._scheduled = False
+        if self._dirty and not self._closed:
+            self._refresh(*self._last)
 
     def receive(self, data: bytes, session: pylibsrtp.Session) -> tuple[int, int, int] | None:
         """Unprotect a publisher's SRTP datagram and send every subscriber its copy.
@@ -119,10 +231,10 @@ class AudioFanout:
         over 1500 bytes, as pylibsrtp does.
         """
         if session is not self._rx_session:
-            self._rx_session, self._rx_address = session, session_address(session)
+            self._rx_session, self._rx_guard = session, guard_of(session)
         if self._dirty:
             self._refresh(*self._last)
-        result: tuple[int, int, int] | None = self._native.receive(data, self._rx_address)
+        result: tuple[int, int, int] | None = self._native.receive(data, self._rx_guard)
         if result is not None:
             self._after_send(result[0], result[1])
         return result
@@ -140,6 +252,7 @@ class AudioFanout:
         return count
 
     def close(self) -> None:
+        self._closed = True
         for key in self._targets:
             self._native.discard(key)
         self._targets.clear()
@@ -164,6 +277,9 @@ class AudioFanout:
             if writer is None or not subscriber.enabled:
                 continue
             target = writer.target(sequence_number, timestamp)
+            if target is not None and not isinstance(target.session, GuardedSession):
+                writer.guard_srtp(guard)  # pump threads may write with it from now on
+                target = writer.target(sequence_number, timestamp)
             if target is None or not self._register(key, subscriber, target):
                 pending = True  # its transport is not up (yet): look again at the next packet
                 continue
@@ -183,7 +299,7 @@ class AudioFanout:
         if known is not None and known[1] == target:
             return True
         try:
-            self._native.add(key, target.session, session_address(target.session), target.fd, target.host,
+            self._native.add(key, guard_of(target.session), target.fd, target.host,
                              target.port, target.ssrc, target.payload_type, target.extension,
                              target.seq_offset, target.ts_offset)
         except (OSError, ValueError):  # e.g. no file descriptor left to dup the socket with
@@ -213,3 +329,179 @@ class AudioFanout:
             log.log(logging.WARNING if before == 0 else logging.DEBUG,
                     "forwarding packets to a subscriber failed (%d so far; last error: %s)", failures,
                     os.strerror(error) if error else "SRTP protect failed")
+
+
+class PublisherSocket:
+    """A publisher's socket read by a native thread (``_fanout.Pump``) instead of the event loop.
+
+    The RTP of routed SSRCs (forwarded audio nobody records) is fanned out on the thread; every
+    other datagram reaches the socket's aioice protocol through the event loop, in order, as if
+    asyncio had read it. Every ``REPORT_EVERY`` seconds the thread's counts go back to Python: the
+    receiver's statistics (its RTCP receiver reports), ``on_packets(packets, level)`` and the
+    fan-out's ``sent``. It hands the socket back to asyncio when its last route goes, when the
+    socket closes, or when the publisher's ICE connection moves to another socket.
+    """
+
+    def __init__(self, receiver: RTCRtpReceiver, protocol: Any, transport: Any) -> None:
+        assert _NATIVE is not None
+        self._receiver = receiver
+        self._protocol = protocol
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        guard_receiver_srtp(receiver, guard)
+        session = receiver_srtp(receiver)
+        assert session is not None
+        socket = transport.get_extra_info("socket")
+        self._pump = _NATIVE[0].Pump(socket.fileno(), guard_of(session))
+        self._routes: dict[int, tuple[AudioFanout, Callable[[int, int], None]]] = {}
+        self.closed = False
+        try:
+            self._loop.add_reader(self._pump.fileno(), self._deliver)
+            transport.pause_reading()
+        except BaseException:
+            self._loop.remove_reader(self._pump.fileno())
+            self._pump.close()
+            raise
+        _Reports.of(self._loop).add(self)
+        _open_sockets.add(self)
+
+    @classmethod
+    def of(cls, receiver: RTCRtpReceiver) -> PublisherSocket | None:
+        """The socket the receiver's media arrives on, read natively (None if not available)."""
+        if _NATIVE is None:
+            return None
+        found = publisher_socket(receiver)
+        if found is None or receiver_srtp(receiver) is None:
+            return None
+        protocol, transport = found
+        if not hasattr(transport, "pause_reading"):  # asyncio's selector transports have it
+            return None
+        existing = _by_transport.get(transport)
+        if existing is not None and not existing.closed:
+            return existing
+        try:
+            made = cls(receiver, protocol, transport)
+        except OSError:  # e.g. no file descriptor or thread left; tried again every SYNC_EVERY packets
+            global _warned
+            log.log(logging.DEBUG if _warned else logging.WARNING,
+                    "cannot read a publisher's socket natively; its audio is forwarded from the event loop",
+                    exc_info=True)
+            _warned = True
+            return None
+        _by_transport[transport] = made
+        return made
+
+    def route(self, ssrc: int, payload_type: int, fanout: AudioFanout, on_packets: Callable[[int, int], None]) -> bool:
+        """Fan ``ssrc``'s RTP out on the thread from now on; False if the receiver did not negotiate
+        ``payload_type`` (then its packets keep coming through the event loop)."""
+        if self.closed or ssrc in self._routes:
+            return ssrc in self._routes
+        found = statistics_state(self._receiver, ssrc, payload_type)
+        if found is None:
+            return False
+        clockrate, state = found
+        self._pump.route(ssrc, fanout._native, clockrate, state)
+        self._routes[ssrc] = (fanout, on_packets)
+        fanout._pumped += 1
+        return True
+
+    def unroute(self, ssrc: int) -> None:
+        """``ssrc``'s RTP goes through the event loop again; the receiver's statistics are brought up to date."""
+        route = self._routes.pop(ssrc, None)
+        if route is None:
+            return
+        route[0]._pumped -= 1
+        self._deliver()  # what the thread queued before this SSRC's next packets
+        state = self._pump.unroute(ssrc)
+        if state is not None:
+            restore_statistics(self._receiver, ssrc, state)
+        if not self._routes:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the thread, deliver what it queued and give the socket back to asyncio."""
+        if self.closed:
+            return
+        self.closed = True
+        _Reports.of(self._loop).sockets.discard(self)
+        self._loop.remove_reader(self._pump.fileno())
+        self._pump.close()
+        for ssrc in list(self._routes):
+            fanout = self._routes.pop(ssrc)[0]
+            fanout._pumped -= 1
+            state = self._pump.unroute(ssrc)
+            if state is not None:
+                restore_statistics(self._receiver, ssrc, state)
+        self._deliver()
+        if not self._transport.is_closing():
+            self._transport.resume_reading()
+        if _by_transport.get(self._transport) is self:
+            del _by_transport[self._transport]
+        _open_sockets.discard(self)
+
+    def _deliver(self) -> None:
+        """The datagrams the thread queued, to the aioice protocol, as asyncio's reader would."""
+        for data, address in self._pump.take():
+            if self._transport.is_closing():
+                return  # asyncio reads nothing from a closing transport either
+            try:
+                self._protocol.datagram_received(data, address)
+            except Exception:  # as asyncio's loop: one bad datagram must not stop the others
+                log.exception("a publisher's datagram could not be handled")
+
+    def _report(self) -> None:
+        found = publisher_socket(self._receiver)
+        if found is None or found[1] is not self._transport:
+            self.close()  # closed, or the publisher's ICE connection moved (an ICE restart)
+            return
+        for ssrc, packets, level, sequence_number, timestamp, state in self._pump.report():
+            route = self._routes.get(ssrc)
+            if route is None:
+                continue
+            restore_statistics(self._receiver, ssrc, state)
+            route[1](packets, level)
+            route[0].sent(packets, sequence_number, timestamp)
+
+
+class _Reports:
+    """One timer per event loop for all its PublisherSockets' reports: a wake-up costs ~100 µs here."""
+
+    _per_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Reports]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.sockets: set[PublisherSocket] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Reports:
+        reports = cls._per_loop.get(loop)
+        if reports is None:
+            reports = cls._per_loop[loop] = cls(loop)
+        return reports
+
+    def add(self, socket: PublisherSocket) -> None:
+        self.sockets.add(socket)
+        if self._timer is None:
+            self._timer = self._loop.call_later(REPORT_EVERY, self._tick)
+
+    def _tick(self) -> None:
+        for socket in list(self.sockets):
+            try:
+                socket._report()
+            except Exception:  # one socket's failure must not stop the others' reports
+                log.exception("reporting a natively read publisher socket failed")
+                socket.close()
+        self._timer = self._loop.call_later(REPORT_EVERY, self._tick) if self.sockets else None
+
+
+_warned = False  # about a socket that could not be read natively (logged once)
+_by_transport: weakref.WeakKeyDictionary[asyncio.DatagramTransport, PublisherSocket] = weakref.WeakKeyDictionary()
+_open_sockets: weakref.WeakSet[PublisherSocket] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_threads() -> None:
+    """Threads still reading at exit would outlive the SRTP sessions they use."""
+    for socket in list(_open_sockets):
+        socket._pump.close()

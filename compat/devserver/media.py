@@ -55,7 +55,7 @@ from compat.devserver.aiortc_internals import (
     spatial_layer,
     split_payloads,
 )
-from compat.devserver.fanout import AudioFanout
+from compat.devserver.fanout import SYNC_EVERY, AudioFanout, PublisherSocket
 from compat.devserver.fanout import available as native_fanout_available
 
 log = logging.getLogger(__name__)
@@ -416,7 +416,8 @@ class TrackForwarder:
         passthrough = any(mime_type.lower() == m.lower() for m in PASSTHROUGH_MIME_TYPES)
         self.top_spatial_layer = spatial_layers - 1 if passthrough and receiver is not None else 0
         self._cut: dict[int, EncodedPacket] = {}
-        self._direct_ssrcs: set[int] = set()  # forwarded audio SSRCs taken straight from the transport
+        self._direct_ssrcs: dict[int, int] = {}  # forwarded audio SSRCs taken straight from the transport → payload type
+        self._socket: PublisherSocket | None = None  # the publisher's socket, when a native thread reads it
         self._fanout: AudioFanout | None = None  # forwarded audio written natively, from its first packet
 
     @property
@@ -489,6 +490,7 @@ class TrackForwarder:
             self._sink_decoder = SinkDecoder(self.mime_type, self.name, self._deliver_to_sinks)
             if self.kind == "video":
                 self.request_keyframe()
+            self._unpump()  # recorders need aiortc's receive path
 
     def remove_sink(self, sink: FrameSink) -> None:
         if sink in self._sinks:
@@ -497,6 +499,7 @@ class TrackForwarder:
         if not self._sinks and self._sink_decoder is not None:
             decoder, self._sink_decoder = self._sink_decoder, None
             self._spawn(decoder.stop(), f"stop decoding {self.name}")
+            self._pump()
 
     def current_level(self, now: float, window: float = 0.5) -> float:
         return self.level if now - self.level_at <= window else 0.0
@@ -654,13 +657,37 @@ class TrackForwarder:
         first packet on, its SSRC's packets come straight from the transport while nobody records."""
         receiver = self.receiver
         if receiver is not None and packet.ssrc not in self._direct_ssrcs:
-            self._direct_ssrcs.add(packet.ssrc)
+            self._direct_ssrcs[packet.ssrc] = packet.payload_type
             if self._fanout is None and native_fanout_available():
                 self._fanout = AudioFanout(lambda: self._relay_snapshot, audio_level_id(receiver))
             receive = parsed(receiver, self._forward_audio) if self._fanout is None else self._native_receive(packet)
             receive_directly(receiver, packet.ssrc, self._unrecorded, receive)
         self._forward_audio(packet)
+        self._pump()
         return self._sink_decoder is not None
+
+    def _pump(self) -> None:
+        """Forwarded audio nobody records is read and written by a native thread (fanout.PublisherSocket)."""
+        fanout, receiver = self._fanout, self.receiver
+        if fanout is None or receiver is None or self._sink_decoder is not None:
+            return
+        if self._socket is None or self._socket.closed:
+            self._socket = PublisherSocket.of(receiver)
+        socket = self._socket
+        if socket is not None:
+            for ssrc, payload_type in self._direct_ssrcs.items():
+                socket.route(ssrc, payload_type, fanout, self._pumped_packets)
+
+    def _unpump(self) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            for ssrc in self._direct_ssrcs:
+                socket.unroute(ssrc)
+
+    def _pumped_packets(self, packets: int, level: int) -> None:
+        self.frames += packets
+        if level >= 0:
+            self._note_level(LEVEL_RMS[level])
 
     def _unrecorded(self) -> bool:
         return self._sink_decoder is None
@@ -686,13 +713,19 @@ class TrackForwarder:
         assert fanout is not None
         counted = CountedPacket(first.ssrc)
         counted.payload_type = first.payload_type
+        countdown = SYNC_EVERY
 
         def receive(data: bytes, srtp: Any) -> CountedPacket | None:
+            nonlocal countdown
             result = fanout.receive(data, srtp)
             if result is None:
                 return None
             counted.sequence_number, counted.timestamp, level = result
             self.frames += 1
+            countdown -= 1
+            if countdown <= 0:  # here only while no thread reads the socket: e.g. after an ICE restart
+                countdown = SYNC_EVERY
+                self._pump()
             if level >= 0:
                 self._note_level(LEVEL_RMS[level])
             return counted
@@ -781,6 +814,7 @@ class TrackForwarder:
                 pass
         for relay in tuple(self._relays):
             relay.stop()
+        self._unpump()
         if self._fanout is not None:
             self._fanout.close()
         self._sinks.clear()

@@ -355,10 +355,12 @@ async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[
     outbound = next(s for s in stats.values() if s.type == "outbound-rtp")
     assert outbound.packetsSent == 3 and outbound.bytesSent == 120, CHANGED  # what its RTCP sender reports say
 
-    def broken(data: bytes) -> bytes:
-        raise pylibsrtp.Error("the subscriber's SRTP session is gone")
+    class Broken:
+        def protect(self, data: bytes) -> bytes:
+            raise pylibsrtp.Error("the subscriber's SRTP session is gone")
 
-    writer._protect = broken  # a subscriber whose transport broke: that packet is lost, nothing raised
+    # A subscriber whose transport broke: that packet is lost, nothing raised.
+    sending.sender.transport._tx_srtp = Broken()  # type: ignore[assignment]
     writer.write(publishers[0], ntp_now())
     assert writer.failures == 1 and writer.packets == 3
     await offerer.close()

@@ -40,6 +40,11 @@ async def _received_codec(track: rtc.Track, timeout: float = 10.0) -> str:
         await asyncio.sleep(0.2)
 
 
+async def _packets_received(receiver: Any) -> int:
+    stats = await receiver.getStats()
+    return sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp")
+
+
 # ---- media through the forwarder -------------------------------------------------------------------------
 
 
@@ -88,8 +93,43 @@ async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer, nativ
             forwarder = _forwarder(dev_server, "a", "audio")
             assert forwarder.encoded
             assert (forwarder._fanout is not None) == native
+            # Natively, a thread reads the publisher's socket; the receiver's statistics (its RTCP
+            # receiver reports to the publisher) still count every packet.
+            assert (forwarder._socket is not None and not forwarder._socket.closed) == native
+            assert forwarder.receiver is not None
+            counted, frames = await _packets_received(forwarder.receiver), forwarder.frames
+            await wait_for(lambda: forwarder.frames > frames + 100, what="2 s more of audio")
+            assert await _packets_received(forwarder.receiver) >= counted + 50
             # Active-speaker levels come from the RTP audio-level header extension: nothing decodes this audio.
             assert forwarder.current_level(forwarder.level_at) > 0.1
+    finally:
+        await a.disconnect()
+        await b.disconnect()
+
+
+@pytest.mark.media
+async def test_recording_takes_forwarded_audio_through_python_and_back(dev_server: LiveKitServer) -> None:
+    if not fanout.available():
+        pytest.skip("the native fan-out is not available here (COMPAT_DEVSERVER_NATIVE=0)")
+    a = await dev_server.connect("a", "r")
+    b = await dev_server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    try:
+        async with publish_tone(a, 440):
+            ((track, _, _),) = await log.wait("track_subscribed")
+            forwarder = _forwarder(dev_server, "a", "audio")
+            await wait_for(lambda: forwarder._socket is not None, what="the publisher's socket read natively")
+            # A recorder needs decoded frames: the audio leaves the thread for aiortc's receive path...
+            frames: list[Any] = []
+            forwarder.add_sink(frames.append)
+            assert forwarder._socket is None
+            await wait_for(lambda: len(frames) >= 50, what="1 s of decoded audio for the recorder")
+            assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15  # the subscriber hears on
+            # ... and goes back to it when recording stops.
+            forwarder.remove_sink(frames.append)
+            await wait_for(lambda: forwarder._socket is not None, what="native again")
+            assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15
     finally:
         await a.disconnect()
         await b.disconnect()
