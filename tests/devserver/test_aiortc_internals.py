@@ -360,8 +360,12 @@ async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[
             raise pylibsrtp.Error("the subscriber's SRTP session is gone")
 
     # A subscriber whose transport broke: that packet is lost, nothing raised.
-    sending.sender.transport._tx_srtp = Broken()  # type: ignore[assignment]
-    writer.write(publishers[0], ntp_now())
+    dtls = sending.sender.transport
+    working, dtls._tx_srtp = dtls._tx_srtp, Broken()  # type: ignore[assignment]
+    try:
+        writer.write(publishers[0], ntp_now())
+    finally:
+        dtls._tx_srtp = working  # the close below sends RTCP BYEs with it
     assert writer.failures == 1 and writer.packets == 3
     await offerer.close()
     writer.write(publishers[0], ntp_now())  # a closed subscriber: dropped, nothing raised
