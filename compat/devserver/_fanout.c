@@ -525,7 +525,7 @@ static PyMethodDef Fanout_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-PyTypeObject FanoutType = {
+static PyTypeObject FanoutType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "compat.devserver._fanout.Fanout",
     .tp_doc = PyDoc_STR("One forwarded audio track: its subscribers' SRTP copies, sent natively."),
@@ -805,8 +805,6 @@ static PyObject *route_state(Route *r) {
                          r->last_arrival, r->last_timestamp);
 }
 
-extern PyTypeObject FanoutType;
-
 static PyObject *Pump_route(Pump *self, PyObject *args) {
     unsigned long ssrc;
     PyObject *fanout;
@@ -991,28 +989,15 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fanout(void) {
-    if (PyType_Ready(&GuardType) < 0 || PyType_Ready(&FanoutType) < 0 || PyType_Ready(&PumpType) < 0)
-        return NULL;
+    PyTypeObject *types[] = {&GuardType, &FanoutType, &PumpType};
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&FanoutType);
-    if (PyModule_AddObject(m, "Fanout", (PyObject *)&FanoutType) < 0) {
-        Py_DECREF(&FanoutType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&GuardType);
-    if (PyModule_AddObject(m, "Guard", (PyObject *)&GuardType) < 0) {
-        Py_DECREF(&GuardType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&PumpType);
-    if (PyModule_AddObject(m, "Pump", (PyObject *)&PumpType) < 0) {
-        Py_DECREF(&PumpType);
-        Py_DECREF(m);
-        return NULL;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (PyModule_AddType(m, types[i]) < 0) {  /* readies the type and adds it by its short name */
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     return m;
 }

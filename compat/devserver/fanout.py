@@ -3,11 +3,11 @@
 Per received datagram of a forwarded audio track, one native call unprotects it and writes one
 SRTP copy per subscriber (the subscriber's SSRC, payload type, ``mid`` extension, shifted
 sequence numbers and timestamps) straight to that subscriber's socket: what ``RtpWriter`` does
-in Python, without ≈ 30 µs of Python per copy. Python still receives the datagram (asyncio,
-aioice), counts it in the receiver's statistics and takes its level; every ``SYNC_EVERY``
-packets, and whenever the subscribers change, it re-reads each subscriber's transport (a
-resumed client's new ICE pair, a closed transport) and hands the copies' counts to the
-subscribers' RTCP sender reports.
+in Python, without ≈ 30 µs of Python per copy. Every ``SYNC_EVERY`` packets, and whenever the
+subscribers change, Python re-reads each subscriber's transport (a resumed client's new ICE
+pair, a closed transport) and hands the copies' counts to the subscribers' RTCP sender reports.
+Where the datagram is received by the event loop (asyncio, aioice), ``AudioFanout.receive`` is
+that call; where a native thread reads the publisher's socket (below), it makes the call itself.
 
 The native part uses pylibsrtp's own libsrtp: the addresses of ``srtp_protect`` /
 ``srtp_unprotect`` and of each session's ``srtp_t``, read from pylibsrtp's cffi binding
@@ -212,11 +212,9 @@ class AudioFanout:
         """A pump thread sent ``packets`` since its last report, the last one with these numbers."""
         if self._closed:
             return
-        self._last = (sequence_number, timestamp)
-        self._countdown -= packets
-        if self._dirty or self._countdown <= 0:
-            self._countdown = SYNC_EVERY
+        if self._dirty:  # a subscriber whose transport was not up yet: look again
             self._refresh(sequence_number, timestamp)
+        self._after_send(sequence_number, timestamp, packets)
 
     def _refresh_now(self) -> None:
         self._scheduled = False
@@ -257,15 +255,15 @@ class AudioFanout:
             self._native.discard(key)
         self._targets.clear()
 
-    def _after_send(self, sequence_number: int, timestamp: int) -> None:
+    def _after_send(self, sequence_number: int, timestamp: int, packets: int = 1) -> None:
         self._last = (sequence_number, timestamp)
-        self._countdown -= 1
+        self._countdown -= packets
         if self._countdown <= 0:
-            self._countdown = SYNC_EVERY
             self._refresh(sequence_number, timestamp)
 
     def _refresh(self, sequence_number: int, timestamp: int) -> None:
         """Match the native targets to the subscribers' transports; report what was sent."""
+        self._countdown = SYNC_EVERY
         pending = False
         present: set[int] = set()
         current: set[int] = set()
@@ -354,6 +352,7 @@ class PublisherSocket:
         socket = transport.get_extra_info("socket")
         self._pump = _NATIVE[0].Pump(socket.fileno(), guard_of(session))
         self._routes: dict[int, tuple[AudioFanout, Callable[[int, int], None]]] = {}
+        self._dropped = 0  # datagrams the thread dropped because the event loop did not take them
         self.closed = False
         try:
             self._loop.add_reader(self._pump.fileno(), self._deliver)
@@ -461,6 +460,11 @@ class PublisherSocket:
             restore_statistics(self._receiver, ssrc, state)
             route[1](packets, level)
             route[0].sent(packets, sequence_number, timestamp)
+        dropped = self._pump.counters()[1]
+        if dropped > self._dropped:
+            log.warning("the event loop fell %d datagrams behind a publisher's socket: dropped, as by a full socket "
+                        "buffer (%d so far)", dropped - self._dropped, dropped)
+            self._dropped = dropped
 
 
 class _Reports:

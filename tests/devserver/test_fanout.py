@@ -316,6 +316,20 @@ def test_a_pump_drops_what_does_not_authenticate_and_stops_when_closed(loopback:
     assert loopback.pump.take() == []
 
 
+async def test_a_pump_counts_what_the_event_loop_did_not_take_in_time(loopback: Loopback) -> None:
+    # Bounded as a socket buffer is: past 4096 queued datagrams the newest are dropped and counted.
+    total = 4096 + 100
+    for start in range(0, total, 200):  # paced, so that the kernel's own buffer never overflows first
+        for n in range(start, min(start + 200, total)):
+            loopback.send(b"\x00\x01" + n.to_bytes(4, "big"))
+        read = min(start + 200, total)
+        reading = lambda: sum(loopback.pump.counters()[:2]) == read  # noqa: B023, E731 - awaited in this iteration
+        await wait_for(reading, what="the pump's thread reading them")
+    assert loopback.pump.counters()[:2] == (4096, 100)
+    taken = loopback.pump.take()
+    assert [int.from_bytes(data[2:], "big") for data, _ in taken] == list(range(4096))  # the oldest, in order
+
+
 def test_a_guarded_session_does_what_pylibsrtp_does() -> None:
     outbound, inbound = srtp_pair()
     plain_outbound, plain_inbound = srtp_pair()
