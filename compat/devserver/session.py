@@ -38,6 +38,8 @@ from compat.devserver.aiortc_internals import (
     negotiated_mime_type,
     on_keyframe_request,
     on_remb,
+    report_senders_together,
+    send_sender_reports,
     set_msid,
 )
 from compat.devserver.ids import new_id
@@ -60,6 +62,7 @@ RELIABLE_LABEL = "_reliable"
 LOSSY_LABEL = "_lossy"
 PENDING_DATA_LIMIT = 256  # lossy packets kept for a subscriber channel not open yet (reliable: all, with a warning)
 ANSWER_TIMEOUT = 15.0
+SENDER_REPORT_EVERY = 5.0  # seconds: livekit-server's downTracksRTCPWorker (pkg/rtc/participant.go)
 
 
 _RELAYED_CODECS = {"opus": "audio/opus", "vp8": "video/VP8", "h264": "video/H264"}
@@ -839,6 +842,7 @@ class SignalConnection:
             if state == "connected" and not self._sub_connected.is_set():
                 self._sub_connected.set()
                 self._subscribe_deferred()
+                self.spawn(self._report_senders(), "sender reports")
                 info = self.participant.info
                 if info.state != models.ParticipantInfo.State.ACTIVE and not self.closed:
                     info.state = models.ParticipantInfo.State.ACTIVE
@@ -889,6 +893,7 @@ class SignalConnection:
             # The sender only re-packetizes the publisher's frames: offer the subscriber that codec alone.
             transceiver.setCodecPreferences(_codec_preferences(forwarder.kind, forwarder.mime_type))
             on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
+            report_senders_together(transceiver.sender)  # _report_senders sends them
             if forwarder.kind == "audio":
                 relay.writer = RtpWriter(transceiver)
             if forwarder.simulcast:
@@ -921,6 +926,18 @@ class SignalConnection:
         # it, and libwebrtc rejects an SDP with duplicate msids.
         set_msid(sub.transceiver.sender, "-", new_id("retired_"))
         self.negotiate_subscriber()
+
+    async def _report_senders(self) -> None:
+        """The RTCP sender reports of the forwarded tracks this participant subscribes to, all of
+        them every SENDER_REPORT_EVERY seconds in as few packets as fit, as livekit-server sends a
+        subscriber's; aiortc would send one per track every 0.5–1.5 s (report_senders_together)."""
+        while not self.closed:
+            await asyncio.sleep(SENDER_REPORT_EVERY)
+            senders = [sub.transceiver.sender for sub in self.subscriptions.values()]
+            try:
+                await send_sender_reports(senders)
+            except Exception:  # one bad round must not end the reports for the rest of the session
+                log.warning("%s: sending sender reports failed", self.participant.identity, exc_info=True)
 
     def negotiate_subscriber(self) -> None:
         self._sub_dirty = True

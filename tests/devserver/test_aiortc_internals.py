@@ -27,7 +27,16 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpParameters
-from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_PLI, HeaderExtensionsMap, RtcpPsfbPacket, RtpPacket, pack_remb_fci
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    AnyRtcpPacket,
+    HeaderExtensionsMap,
+    RtcpByePacket,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+)
 
 from compat.devserver.aiortc_internals import (
     EncodedPacket,
@@ -47,8 +56,10 @@ from compat.devserver.aiortc_internals import (
     receive_directly,
     receive_layers,
     register_passthrough_codecs,
+    report_senders_together,
     request_keyframe,
     request_keyframe_of,
+    send_sender_reports,
     set_msid,
     spatial_layer,
 )
@@ -370,6 +381,79 @@ async def test_rtp_writer_sends_the_publishers_packets_as_the_sender(pcs: tuple[
     await offerer.close()
     writer.write(publishers[0], ntp_now())  # a closed subscriber: dropped, nothing raised
     assert writer.failures == 1 and writer.packets == 3
+
+
+async def _remote_outbound(pc: RTCPeerConnection) -> dict[int, int]:
+    """packetsSent of each SSRC as the receivers of ``pc`` last heard it in a sender report."""
+    found: dict[int, int] = {}
+    for transceiver in pc.getTransceivers():
+        for stat in (await transceiver.receiver.getStats()).values():
+            if stat.type == "remote-outbound-rtp":
+                found[stat.ssrc] = stat.packetsSent
+    return found
+
+
+@pytest.mark.media
+async def test_sender_reports_go_together_and_aiortc_sends_none_itself(
+        pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, answerer = pcs
+    sending = [offerer.addTransceiver(SilentTrack(), direction="sendonly") for _ in range(3)]
+    for transceiver in sending[:2]:
+        report_senders_together(transceiver.sender)
+    said: list[AnyRtcpPacket] = []
+    first = sending[0].sender
+    own_send_rtcp = first._send_rtcp
+
+    async def send_rtcp(packets: list[AnyRtcpPacket]) -> None:
+        said.extend(packets)
+        await own_send_rtcp(packets)
+
+    first._send_rtcp = send_rtcp  # type: ignore[method-assign]
+    writers = [RtpWriter(t) for t in sending]
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: offerer.connectionState == "connected", what="PeerConnections connected")
+    for count, writer in zip((3, 5, 2), writers, strict=True):
+        for i in range(count):
+            writer.write(RtpPacket(payload_type=111, sequence_number=i, timestamp=960 * i, ssrc=1, payload=b"x" * 40), ntp_now())
+    ssrcs = [t.sender._ssrc for t in sending]
+    # aiortc reports the third sender within 0.5-1.5 s, and neither of the two taken.
+    await asyncio.sleep(2.5)
+    assert await _remote_outbound(answerer) == {ssrcs[2]: 2}, CHANGED
+    datagrams: list[bytes] = []
+    transport = first.transport
+    own_send_rtp = transport._send_rtp
+
+    async def send_rtp(data: bytes) -> None:
+        datagrams.append(data)
+        await own_send_rtp(data)
+
+    transport._send_rtp = send_rtp  # type: ignore[method-assign]
+    assert await send_sender_reports([t.sender for t in sending]) == 2  # the third is aiortc's to report
+    assert len(datagrams) == 1  # one compound packet for the two
+    for _ in range(50):  # the answerer handles the datagram on its own tasks
+        found = await _remote_outbound(answerer)
+        if found.get(ssrcs[0]) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert found == {ssrcs[0]: 3, ssrcs[1]: 5, ssrcs[2]: 2}
+    await offerer.close()
+    assert [p.sources for p in said if isinstance(p, RtcpByePacket)] == [[ssrcs[0]]]  # BYE at stop, as aiortc says it
+
+
+async def test_report_senders_together_refuses_a_started_sender_or_one_without_the_events(
+        pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, _ = pcs
+    sender = offerer.addTransceiver(SilentTrack(), direction="sendonly").sender
+    sender._RTCRtpSender__started = True  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(RuntimeError, match="before it starts"):
+            report_senders_together(sender)
+    finally:
+        sender._RTCRtpSender__started = False  # type: ignore[attr-defined]  # else close() waits for its loops
+    bare = object.__new__(RTCRtpSender)
+    with pytest.raises(RuntimeError, match="__rtcp_started"):
+        report_senders_together(bare)
+    assert await send_sender_reports([bare]) == 0  # never taken: not ours to report
 
 
 def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 
-from compat.devserver import DevServer, fanout, media
+from compat.devserver import DevServer, fanout, media, session
 from compat.devserver.media import RelayTrack, TrackForwarder
 from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone, read_audio
 from tests.media import first_video_frame, start_video
@@ -102,6 +102,41 @@ async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer, nativ
             assert await _packets_received(forwarder.receiver) >= counted + 50
             # Active-speaker levels come from the RTP audio-level header extension: nothing decodes this audio.
             assert forwarder.current_level(forwarder.level_at) > 0.1
+    finally:
+        await a.disconnect()
+        await b.disconnect()
+
+
+async def _reported(track: rtc.Track) -> tuple[int, int]:
+    """(reports_sent, packets_sent) of the subscriber's remote-outbound-rtp: the sender reports it got."""
+    for stat in await track.get_stats():
+        if stat.WhichOneof("stats") == "remote_outbound_rtp":
+            return stat.remote_outbound_rtp.remote_outbound.reports_sent, stat.remote_outbound_rtp.sent.packets_sent
+    return 0, 0
+
+
+@pytest.mark.media
+async def test_a_subscriber_gets_sender_reports_of_forwarded_audio(dev_server: LiveKitServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session, "SENDER_REPORT_EVERY", 0.5)  # livekit-server's 5 s, shortened for the test
+    a = await dev_server.connect("a", "r")
+    b = await dev_server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    try:
+        async with publish_tone(a, 440):
+            ((track, _, _),) = await log.wait("track_subscribed")
+            await read_audio(track, 50)
+            seen = [await _reported(track)]
+            for _ in range(50):  # 10 s
+                if seen[-1][0] >= 4:
+                    break
+                await asyncio.sleep(0.2)
+                seen.append(await _reported(track))
+            # The reports go on (natively forwarded audio's counts reach them) and say what was sent.
+            reported = [s for s in seen if s[0] > 0]
+            assert reported and reported[-1][0] >= 4, seen
+            assert reported[-1][1] > reported[0][1] > 0, seen
     finally:
         await a.disconnect()
         await b.disconnect()
