@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -45,6 +47,22 @@ async def _packets_received(receiver: Any) -> int:
     return sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp")
 
 
+@contextlib.asynccontextmanager
+async def _forwarded_tone(server: LiveKitServer, hz: float) -> AsyncIterator[rtc.Track]:
+    """"a" publishes a tone in room "r"; yields the track "b" subscribed to; both leave after."""
+    a = await server.connect("a", "r")
+    b = await server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    try:
+        async with publish_tone(a, hz):
+            ((track, _, _),) = await log.wait("track_subscribed")
+            yield track
+    finally:
+        await a.disconnect()
+        await b.disconnect()
+
+
 # ---- media through the forwarder -------------------------------------------------------------------------
 
 
@@ -81,30 +99,21 @@ async def test_opus_is_forwarded_with_its_pitch(dev_server: LiveKitServer, nativ
         pytest.skip("the native fan-out is not available here (COMPAT_DEVSERVER_NATIVE=0)")
     if not native:  # as where the C extension could not be built
         monkeypatch.setattr(media, "native_fanout_available", lambda: False)
-    a = await dev_server.connect("a", "r")
-    b = await dev_server.connect("b", "r")
-    log = EventLog()
-    log.listen(b, "track_subscribed")
-    try:
-        async with publish_tone(a, 523):
-            ((track, _, _),) = await log.wait("track_subscribed")
-            assert abs(dominant_frequency(await read_audio(track, 100)) - 523) < 15
-            assert (await _received_codec(track)).lower() == "audio/opus"
-            forwarder = _forwarder(dev_server, "a", "audio")
-            assert forwarder.encoded
-            assert (forwarder._fanout is not None) == native
-            # Natively, a thread reads the publisher's socket; the receiver's statistics (its RTCP
-            # receiver reports to the publisher) still count every packet.
-            assert (forwarder._socket is not None and not forwarder._socket.closed) == native
-            assert forwarder.receiver is not None
-            counted, frames = await _packets_received(forwarder.receiver), forwarder.frames
-            await wait_for(lambda: forwarder.frames > frames + 100, what="2 s more of audio")
-            assert await _packets_received(forwarder.receiver) >= counted + 50
-            # Active-speaker levels come from the RTP audio-level header extension: nothing decodes this audio.
-            assert forwarder.current_level(forwarder.level_at) > 0.1
-    finally:
-        await a.disconnect()
-        await b.disconnect()
+    async with _forwarded_tone(dev_server, 523) as track:
+        assert abs(dominant_frequency(await read_audio(track, 100)) - 523) < 15
+        assert (await _received_codec(track)).lower() == "audio/opus"
+        forwarder = _forwarder(dev_server, "a", "audio")
+        assert forwarder.encoded
+        assert (forwarder._fanout is not None) == native
+        # Natively, a thread reads the publisher's socket; the receiver's statistics (its RTCP
+        # receiver reports to the publisher) still count every packet.
+        assert (forwarder._socket is not None and not forwarder._socket.closed) == native
+        assert forwarder.receiver is not None
+        counted, frames = await _packets_received(forwarder.receiver), forwarder.frames
+        await wait_for(lambda: forwarder.frames > frames + 100, what="2 s more of audio")
+        assert await _packets_received(forwarder.receiver) >= counted + 50
+        # Active-speaker levels come from the RTP audio-level header extension: nothing decodes this audio.
+        assert forwarder.current_level(forwarder.level_at) > 0.1
 
 
 async def _reported(track: rtc.Track) -> tuple[int, int]:
@@ -119,55 +128,37 @@ async def _reported(track: rtc.Track) -> tuple[int, int]:
 async def test_a_subscriber_gets_sender_reports_of_forwarded_audio(dev_server: LiveKitServer,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session, "SENDER_REPORT_EVERY", 0.5)  # livekit-server's 5 s, shortened for the test
-    a = await dev_server.connect("a", "r")
-    b = await dev_server.connect("b", "r")
-    log = EventLog()
-    log.listen(b, "track_subscribed")
-    try:
-        async with publish_tone(a, 440):
-            ((track, _, _),) = await log.wait("track_subscribed")
-            await read_audio(track, 50)
-            seen = [await _reported(track)]
-            for _ in range(50):  # 10 s
-                if seen[-1][0] >= 4:
-                    break
-                await asyncio.sleep(0.2)
-                seen.append(await _reported(track))
-            # The reports go on (natively forwarded audio's counts reach them) and say what was sent.
-            reported = [s for s in seen if s[0] > 0]
-            assert reported and reported[-1][0] >= 4, seen
-            assert reported[-1][1] > reported[0][1] > 0, seen
-    finally:
-        await a.disconnect()
-        await b.disconnect()
+    async with _forwarded_tone(dev_server, 440) as track:
+        await read_audio(track, 50)
+        seen = [await _reported(track)]
+        for _ in range(50):  # 10 s
+            if seen[-1][0] >= 4:
+                break
+            await asyncio.sleep(0.2)
+            seen.append(await _reported(track))
+        # The reports go on (natively forwarded audio's counts reach them) and say what was sent.
+        reported = [s for s in seen if s[0] > 0]
+        assert reported and reported[-1][0] >= 4, seen
+        assert reported[-1][1] > reported[0][1] > 0, seen
 
 
 @pytest.mark.media
 async def test_recording_takes_forwarded_audio_through_python_and_back(dev_server: LiveKitServer) -> None:
     if not fanout.available():
         pytest.skip("the native fan-out is not available here (COMPAT_DEVSERVER_NATIVE=0)")
-    a = await dev_server.connect("a", "r")
-    b = await dev_server.connect("b", "r")
-    log = EventLog()
-    log.listen(b, "track_subscribed")
-    try:
-        async with publish_tone(a, 440):
-            ((track, _, _),) = await log.wait("track_subscribed")
-            forwarder = _forwarder(dev_server, "a", "audio")
-            await wait_for(lambda: forwarder._socket is not None, what="the publisher's socket read natively")
-            # A recorder needs decoded frames: the audio leaves the thread for aiortc's receive path...
-            frames: list[Any] = []
-            forwarder.add_sink(frames.append)
-            assert forwarder._socket is None
-            await wait_for(lambda: len(frames) >= 50, what="1 s of decoded audio for the recorder")
-            assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15  # the subscriber hears on
-            # ... and goes back to it when recording stops.
-            forwarder.remove_sink(frames.append)
-            await wait_for(lambda: forwarder._socket is not None, what="native again")
-            assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15
-    finally:
-        await a.disconnect()
-        await b.disconnect()
+    async with _forwarded_tone(dev_server, 440) as track:
+        forwarder = _forwarder(dev_server, "a", "audio")
+        await wait_for(lambda: forwarder._socket is not None, what="the publisher's socket read natively")
+        # A recorder needs decoded frames: the audio leaves the thread for aiortc's receive path...
+        frames: list[Any] = []
+        forwarder.add_sink(frames.append)
+        assert forwarder._socket is None
+        await wait_for(lambda: len(frames) >= 50, what="1 s of decoded audio for the recorder")
+        assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15  # the subscriber hears on
+        # ... and goes back to it when recording stops.
+        forwarder.remove_sink(frames.append)
+        await wait_for(lambda: forwarder._socket is not None, what="native again")
+        assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15
 
 
 @pytest.mark.media
