@@ -101,6 +101,7 @@ __all__ = [
     "WriteTarget",
     "adopt_remote_ice_credentials",
     "audio_level_id",
+    "close_peer_connection",
     "deliver_encoded",
     "guard_receiver_srtp",
     "guard_srtp",
@@ -174,6 +175,31 @@ def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
             )
     sender._stream_id = stream_id
     sender._track_id = track_id
+
+
+PC_CLOSE_TIMEOUT = 10.0  # seconds a caller waits for a peer connection to close
+_CLOSING: set[asyncio.Task[None]] = set()  # closes under way (the loop holds tasks only weakly)
+
+
+async def close_peer_connection(pc: RTCPeerConnection, timeout: float = PC_CLOSE_TIMEOUT) -> bool:
+    """Close ``pc`` so that cancelling the caller cannot cut the close short; True once it is closed.
+
+    aiortc's ``RTCPeerConnection.close()`` sets a "closing" future first and resolves it at its very
+    end, and a second ``close()`` waits on that future. A close cancelled midway (a session closing
+    when the server's stop cancels its tasks) leaves the future unresolved, and every later
+    ``close()`` then waits forever. So the close runs in a task of its own that the caller's
+    cancellation does not reach, and the caller waits at most ``timeout`` seconds for it (logged,
+    False: the close goes on in the background).
+    """
+    task = asyncio.ensure_future(pc.close())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout)
+    except asyncio.TimeoutError:
+        log.warning("a peer connection did not close within %.0f s; it goes on closing in the background", timeout)
+        return False
+    return True
 
 
 def _ice_transports(pc: RTCPeerConnection) -> list[RTCIceTransport]:
@@ -455,9 +481,11 @@ STATISTICS_NONE = -1  # a None field of a receiver statistics state
 
 
 def statistics_state(receiver: RTCRtpReceiver, ssrc: int, payload_type: int) -> tuple[float, tuple[int, ...]] | None:
-    """The clock rate and the state of the receiver's statistics for ``ssrc`` (creating them as
-    aiortc's ``_handle_rtp_packet`` does; None for a payload type it did not negotiate): the fields
-    ``StreamStatistics.add`` keeps, in the order ``_fanout.Pump.route`` takes, None as -1.
+    """The clock rate and the state of the receiver's statistics for ``ssrc`` (those of a fresh
+    ``StreamStatistics`` before its first packet; None for a payload type it did not negotiate):
+    the fields ``StreamStatistics.add`` keeps, in the order ``_fanout.Pump.route`` takes, None as -1.
+    A stream is not added to the receiver before it has a packet (``restore_statistics``): aiortc's
+    RTCP loop would fail on it, and a receiver whose RTCP loop failed never stops.
 
     Relies on the receiver's ``__codecs`` and ``__remote_streams`` and StreamStatistics'
     ``base_seq``, ``max_seq``, ``cycles``, ``packets_received``, ``_jitter_q4``,
@@ -466,26 +494,28 @@ def statistics_state(receiver: RTCRtpReceiver, ssrc: int, payload_type: int) -> 
     codec = private._RTCRtpReceiver__codecs.get(payload_type)
     if codec is None:
         return None
-    streams = private._RTCRtpReceiver__remote_streams
-    stats = streams.get(ssrc)
-    if stats is None:
-        stats = streams[ssrc] = StreamStatistics(codec.clockRate)
+    stats = private._RTCRtpReceiver__remote_streams.get(ssrc) or StreamStatistics(codec.clockRate)
     fields = (stats.packets_received, stats.base_seq, stats.max_seq, stats.cycles, stats._jitter_q4,
               stats._last_arrival, stats._last_timestamp)
     return float(codec.clockRate), tuple(STATISTICS_NONE if value is None else value for value in fields)
 
 
-def restore_statistics(receiver: RTCRtpReceiver, ssrc: int, state: tuple[int, ...]) -> None:
+def restore_statistics(receiver: RTCRtpReceiver, ssrc: int, state: tuple[int, ...], clock_rate: float) -> None:
     """Put a state from ``statistics_state`` (as a native receiver went on counting it) back in
-    the receiver's statistics for ``ssrc``, and note the source as heard now."""
-    private: Any = receiver
-    stats = private._RTCRtpReceiver__remote_streams.get(ssrc)
-    if stats is None:
-        return
+    the receiver's statistics for ``ssrc`` (adding them as aiortc's ``_handle_rtp_packet`` does at
+    the first packet), and note the source as heard now. A state with no packet yet changes
+    nothing: aiortc's receiver reports read ``max_seq`` and ``base_seq`` as numbers."""
     received, base, highest, cycles, jitter, arrival, timestamp = state
+    if base == STATISTICS_NONE or highest == STATISTICS_NONE:
+        return
+    private: Any = receiver
+    streams = private._RTCRtpReceiver__remote_streams
+    stats = streams.get(ssrc)
+    if stats is None:
+        stats = streams[ssrc] = StreamStatistics(int(clock_rate))
     stats.packets_received = received
-    stats.base_seq = None if base == STATISTICS_NONE else base
-    stats.max_seq = None if highest == STATISTICS_NONE else highest
+    stats.base_seq = base
+    stats.max_seq = highest
     stats.cycles = cycles
     stats._jitter_q4 = jitter
     stats._last_arrival = None if arrival == STATISTICS_NONE else arrival

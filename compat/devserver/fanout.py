@@ -351,7 +351,7 @@ class PublisherSocket:
         assert session is not None
         socket = transport.get_extra_info("socket")
         self._pump = _NATIVE[0].Pump(socket.fileno(), guard_of(session))
-        self._routes: dict[int, tuple[AudioFanout, Callable[[int, int], None]]] = {}
+        self._routes: dict[int, tuple[AudioFanout, Callable[[int, int], None], float]] = {}  # by SSRC, with its clock rate
         self._dropped = 0  # datagrams the thread dropped because the event loop did not take them
         self.closed = False
         try:
@@ -400,7 +400,7 @@ class PublisherSocket:
             return False
         clockrate, state = found
         self._pump.route(ssrc, fanout._native, clockrate, state)
-        self._routes[ssrc] = (fanout, on_packets)
+        self._routes[ssrc] = (fanout, on_packets, clockrate)
         fanout._pumped += 1
         return True
 
@@ -413,7 +413,7 @@ class PublisherSocket:
         self._deliver()  # what the thread queued before this SSRC's next packets
         state = self._pump.unroute(ssrc)
         if state is not None:
-            restore_statistics(self._receiver, ssrc, state)
+            restore_statistics(self._receiver, ssrc, state, route[2])
         if not self._routes:
             self.close()
 
@@ -426,11 +426,11 @@ class PublisherSocket:
         self._loop.remove_reader(self._pump.fileno())
         self._pump.close()
         for ssrc in list(self._routes):
-            fanout = self._routes.pop(ssrc)[0]
+            fanout, _, clockrate = self._routes.pop(ssrc)
             fanout._pumped -= 1
             state = self._pump.unroute(ssrc)
             if state is not None:
-                restore_statistics(self._receiver, ssrc, state)
+                restore_statistics(self._receiver, ssrc, state, clockrate)
         self._deliver()
         if not self._transport.is_closing():
             self._transport.resume_reading()
@@ -457,7 +457,7 @@ class PublisherSocket:
             route = self._routes.get(ssrc)
             if route is None:
                 continue
-            restore_statistics(self._receiver, ssrc, state)
+            restore_statistics(self._receiver, ssrc, state, route[2])
             route[1](packets, level)
             route[0].sent(packets, sequence_number, timestamp)
         dropped = self._pump.counters()[1]

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection
 from livekit.protocol import models, rtc
 
-from compat.devserver.aiortc_internals import register_passthrough_codecs
+from compat.devserver.aiortc_internals import close_peer_connection, register_passthrough_codecs
 from compat.devserver.auth import AuthError, Claims, bearer_token, check_join, verify
 from compat.devserver.egress import EgressManager
 from compat.devserver.ids import new_id
@@ -160,7 +160,7 @@ class DevServer:
             task.cancel()
         await asyncio.gather(*self.manager.tasks, *self.tasks, return_exceptions=True)
         for pc in list(self.peer_connections):
-            await pc.close()
+            await close_peer_connection(pc)  # also one whose session's close was cancelled midway
         self.peer_connections.clear()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -35,6 +35,7 @@ from livekit.protocol import models, rtc
 from compat.devserver.aiortc_internals import (
     RtpWriter,
     adopt_remote_ice_credentials,
+    close_peer_connection,
     negotiated_mime_type,
     on_keyframe_request,
     on_remb,
@@ -460,8 +461,8 @@ class SignalConnection:
             sub.relay.stop()
         self.subscriptions.clear()
         for pc in (self.publisher, self.subscriber):
-            await pc.close()
-            self.server.peer_connections.discard(pc)
+            if await close_peer_connection(pc):
+                self.server.peer_connections.discard(pc)
         for track in self._orphan_tracks.values():
             track.stop()
         self._orphan_tracks.clear()

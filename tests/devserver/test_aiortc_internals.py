@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from fractions import Fraction
+from typing import Any
 
 import aiortc
 import aiortc.rtcrtpreceiver
@@ -42,6 +43,7 @@ from compat.devserver.aiortc_internals import (
     EncodedPacket,
     RtpWriter,
     adopt_remote_ice_credentials,
+    close_peer_connection,
     deliver_encoded,
     handle_rtcp,
     is_keyframe,
@@ -59,9 +61,11 @@ from compat.devserver.aiortc_internals import (
     report_senders_together,
     request_keyframe,
     request_keyframe_of,
+    restore_statistics,
     send_sender_reports,
     set_msid,
     spatial_layer,
+    statistics_state,
 )
 from tests.support import wait_for
 
@@ -454,6 +458,65 @@ async def test_report_senders_together_refuses_a_started_sender_or_one_without_t
     with pytest.raises(RuntimeError, match="__rtcp_started"):
         report_senders_together(bare)
     assert await send_sender_reports([bare]) == 0  # never taken: not ours to report
+
+
+async def _cancel_mid_close(pc: RTCPeerConnection, close: Any) -> None:
+    """Start ``close`` and cancel it once aiortc has marked ``pc`` closing, before it finished."""
+    task = asyncio.ensure_future(close)
+    for _ in range(100):
+        if pc._RTCPeerConnection__isClosed is not None:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0)
+    assert not pc._RTCPeerConnection__isClosed.done(), CHANGED  # type: ignore[attr-defined]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.media
+async def test_a_close_cancelled_midway_leaves_aiortc_waiting_forever_but_not_close_peer_connection(
+        pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, answerer = pcs
+    for pc in pcs:
+        pc.addTransceiver(SilentTrack(), direction="sendrecv")
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: offerer.connectionState == "connected", what="PeerConnections connected")
+    # aiortc alone: a later close() waits on the cancelled one's mark forever.
+    await _cancel_mid_close(answerer, answerer.close())
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(answerer.close(), 2)
+    answerer._RTCPeerConnection__isClosed = None  # type: ignore[attr-defined]  # so the fixture can close it
+    await answerer.close()
+    # Through close_peer_connection the cancelled caller does not stop the close.
+    await _cancel_mid_close(offerer, close_peer_connection(offerer))
+    assert await close_peer_connection(offerer, timeout=10)
+    assert offerer.connectionState == "closed"
+
+
+@pytest.mark.media
+async def test_a_stream_enters_the_receivers_statistics_only_with_a_packet(
+        pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    """A publisher socket routed to a native thread before its first packet: aiortc's receiver
+    reports (its RTCP loop) must never meet a stream without one, or that loop dies and the
+    receiver, then its PeerConnection, can never be stopped."""
+    offerer, answerer = pcs
+    offerer.addTransceiver(SilentTrack(), direction="sendonly")
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: answerer.connectionState == "connected", what="PeerConnections connected")
+    receiver = transceiver_of(answerer, "audio").receiver
+    streams = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+    payload_type = next(iter(receiver._RTCRtpReceiver__codecs))  # type: ignore[attr-defined]
+    found = statistics_state(receiver, 1234, payload_type)
+    assert found is not None
+    clock_rate, state = found
+    assert clock_rate == 48000.0 and state == (0, -1, -1, 0, 0, -1, -1)
+    assert 1234 not in streams, CHANGED
+    restore_statistics(receiver, 1234, state, clock_rate)  # the thread counted nothing yet
+    assert 1234 not in streams
+    restore_statistics(receiver, 1234, (10, 100, 109, 0, 16, 5000, 9600), clock_rate)
+    stream = streams[1234]
+    assert (stream.packets_received, stream.max_seq, stream.packets_lost) == (10, 109, 0), CHANGED  # as its RR reads it
+    assert statistics_state(receiver, 1234, payload_type) == (48000.0, (10, 100, 109, 0, 16, 5000, 9600))
 
 
 def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
