@@ -348,14 +348,19 @@ async def test_track_egress_of_a_tone_has_its_duration_and_the_muted_gap(
                                        file=api.DirectFileOutput(filepath="{track_id}"))
             )
             began = time.monotonic()
+            marks: list[float] = []  # when each change was made: a loaded machine oversleeps
             await asyncio.sleep(1.5)
             tone.paused = True  # the sender sends nothing for a second
+            marks.append(time.monotonic() - began)
             await asyncio.sleep(1.0)
             tone.paused = False
+            marks.append(time.monotonic() - began)
             await asyncio.sleep(1.0)
             tone.track.mute()  # then muted for a second
+            marks.append(time.monotonic() - began)
             await asyncio.sleep(1.0)
             tone.track.unmute()
+            marks.append(time.monotonic() - began)
             await asyncio.sleep(1.5)
             await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
             wall = time.monotonic() - began
@@ -370,9 +375,10 @@ async def test_track_egress_of_a_tone_has_its_duration_and_the_muted_gap(
     assert abs(dominant_frequency((samples * 32767).astype(np.int16)) - 440) < 10
     gaps = [(round(s, 2), round(n, 2)) for s, n in silent_runs(samples) if n >= 0.4]
     assert len(gaps) == 2, gaps
-    (pause_at, pause_len), (mute_at, mute_len) = gaps
-    assert abs(pause_at - 1.5) < 0.3 and abs(pause_len - 1.0) < 0.25, gaps
-    assert abs(mute_at - 3.5) < 0.3 and abs(mute_len - 1.0) < 0.25, gaps
+    # Where the recording is silent is where the sender was, give or take the audio the publisher
+    # had queued when it stopped (it still plays out) and the egress RPC's own latency.
+    for (at, length), start, end in zip(gaps, marks[0::2], marks[1::2], strict=True):
+        assert abs(at - start) < 0.35 and abs(length - (end - start)) < 0.35, (gaps, marks)
 
 
 def _track_ready(server: LiveKitServer, room: str, identity: str) -> bool:
