@@ -795,8 +795,10 @@ def report_senders_together(sender: RTCRtpSender) -> None:
             await asyncio.get_running_loop().create_future()  # until stop() cancels it
         except asyncio.CancelledError:
             pass
-        await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
-        exited.set()
+        try:
+            await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        finally:  # stop() waits for this: a BYE that fails or is cancelled must not leave it waiting
+            exited.set()
 
     sender._run_rtcp = wait_then_say_bye  # type: ignore[method-assign]
     _REPORTED_TOGETHER.add(sender)
@@ -830,15 +832,15 @@ async def send_sender_reports(senders: list[RTCRtpSender]) -> int:
     one transport together: up to SENDER_REPORT_BATCH SRs and their SDES chunks per compound RTCP
     packet, as livekit-server's ``ParticipantImpl.downTracksRTCPWorker`` (pkg/rtc/participant.go)
     batches each subscriber's. Returns how many reports were sent; a closed transport's are dropped."""
-    by_transport: dict[int, tuple[Any, list[tuple[RtcpSrPacket, RtcpSourceInfo]]]] = {}
+    by_transport: dict[Any, list[tuple[RtcpSrPacket, RtcpSourceInfo]]] = {}
     for sender in senders:
         if sender not in _REPORTED_TOGETHER:
             continue
         report = _sender_report(sender)
         if report is not None:
-            by_transport.setdefault(id(sender.transport), (sender.transport, []))[1].append(report)
+            by_transport.setdefault(sender.transport, []).append(report)
     sent = 0
-    for transport, reports in by_transport.values():
+    for transport, reports in by_transport.items():
         for start in range(0, len(reports), SENDER_REPORT_BATCH):
             batch = reports[start:start + SENDER_REPORT_BATCH]
             packets: list[AnyRtcpPacket] = [sr for sr, _ in batch]

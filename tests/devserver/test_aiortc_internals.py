@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Coroutine
 from fractions import Fraction
 from typing import Any
 
@@ -444,6 +445,27 @@ async def test_sender_reports_go_together_and_aiortc_sends_none_itself(
     assert [p.sources for p in said if isinstance(p, RtcpByePacket)] == [[ssrcs[0]]]  # BYE at stop, as aiortc says it
 
 
+@pytest.mark.media
+async def test_a_sender_whose_bye_fails_still_stops(pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
+    offerer, answerer = pcs
+    sender = offerer.addTransceiver(SilentTrack(), direction="sendonly").sender
+    report_senders_together(sender)
+
+    async def broken(packets: list[AnyRtcpPacket]) -> None:
+        raise pylibsrtp.Error("the subscriber's SRTP session is gone")
+
+    sender._send_rtcp = broken  # type: ignore[method-assign]
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: offerer.connectionState == "connected", what="PeerConnections connected")
+    closing = asyncio.ensure_future(offerer.close())  # stop() waits for the RTCP loop to have exited
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    if not done:  # unblock it, so that this fails instead of hanging
+        sender._RTCRtpSender__rtcp_exited.set()  # type: ignore[attr-defined]
+        await closing
+    assert done, "the sender's stop() waited for an RTCP loop that never exited"
+    assert offerer.connectionState == "closed"
+
+
 async def test_report_senders_together_refuses_a_started_sender_or_one_without_the_events(
         pcs: tuple[RTCPeerConnection, RTCPeerConnection]) -> None:
     offerer, _ = pcs
@@ -460,7 +482,7 @@ async def test_report_senders_together_refuses_a_started_sender_or_one_without_t
     assert await send_sender_reports([bare]) == 0  # never taken: not ours to report
 
 
-async def _cancel_mid_close(pc: RTCPeerConnection, close: Any) -> None:
+async def _cancel_mid_close(pc: RTCPeerConnection, close: Coroutine[Any, Any, Any]) -> None:
     """Start ``close`` and cancel it once aiortc has marked ``pc`` closing, before it finished."""
     task = asyncio.ensure_future(close)
     for _ in range(100):
