@@ -34,6 +34,9 @@ the one module that knows pylibsrtp's internals) the same parameters and counter
 Switching layers by a subscriber's bandwidth adds the sender's ``_handle_rtcp_packet`` and ``_ssrc``
 (``on_remb``, and ``handle_rtcp`` for tests injecting feedback).
 
+Closing a peer connection whose RTCP loop died adds the receivers' and senders' ``__rtcp_task``,
+``__rtcp_started`` and ``__rtcp_exited`` (``release_dead_rtcp_loops``).
+
 Sender reports sent in batches add the sender's ``_run_rtcp`` (replaced before ``send()`` starts
 it), its ``__started``, ``__rtcp_started`` / ``__rtcp_exited``, ``__cname``, ``__lsr`` / ``__lsr_time``
 and report counters, and the DTLS transport's ``_send_rtp`` (``report_senders_together``,
@@ -191,6 +194,7 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout: float = PC_CLOSE
     cancellation does not reach, and the caller waits at most ``timeout`` seconds for it (logged,
     False: the close goes on in the background).
     """
+    release_dead_rtcp_loops(pc)
     task = asyncio.ensure_future(pc.close())
     _CLOSING.add(task)
     task.add_done_callback(_CLOSING.discard)
@@ -200,6 +204,40 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout: float = PC_CLOSE
         log.warning("a peer connection did not close within %.0f s; it goes on closing in the background", timeout)
         return False
     return True
+
+
+def _rtcp_loops(pc: RTCPeerConnection) -> list[tuple[asyncio.Future[None] | None, asyncio.Event, asyncio.Event]]:
+    """Each receiver's and sender's RTCP task with its "started" and "exited" events."""
+    loops = []
+    for transceiver in pc.getTransceivers():
+        receiver, sender = transceiver.receiver, transceiver.sender
+        loops.append((receiver._RTCRtpReceiver__rtcp_task, receiver._RTCRtpReceiver__rtcp_started,  # type: ignore[attr-defined]
+                      receiver._RTCRtpReceiver__rtcp_exited))  # type: ignore[attr-defined]
+        loops.append((sender._RTCRtpSender__rtcp_task, sender._RTCRtpSender__rtcp_started,  # type: ignore[attr-defined]
+                      sender._RTCRtpSender__rtcp_exited))  # type: ignore[attr-defined]
+    return loops
+
+
+def release_dead_rtcp_loops(pc: RTCPeerConnection) -> int:
+    """Mark every RTCP loop of ``pc`` that died of an exception as exited; how many there were.
+
+    aiortc's ``RTCRtpReceiver._run_rtcp`` and ``RTCRtpSender._run_rtcp`` set their ``__rtcp_exited``
+    event only when they end by cancellation, and ``stop()`` waits for that event: a loop that died
+    of anything else (an empty statistics stream once did, ``int + None``) leaves its receiver or
+    sender unstoppable and ``pc.close()`` waiting forever. Such a loop is logged with what killed
+    it, and its events set, so that ``stop()`` goes on. Relies on the name-mangled ``__rtcp_task``,
+    ``__rtcp_started`` and ``__rtcp_exited`` of both (aiortc 1.16).
+    """
+    released = 0
+    for task, started, exited in _rtcp_loops(pc):
+        if task is None or not task.done() or exited.is_set():
+            continue
+        error = None if task.cancelled() else task.exception()
+        log.warning("an RTCP loop had died (%r); marked as exited so that its peer connection can close", error)
+        started.set()
+        exited.set()
+        released += 1
+    return released
 
 
 def _ice_transports(pc: RTCPeerConnection) -> list[RTCIceTransport]:

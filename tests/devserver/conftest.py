@@ -8,6 +8,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from compat.devserver import DevServer
+from compat.devserver.aiortc_internals import close_peer_connection
 from compat.devserver.testing import LiveKitServer
 
 
@@ -20,11 +21,12 @@ async def decode_server() -> AsyncIterator[LiveKitServer]:
 
 @pytest.fixture
 async def pcs() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
-    """Two aiortc PeerConnections, closed after the test (tests of the dev server's aiortc internals)."""
+    """Two aiortc PeerConnections, closed after the test (tests of the dev server's aiortc internals);
+    each close is bounded, so that a test breaking aiortc's close fails instead of hanging the suite."""
     config = RTCConfiguration(iceServers=[])  # no STUN: nothing leaves the machine
     offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
     try:
         yield offerer, answerer
     finally:
-        await offerer.close()
-        await answerer.close()
+        closed = [await close_peer_connection(pc, timeout=10) for pc in (offerer, answerer)]
+        assert all(closed), "a PeerConnection did not close within 10 s"

@@ -59,6 +59,7 @@ from compat.devserver.aiortc_internals import (
     receive_directly,
     receive_layers,
     register_passthrough_codecs,
+    release_dead_rtcp_loops,
     report_senders_together,
     request_keyframe,
     request_keyframe_of,
@@ -539,6 +540,32 @@ async def test_a_stream_enters_the_receivers_statistics_only_with_a_packet(
     stream = streams[1234]
     assert (stream.packets_received, stream.max_seq, stream.packets_lost) == (10, 109, 0), CHANGED  # as its RR reads it
     assert statistics_state(receiver, 1234, payload_type) == (48000.0, (10, 100, 109, 0, 16, 5000, 9600))
+
+
+@pytest.mark.media
+async def test_a_peer_connection_whose_rtcp_loop_died_still_closes(
+        pcs: tuple[RTCPeerConnection, RTCPeerConnection], caplog: pytest.LogCaptureFixture) -> None:
+    """A receiver's RTCP loop killed by an exception (here an empty statistics stream, as the dev
+    server once made) leaves aiortc's close() waiting forever; close_peer_connection logs it and closes."""
+    offerer, answerer = pcs
+    for pc in pcs:
+        pc.addTransceiver(SilentTrack(), direction="sendrecv")
+    await negotiate(offerer, answerer)
+    await wait_for(lambda: answerer.connectionState == "connected", what="PeerConnections connected")
+    for pc in pcs:
+        receiver = transceiver_of(pc, "audio").receiver
+        receiver._RTCRtpReceiver__remote_streams[1234] = aiortc.rtcrtpreceiver.StreamStatistics(48000)  # type: ignore[attr-defined]
+    tasks = [transceiver_of(pc, "audio").receiver._RTCRtpReceiver__rtcp_task for pc in pcs]  # type: ignore[attr-defined]
+    await wait_for(lambda: all(task.done() for task in tasks), timeout=5, what="the RTCP loops died")
+    assert all(isinstance(task.exception(), TypeError) for task in tasks), CHANGED
+    # aiortc alone: the receiver's stop() waits for an "exited" event the dead loop never set.
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(answerer.close()), 2)
+    assert await close_peer_connection(offerer, timeout=10)
+    assert offerer.connectionState == "closed"
+    assert "an RTCP loop had died (TypeError" in caplog.text
+    assert release_dead_rtcp_loops(answerer) == 1  # and the close aiortc began goes on to its end
+    await wait_for(lambda: answerer.connectionState == "closed", timeout=10, what="the first close finished")
 
 
 def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
