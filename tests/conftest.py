@@ -65,9 +65,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # --- native crashes ---------------------------------------------------------------------------
 # scripts/test runs the suite in one xdist worker process. A segfault in native code (livekit's
-# FFI, FFmpeg under aiortc) kills that worker; xdist starts a new one and reports the test. Such a
-# test runs once more: a crash twice in a row fails it, and every crash stays in the log (the
-# worker's faulthandler dump) and in the summary, so none goes unseen.
+# FFI, FFmpeg under aiortc), or a test hung past its timeout (tests/backstop.py), kills that
+# worker; xdist starts a new one and reports the test. Such a test runs once more: a crash twice
+# in a row fails it, and every crash stays in the log (the worker's faulthandler dump) and in the
+# summary, so none goes unseen.
 _CRASHED: list[str] = []
 RERUN = "rerun"
 
@@ -90,4 +91,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if _CRASHED:
         terminalreporter.section("native crashes", sep="=", yellow=True, bold=True)
         for nodeid in _CRASHED:
-            terminalreporter.line(f"{nodeid}: the worker process crashed (its fatal error dump is above); run once more")
+            terminalreporter.line(f"{nodeid}: the worker process crashed, or hung past its timeout (tests/backstop.py; "
+                                  "its fatal error or faulthandler dump is above); run once more")
