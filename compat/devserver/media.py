@@ -149,6 +149,10 @@ class RelayTrack(MediaStreamTrack):
             return
         if self._awaiting_keyframe:
             if not keyframe:
+                # Ask again while waiting (throttled by the forwarder): a lost or ignored request must not
+                # leave the subscriber without a picture, as livekit-server's DownTrack.keyFrameRequester
+                # re-sends PLI until the downtrack locks on a keyframe.
+                self._ask_for_keyframe()
                 return
             self._awaiting_keyframe = False
         item: Any = packet if pts is None else (packet, pts)
@@ -165,10 +169,13 @@ class RelayTrack(MediaStreamTrack):
             else:
                 self.dropped += 1
                 self._awaiting_keyframe = True
-                if self.layer is None:
-                    self._forwarder.request_keyframe()
-                else:
-                    self._forwarder.request_layer_keyframe(self.layer)
+                self._ask_for_keyframe()
+
+    def _ask_for_keyframe(self) -> None:
+        if self.layer is None:
+            self._forwarder.request_keyframe()
+        else:
+            self._forwarder.request_layer_keyframe(self.layer)
 
     def put_layer(self, rid: str, packet: EncodedPacket, keyframe: bool, pts: int) -> None:
         """A frame of one simulcast layer: forwarded if it is this subscriber's layer, or switches to it

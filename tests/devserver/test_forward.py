@@ -183,6 +183,41 @@ async def test_a_late_subscriber_gets_a_picture(dev_server: LiveKitServer) -> No
         await a.disconnect()
 
 
+@pytest.mark.media
+async def test_a_late_subscriber_gets_a_picture_when_its_keyframe_request_is_lost(
+        dev_server: LiveKitServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PLI sent on subscribe never reaches the publisher: the subscriber, waiting for a keyframe,
+    asks again (as livekit-server's keyFrameRequester does) instead of waiting forever."""
+    a = await dev_server.connect("a", "r")
+    _, feeder = await start_video(a)
+    try:
+        await wait_for(lambda: bool(dev_server.embedded.rooms["r"].participants["a"].tracks), what="track live")
+        forwarder = _forwarder(dev_server, "a", "video")
+        await wait_for(lambda: forwarder.frames > 45, what="3 s of video (its first keyframe long gone)")
+        lost: list[int] = []
+        real = media.request_keyframe
+
+        def lose_the_first(receiver: Any) -> Any:
+            if not lost:
+                lost.append(forwarder.keyframe_requests)
+                return asyncio.sleep(0)  # asked, but nothing is sent
+            return real(receiver)
+
+        monkeypatch.setattr(media, "request_keyframe", lose_the_first)
+        late = rtc.Room()
+        log = EventLog()
+        log.listen(late, "track_subscribed")
+        await dev_server.connect("late", "r", room_object=late)
+        ((track, _, _),) = await log.wait("track_subscribed")
+        frame = await first_video_frame(track)
+        assert (frame.width, frame.height) == (320, 240)
+        assert lost and forwarder.keyframe_requests >= 2  # the lost one, then one that arrived
+        await late.disconnect()
+    finally:
+        feeder.cancel()
+        await a.disconnect()
+
+
 # ---- end-to-end encryption ---------------------------------------------------------------------------------
 
 
@@ -307,20 +342,22 @@ def _queued(relay: RelayTrack) -> list[Any]:
 
 
 async def test_a_video_relay_starts_at_a_keyframe_and_restarts_at_one_after_a_drop() -> None:
+    """Every frame it cannot use while it waits asks for a keyframe again (the forwarder throttles
+    the PLIs): a lost request must not leave the subscriber without a picture."""
     counter = _KeyframeCounter()
     relay = RelayTrack("video", counter, maxsize=3)  # type: ignore[arg-type]
     relay.put_encoded("delta0", False)  # type: ignore[arg-type]
-    assert _queued(relay) == []  # undecodable before a keyframe
+    assert _queued(relay) == [] and counter.requests == 1  # undecodable before a keyframe: asked again
     for name, key in (("key1", True), ("delta2", False), ("delta3", False)):
         relay.put_encoded(name, key)  # type: ignore[arg-type]
-    assert _queued(relay) == ["key1", "delta2", "delta3"] and counter.requests == 0
+    assert _queued(relay) == ["key1", "delta2", "delta3"] and counter.requests == 1
     relay.put_encoded("delta4", False)  # type: ignore[arg-type]  # full: the subscriber fell behind
-    assert _queued(relay) == [] and counter.requests == 1
+    assert _queued(relay) == [] and counter.requests == 2
     relay.put_encoded("delta5", False)  # type: ignore[arg-type]
-    assert _queued(relay) == [] and counter.requests == 1
+    assert _queued(relay) == [] and counter.requests == 3
     relay.put_encoded("key6", True)  # type: ignore[arg-type]
     relay.put_encoded("delta7", False)  # type: ignore[arg-type]
-    assert _queued(relay) == ["key6", "delta7"]
+    assert _queued(relay) == ["key6", "delta7"] and counter.requests == 3
     relay.stop()
 
 
