@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 
-from compat.devserver import DevServer, fanout, media, session
+from compat.devserver import DevServer, aiortc_internals, fanout, media, session
 from compat.devserver.media import RelayTrack, TrackForwarder
 from compat.devserver.testing import LiveKitServer, dominant_frequency, publish_tone, read_audio
 from tests.media import first_video_frame, start_video
@@ -195,7 +195,7 @@ async def test_a_late_subscriber_gets_a_picture_when_its_keyframe_request_is_los
         forwarder = _forwarder(dev_server, "a", "video")
         await wait_for(lambda: forwarder.frames > 45, what="3 s of video (its first keyframe long gone)")
         lost: list[int] = []
-        real = media.request_keyframe
+        real = aiortc_internals.request_keyframe
 
         def lose_the_first(receiver: Any) -> Any:
             if not lost:
