@@ -215,7 +215,9 @@ class SignalConnection:
         self._tasks.discard(task)
         self.server.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("%s failed", task.get_name(), exc_info=task.exception())
+            # After the session closed, its PeerConnections are closed under its tasks: expected.
+            level = logging.DEBUG if self.closed else logging.WARNING
+            log.log(level, "%s failed", task.get_name(), exc_info=task.exception())
 
     def send(self, response: rtc.SignalResponse) -> None:
         if not self.closed:
@@ -495,7 +497,9 @@ class SignalConnection:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad request must not end the signal connection
-            log.warning("%s: bad %s request: %r", self.participant.identity, kind, exc)
+            # A request the session was closed under (its PeerConnections closed meanwhile) is no error.
+            level = logging.DEBUG if self.closed else logging.WARNING
+            log.log(level, "%s: bad %s request: %r", self.participant.identity, kind, exc)
 
     def _handler_table(self) -> dict[str, Callable[[Any], Awaitable[None]]]:
         """SignalRequest's `message` field name -> its handler (fields not listed are ignored)."""
