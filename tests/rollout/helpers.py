@@ -23,12 +23,19 @@ def advance_to(store: R.Store, stage: str) -> None:
 
 def assign_worker(url: str, keys: list[str], worker: int, barrier: Any, results: Any) -> None:
     """Assign every key (in this worker's own order); half the workers call every user new, so
-    they would decide differently: only the store's atomic insert can make them agree."""
+    they would decide differently: only the store's atomic insert can make them agree.
+
+    The workers go in step, one key each per step: without that, one worker could take the
+    store's lock and assign every key before the others started (seen on a loaded CI machine),
+    and the race would have had one answer only. In step, each key goes to whichever worker
+    reaches it first in its own order, half of them of each kind."""
     store = R.open_store(url)
     order = list(keys)
     random.Random(worker).shuffle(order)
-    barrier.wait(timeout=60)
-    got = {key: store.assign(key, user=f"user-{key}", is_new_user=worker % 2 == 0) for key in order}
+    got: dict[str, str] = {}
+    for key in order:
+        barrier.wait(timeout=60)
+        got[key] = store.assign(key, user=f"user-{key}", is_new_user=worker % 2 == 0)
     store.close()
     results.put((worker, got))
 
