@@ -930,6 +930,7 @@ async def run(args: argparse.Namespace, results: dict[str, Any], watchdog: Watch
               file=sys.stderr)
     results.update(environment=environment(), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     results["warmup_s"] = args.warmup
+    results["media_only"] = args.media_only
     results["load"] = []
     results["video"] = []
     beat = asyncio.create_task(watchdog.heartbeat())
@@ -1091,7 +1092,7 @@ def render(results: dict[str, Any]) -> str:
 
     def row(label: str, s: Summary | None) -> None:
         if s is None:
-            lines.append(f"{label:<46} {'(phase failed)':>20}")
+            lines.append(f"{label:<46} {'(not run)' if results.get('media_only') else '(phase failed)':>20}")
             return
         lines.append(
             f"{label:<46} {s.n:>4} {_fmt(s.median_ms, ' ms'):>9} {_fmt(s.p95_ms, ' ms'):>9}"

@@ -145,7 +145,7 @@ class ServerProcess:
         self.profile = profile
         self.proc: asyncio.subprocess.Process | None = None
         self.tail: list[str] = []  # its last 40 output lines
-        self.warnings: list[str] = []  # its first 50 WARNING/ERROR/CRITICAL lines
+        self.warnings: list[str] = []  # its first 50 WARNING/ERROR/CRITICAL lines, [the exception] of any traceback
         self.tracebacks = 0  # how many tracebacks it printed, over every start
         self._drain: asyncio.Task[None] | None = None
 
@@ -173,12 +173,22 @@ class ServerProcess:
 
     async def _read(self, ready: asyncio.Future[None]) -> None:
         assert self.proc is not None and self.proc.stdout is not None
+        warned = False  # the previous line was a warning (kept)
+        in_its_traceback = False  # in that warning's traceback, whose last line names the exception
         async for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.tail = ([*self.tail, line])[-40:]
             if line.startswith("Traceback"):
                 self.tracebacks += 1
-            if line.startswith(("WARNING", "ERROR", "CRITICAL")) and len(self.warnings) < 50:
+                in_its_traceback, warned = warned, False
+                continue
+            if in_its_traceback and not line.startswith((" ", "WARNING", "ERROR", "CRITICAL")):
+                in_its_traceback = False
+                self.warnings[-1] += f" [{line[:200]}]"
+                continue
+            in_its_traceback = in_its_traceback and line.startswith(" ")
+            warned = line.startswith(("WARNING", "ERROR", "CRITICAL")) and len(self.warnings) < 50
+            if warned:
                 self.warnings.append(line[:300])
             if not ready.done() and "dev server on" in line:
                 ready.set_result(None)
