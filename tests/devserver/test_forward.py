@@ -161,26 +161,39 @@ async def test_recording_takes_forwarded_audio_through_python_and_back(dev_serve
         assert abs(dominant_frequency(await read_audio(track, 50)) - 440) < 15
 
 
-@pytest.mark.media
-async def test_a_late_subscriber_gets_a_picture(dev_server: LiveKitServer) -> None:
-    a = await dev_server.connect("a", "r")
+@contextlib.asynccontextmanager
+async def _video_for_three_seconds(server: LiveKitServer) -> AsyncIterator[TrackForwarder]:
+    """`a` publishes video in room `r` until the block ends; yields its forwarder once its first keyframe is 3 s old."""
+    a = await server.connect("a", "r")
     _, feeder = await start_video(a)
     try:
-        await wait_for(lambda: bool(dev_server.embedded.rooms["r"].participants["a"].tracks), what="track live")
-        forwarder = _forwarder(dev_server, "a", "video")
+        await wait_for(lambda: bool(server.embedded.rooms["r"].participants["a"].tracks), what="track live")
+        forwarder = _forwarder(server, "a", "video")
         await wait_for(lambda: forwarder.frames > 45, what="3 s of video (its first keyframe long gone)")
-        late = rtc.Room()
-        log = EventLog()
-        log.listen(late, "track_subscribed")
-        await dev_server.connect("late", "r", room_object=late)
-        ((track, _, _),) = await log.wait("track_subscribed")
-        frame = await first_video_frame(track)
-        assert (frame.width, frame.height) == (320, 240)
-        assert forwarder.keyframe_requests >= 1  # asked for on subscribe
-        await late.disconnect()
+        yield forwarder
     finally:
         feeder.cancel()
         await a.disconnect()
+
+
+async def _late_subscribers_first_frame(server: LiveKitServer) -> rtc.VideoFrame:
+    late = rtc.Room()
+    log = EventLog()
+    log.listen(late, "track_subscribed")
+    await server.connect("late", "r", room_object=late)
+    try:
+        ((track, _, _),) = await log.wait("track_subscribed")
+        return await first_video_frame(track)
+    finally:
+        await late.disconnect()
+
+
+@pytest.mark.media
+async def test_a_late_subscriber_gets_a_picture(dev_server: LiveKitServer) -> None:
+    async with _video_for_three_seconds(dev_server) as forwarder:
+        frame = await _late_subscribers_first_frame(dev_server)
+        assert (frame.width, frame.height) == (320, 240)
+        assert forwarder.keyframe_requests >= 1  # asked for on subscribe
 
 
 @pytest.mark.media
@@ -188,12 +201,7 @@ async def test_a_late_subscriber_gets_a_picture_when_its_keyframe_request_is_los
         dev_server: LiveKitServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The PLI sent on subscribe never reaches the publisher: the subscriber, waiting for a keyframe,
     asks again (as livekit-server's keyFrameRequester does) instead of waiting forever."""
-    a = await dev_server.connect("a", "r")
-    _, feeder = await start_video(a)
-    try:
-        await wait_for(lambda: bool(dev_server.embedded.rooms["r"].participants["a"].tracks), what="track live")
-        forwarder = _forwarder(dev_server, "a", "video")
-        await wait_for(lambda: forwarder.frames > 45, what="3 s of video (its first keyframe long gone)")
+    async with _video_for_three_seconds(dev_server) as forwarder:
         lost: list[int] = []
         real = aiortc_internals.request_keyframe
 
@@ -204,18 +212,9 @@ async def test_a_late_subscriber_gets_a_picture_when_its_keyframe_request_is_los
             return real(receiver)
 
         monkeypatch.setattr(media, "request_keyframe", lose_the_first)
-        late = rtc.Room()
-        log = EventLog()
-        log.listen(late, "track_subscribed")
-        await dev_server.connect("late", "r", room_object=late)
-        ((track, _, _),) = await log.wait("track_subscribed")
-        frame = await first_video_frame(track)
+        frame = await _late_subscribers_first_frame(dev_server)
         assert (frame.width, frame.height) == (320, 240)
         assert lost and forwarder.keyframe_requests >= 2  # the lost one, then one that arrived
-        await late.disconnect()
-    finally:
-        feeder.cancel()
-        await a.disconnect()
 
 
 # ---- end-to-end encryption ---------------------------------------------------------------------------------
