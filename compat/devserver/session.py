@@ -215,9 +215,17 @@ class SignalConnection:
         self._tasks.discard(task)
         self.server.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            # After the session closed, its PeerConnections are closed under its tasks: expected.
-            level = logging.DEBUG if self.closed else logging.WARNING
+            level = logging.DEBUG if self._closing else logging.WARNING
             log.log(level, "%s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def _closing(self) -> bool:
+        """The session is closed, or a PeerConnection is closing under it: the client closed its media.
+
+        aiortc closes a PeerConnection whose DTLS the peer closed (``__updateConnectionState``), so
+        a client disconnecting races its own leave: a negotiation or an offer meeting a closed
+        PeerConnection then is part of the leave, not an error to report."""
+        return self.closed or "closed" in (self.publisher.signalingState, self.subscriber.signalingState)
 
     def send(self, response: rtc.SignalResponse) -> None:
         if not self.closed:
@@ -497,8 +505,7 @@ class SignalConnection:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad request must not end the signal connection
-            # A request the session was closed under (its PeerConnections closed meanwhile) is no error.
-            level = logging.DEBUG if self.closed else logging.WARNING
+            level = logging.DEBUG if self._closing else logging.WARNING
             log.log(level, "%s: bad %s request: %r", self.participant.identity, kind, exc)
 
     def _handler_table(self) -> dict[str, Callable[[Any], Awaitable[None]]]:
@@ -645,6 +652,10 @@ class SignalConnection:
         """The offer cannot be taken (in practice: relay "decode" and a codec aiortc cannot decode)."""
         dropped = [self._pending_tracks.pop(cid) for cid in set(sending.values()) if cid in self._pending_tracks]
         names = ", ".join(repr(t.info.name) for t in dropped) or "none"
+        if self._closing:
+            log.debug("%s: publisher offer after the media closed (%s); dropping tracks %s",
+                      self.participant.identity, exc, names)
+            return
         log.error(
             "%s: publisher offer refused (%s); dropping tracks %s. The dev server carries Opus, VP8 and H.264 "
             "(relay 'forward' also VP9 and AV1).",
@@ -883,8 +894,8 @@ class SignalConnection:
                 pending.append(payload)
 
     def subscribe(self, publisher: Participant, track: PublishedTrack, *, negotiate: bool = True) -> None:
-        if self.closed or track.sid in self.subscriptions or track.forwarder is None:
-            return
+        if self._closing or track.sid in self.subscriptions or track.forwarder is None:
+            return  # closing: its PeerConnection would refuse the transceiver, failing the publisher's offer
         if not self._sub_connected.is_set():
             # aiortc stops the shared transport when the first answer bundles a data channel created
             # before a media section: media goes in only once the first (data-only) negotiation is up.
@@ -926,6 +937,8 @@ class SignalConnection:
         if sub is None or self.closed:
             return
         sub.relay.stop()  # ends the sender's RTP loop
+        if self._closing:
+            return
         sub.transceiver.direction = "inactive"
         # The retired m-line keeps its msid; a later subscription to the same track would repeat
         # it, and libwebrtc rejects an SDP with duplicate msids.
@@ -946,7 +959,7 @@ class SignalConnection:
 
     def negotiate_subscriber(self) -> None:
         self._sub_dirty = True
-        if not self._sub_negotiating and not self.closed:
+        if not self._sub_negotiating and not self._closing:
             self._sub_negotiating = True
             self.spawn(self._negotiate_loop(), "subscriber negotiation")
 
