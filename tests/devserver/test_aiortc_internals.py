@@ -214,13 +214,23 @@ def test_adopt_remote_ice_credentials_refuses_a_transport_without_a_connection()
 async def connected_pair(
     pcs: tuple[RTCPeerConnection, RTCPeerConnection], *tracks: MediaStreamTrack
 ) -> list[RTCRtpTransceiver]:
-    """The offerer sends ``tracks``; returns the answerer's transceivers once the track events fired."""
+    """The offerer sends ``tracks``; returns the answerer's transceivers once their receivers receive.
+
+    aiortc reports "connected" when DTLS is up and only then starts the receivers
+    (``RTCPeerConnection.__connect``): until then their transport routes nothing to them."""
     offerer, answerer = pcs
     for track in tracks:
         offerer.addTransceiver(track, direction="sendonly")
     await negotiate(offerer, answerer)
     await wait_for(lambda: offerer.connectionState == "connected", what="PeerConnections connected")
-    return answerer.getTransceivers()
+    transceivers = answerer.getTransceivers()
+    await wait_for(lambda: all(map(_receiving, transceivers)), what="the answerer's receivers started")
+    return transceivers
+
+
+def _receiving(transceiver: RTCRtpTransceiver) -> bool:
+    router = transceiver.receiver.transport._rtp_router
+    return transceiver.mid is not None and router.mid_table.get(transceiver.mid) is transceiver.receiver
 
 
 @pytest.mark.media
