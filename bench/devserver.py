@@ -1020,14 +1020,20 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:.1f}{unit}"
 
 
+FULL_DELIVERY_PCT = 95.0  # below this a load's server did less than the full work
+
+
 def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
     """Audio server CPU per relayed stream, per relay mode, and decode/forward ratio per size:
     of all the server's CPU, and of its user-space part alone."""
     total: dict[str, dict[str, float]] = {}
     user: dict[str, dict[str, float]] = {}
+    short: set[str] = set()  # sizes where a mode delivered too little for its CPU to compare
     for load in loads:
         if load.server_cpu_pct is not None and load.relayed_streams:
             total.setdefault(_who(load), {})[load.relay] = load.server_cpu_pct / load.relayed_streams
+            if load.packets_received_pct is None or load.packets_received_pct < FULL_DELIVERY_PCT:
+                short.add(_who(load))
             if load.server_system_cpu_pct is not None:
                 user_pct = load.server_cpu_pct - load.server_system_cpu_pct
                 user.setdefault(_who(load), {})[load.relay] = user_pct / load.relayed_streams
@@ -1039,11 +1045,14 @@ def per_stream_comparison(loads: list[LoadResult]) -> list[str]:
         forward, python, decode = modes.get("forward"), modes.get("forward-py"), modes.get("decode")
         lines.append(f"{n:<8} {_fmt(forward and forward * 1000, ' m%'):>19}"
                      f" {_fmt(python and python * 1000, ' m%'):>11} {_fmt(decode and decode * 1000, ' m%'):>10}"
-                     f" {_ratio(decode, forward):>15}"
-                     f" {_ratio(user.get(n, {}).get('decode'), user.get(n, {}).get('forward')):>16}"
-                     f" {_ratio(decode, python):>18}")
+                     f" {_ratio(decode, forward, n in short):>15}"
+                     f" {_ratio(user.get(n, {}).get('decode'), user.get(n, {}).get('forward'), n in short):>16}"
+                     f" {_ratio(decode, python, n in short):>18}")
     lines.append("(m% = thousandths of one core per relayed stream; forward-py: forwarding with audio written in Python;")
     lines.append(" user-space only: without the server's kernel time)")
+    if short:
+        lines.append(f"* not comparable: a mode's subscribers received under {FULL_DELIVERY_PCT:.0f} % of the RTP packets"
+                     " (or their stats timed out), so its CPU paid for less work")
     return lines
 
 
@@ -1054,8 +1063,10 @@ def _who(load: LoadResult) -> str:
     return f"{load.participants}/{load.publishers} pub"
 
 
-def _ratio(decode: float | None, forward: float | None) -> str:
-    return f"{decode / forward:.1f}x" if forward and decode else "-"
+def _ratio(decode: float | None, forward: float | None, short: bool = False) -> str:
+    if not (forward and decode):
+        return "-"
+    return f"{decode / forward:.1f}x" + ("*" if short else "")
 
 
 def video_table(videos: list[VideoLoadResult]) -> list[str]:

@@ -1,0 +1,36 @@
+"""The bench's audio comparison: a ratio is only given as comparable when both relays did the work."""
+
+from __future__ import annotations
+
+from bench.devserver import LoadResult, per_stream_comparison
+
+
+def _load(relay: str, cpu_pct: float, received_pct: float | None) -> LoadResult:
+    return LoadResult(
+        relay=relay, participants=32, publishers=4, relayed_streams=124, setup_s=1.0, subscribed_ok=True,
+        window_s=10.0, server_cpu_pct=cpu_pct, server_busiest_thread=None, server_busiest_thread_pct=None,
+        server_rss_mb=None, server_threads=1, server_top_threads=[], published_packets_pct=100.0,
+        audio_read=False, clients_cpu_pct=100.0, frames_received_pct=None, frames_silent=0,
+        packets_received_pct=received_pct, packets_lost=0, subscribers=[], errors=[], server_system_cpu_pct=1.0,
+    )
+
+
+def _row(lines: list[str]) -> str:
+    return next(line for line in lines if line.startswith("32/4 pub"))
+
+
+def test_both_relays_delivering_give_a_plain_ratio() -> None:
+    lines = per_stream_comparison([_load("forward", 12.4, 100.0), _load("decode", 62.0, 99.0)])
+    assert "5.0x" in _row(lines).split() and "*" not in _row(lines)
+    assert not any("not comparable" in line for line in lines)
+
+
+def test_a_relay_that_delivered_half_its_packets_is_marked_not_comparable() -> None:
+    lines = per_stream_comparison([_load("forward", 12.4, 100.0), _load("decode", 43.1, 48.5)])
+    assert "3.5x*" in _row(lines).split()
+    assert any(line.startswith("* not comparable") for line in lines)
+
+
+def test_stats_that_timed_out_are_not_taken_for_full_delivery() -> None:
+    lines = per_stream_comparison([_load("forward", 12.4, None), _load("decode", 62.0, 100.0)])
+    assert "5.0x*" in _row(lines).split()
