@@ -300,7 +300,10 @@ class Room:
             if other is participant or other.session is None:
                 continue
             if other.auto_subscribe and other.info.permission.can_subscribe:
-                other.session.subscribe(participant, track)
+                try:
+                    other.session.subscribe(participant, track)
+                except Exception:  # one subscriber's failure must not cost the publisher or the others the track
+                    log.exception("%s: subscribing to %s's %s failed", other.identity, participant.identity, track.sid)
 
     async def unpublish(self, participant: Participant, track: PublishedTrack, *, announce: bool = True) -> None:
         if participant.tracks.pop(track.sid, None) is None:

@@ -106,6 +106,32 @@ async def test_a_client_whose_media_closed_before_its_leave_harms_no_one(
     assert "alice: publisher offer after the media closed" in caplog.text
 
 
+async def test_one_subscriber_failing_costs_no_one_else_the_track(
+        dev_server: LiveKitServer, caplog: pytest.LogCaptureFixture) -> None:
+    """A subscriber whose subscription raises is logged; the publisher's offer still succeeds and the
+    next subscriber (carol, after alice in join order) still gets the track."""
+    a = await dev_server.connect("alice", "r")
+    b = await dev_server.connect("bob", "r")
+    c = await dev_server.connect("carol", "r")
+    log_c = EventLog()
+    log_c.listen(c, "track_subscribed")
+    session = dev_server.embedded.rooms["r"].participants["alice"].session
+    assert session is not None
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("alice cannot subscribe")
+
+    session.subscribe = broken
+    try:
+        async with publish_tone(b, 440):
+            ((track, _, who),) = await log_c.wait("track_subscribed")
+            assert (who.identity, track.kind) == ("bob", rtc.TrackKind.KIND_AUDIO)
+    finally:
+        for room in (a, b, c):
+            await room.disconnect()
+    assert "alice: subscribing to bob's" in caplog.text and "alice cannot subscribe" in caplog.text
+
+
 async def test_duplicate_identity_kicks_the_older_connection(dev_server: LiveKitServer) -> None:
     first = rtc.Room()
     log_first = EventLog()
