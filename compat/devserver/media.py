@@ -55,6 +55,7 @@ from compat.devserver.aiortc_internals import (
     spatial_layer,
     split_payloads,
 )
+from compat.devserver.dynacast import HIGH, OFF, Dynacast
 from compat.devserver.fanout import SYNC_EVERY, AudioFanout, PublisherSocket
 from compat.devserver.fanout import available as native_fanout_available
 
@@ -194,6 +195,7 @@ class RelayTrack(MediaStreamTrack):
                 return
             self.layer = rid
             self._awaiting_keyframe = False
+            forwarder.wants_changed()  # a switch down ends holding the layer above
             if pts + self._pts_shift <= self._last_pts:
                 self._pts_shift = self._last_pts + 1 - pts
         pts += self._pts_shift
@@ -210,6 +212,7 @@ class RelayTrack(MediaStreamTrack):
         if wanted != self.spatial:
             if keyframe:
                 self.spatial = wanted
+                forwarder.wants_changed()
             else:
                 forwarder.request_keyframe()
         if self.spatial is None:
@@ -221,10 +224,21 @@ class RelayTrack(MediaStreamTrack):
         """The simulcast quality to send: what the subscriber wants, within what its bandwidth allows."""
         return min(self.target_quality, self.bandwidth_quality)
 
+    @property
+    def max_quality(self) -> int:
+        """The best quality this subscriber may get (dynacast): the one it asked for, or the layer it
+        still gets until it switches down to that; OFF while disabled. livekit-server's
+        Forwarder.GetMaxSubscribedSpatial: max(max layer, current layer), invalid when muted."""
+        if not self.enabled:
+            return OFF
+        current = self._forwarder.layer_quality.get(self.layer, -1) if self.layer is not None else self.spatial
+        return min(max(self.target_quality, -1 if current is None else current), HIGH)
+
     def set_quality(self, quality: int) -> None:
         """The subscriber's wish (UpdateTrackSettings): the best layer at or below ``quality``."""
         self.target_quality = quality
         forwarder = self._forwarder
+        forwarder.wants_changed()
         if forwarder.svc:
             if min(quality, forwarder.top_spatial_layer) != self.spatial:
                 forwarder.request_keyframe()
@@ -381,6 +395,7 @@ class TrackForwarder:
         rids: Sequence[str] = (),
         extension_ids: Mapping[str, int] | None = None,
         spatial_layers: int = 1,
+        on_wanted_quality: Callable[[int], None] | None = None,
     ) -> None:
         self.source = source
         self.kind: str = source.kind
@@ -426,6 +441,9 @@ class TrackForwarder:
         self._direct_ssrcs: dict[int, int] = {}  # forwarded audio SSRCs taken straight from the transport → payload type
         self._socket: PublisherSocket | None = None  # the publisher's socket, when a native thread reads it
         self._fanout: AudioFanout | None = None  # forwarded audio written natively, from its first packet
+        # Forwarded video: the publisher is told the best quality anyone watches (dynacast).
+        self._on_wanted_quality = on_wanted_quality
+        self.dynacast: Dynacast | None = None
 
     @property
     def encoded(self) -> bool:
@@ -464,6 +482,9 @@ class TrackForwarder:
             deliver_encoded(receiver, self._on_encoded)
             if self.kind == "audio":
                 on_rtp_packet(receiver, self._on_audio_packet)
+        if receiver is not None and self.kind == "video" and self._on_wanted_quality is not None:
+            self.dynacast = Dynacast(self._on_wanted_quality)
+            self.dynacast.start()  # nobody subscribed yet: no wish until someone does, or the initial wait ends
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"forward {self.name}")
 
     def subscribe(self) -> RelayTrack:
@@ -489,10 +510,29 @@ class TrackForwarder:
         """A subscriber came, went or was enabled or disabled."""
         if self._fanout is not None:
             self._fanout.changed()
+        self.wants_changed()
+
+    def wants_changed(self) -> None:
+        """What subscribers or recorders want may have changed: dynacast learns the best of it."""
+        if self.dynacast is not None:
+            self.dynacast.set_wanted(self.wanted_quality())
+
+    def wanted_quality(self) -> int:
+        """The best quality any subscriber wants (a recorder wants the best), OFF if none."""
+        wanted = [quality for quality in (relay.max_quality for relay in self._relays) if quality != OFF]
+        if self._sinks:
+            wanted.append(HIGH)
+        return max(wanted, default=OFF)
+
+    def unmuted(self) -> None:
+        """The publisher unmuted: it is told again what is watched (LiveKit's MediaTrack.SetMuted)."""
+        if self.dynacast is not None:
+            self.dynacast.force_update()
 
     def add_sink(self, sink: FrameSink) -> None:
         self._sinks.append(sink)
         self._sink_snapshot = tuple(self._sinks)
+        self.wants_changed()
         if self.encoded and self._sink_decoder is None:
             self._sink_decoder = SinkDecoder(self.mime_type, self.name, self._deliver_to_sinks)
             if self.kind == "video":
@@ -503,6 +543,7 @@ class TrackForwarder:
         if sink in self._sinks:
             self._sinks.remove(sink)
             self._sink_snapshot = tuple(self._sinks)
+            self.wants_changed()
         if not self._sinks and self._sink_decoder is not None:
             decoder, self._sink_decoder = self._sink_decoder, None
             self._spawn(decoder.stop(), f"stop decoding {self.name}")
@@ -812,6 +853,8 @@ class TrackForwarder:
 
     async def stop(self) -> None:
         self.source.stop()
+        if self.dynacast is not None:
+            self.dynacast.close()
         task = self._task
         if task is not None and not task.done():
             task.cancel()

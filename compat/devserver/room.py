@@ -351,6 +351,8 @@ class Room:
         if track.info.muted == muted:
             return
         track.info.muted = muted
+        if not muted and track.forwarder is not None:
+            track.forwarder.unmuted()
         participant.bump()
         self.broadcast_participant(participant)
 

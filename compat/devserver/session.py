@@ -840,12 +840,30 @@ class SignalConnection:
                 rids=rids,
                 extension_ids=extension_ids,
                 spatial_layers=spatial_layers,
+                on_wanted_quality=lambda quality: self._send_subscribed_quality(published, quality),
             )
         else:
             forwarder = TrackForwarder(track, name)
         published.forwarder = forwarder
         forwarder.start()
         self.room.publish(self.participant, published)
+
+    def _send_subscribed_quality(self, published: PublishedTrack, quality: int) -> None:
+        """Dynacast: the layers of ``published`` anyone watches, up to ``quality`` (none when OFF), as
+        livekit-server's ParticipantImpl.onSubscribedMaxQualityChange says it; nothing while muted
+        (MediaTrack.OnDynacastSubscribedMaxQualityChange; unmuting sends it again)."""
+        if published.info.muted or self._closing:
+            return
+        qualities = [
+            rtc.SubscribedQuality(quality=q, enabled=quality != models.VideoQuality.OFF and q <= quality)
+            for q in (models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH)
+        ]
+        codec = published.info.mime_type.lower().removeprefix("video/")
+        self.send(rtc.SignalResponse(subscribed_quality_update=rtc.SubscribedQualityUpdate(
+            track_sid=published.sid,
+            subscribed_qualities=qualities,
+            subscribed_codecs=[rtc.SubscribedCodec(codec=codec, qualities=qualities)],
+        )))
 
     # ---- subscriber side ------------------------------------------------------------------------
 

@@ -1,0 +1,256 @@
+"""Dynacast (relay "forward"): the publisher is told which layers of its video anyone watches and,
+with ``RoomOptions(dynacast=True)``, stops sending the others, as with livekit-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiortc import RTCPeerConnection
+from aiortc.mediastreams import VideoStreamTrack
+from livekit import rtc
+from livekit.protocol.rtc import SignalResponse, SubscribedQualityUpdate
+from livekit.rtc._proto.track_publication_pb2 import VideoQuality
+
+from compat.devserver import dynacast
+from compat.devserver.dynacast import HIGH, LOW, OFF, Dynacast
+from compat.devserver.media import TrackForwarder
+from compat.devserver.testing import LiveKitServer
+from tests.devserver.test_simulcast import SIZES, send_layers
+from tests.media import frames_of_size, publish_layered_video
+from tests.support import EventLog, wait_for
+
+MEDIUM = 1
+
+
+@pytest.fixture
+def short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dynacast, "INITIAL_WAIT", 0.3)
+    monkeypatch.setattr(dynacast, "PAUSE_DELAY", 0.3)
+
+
+@pytest.fixture
+async def told(short_waits: None) -> AsyncIterator[tuple[Dynacast, list[int]]]:
+    sent: list[int] = []
+    manager = Dynacast(sent.append)
+    manager.start()
+    try:
+        yield manager, sent
+    finally:
+        manager.close()
+
+
+# ---- the rules (livekit-server's dynacastQualityVideo and dynacastManagerVideo) ------------------
+
+
+async def test_nobody_watching_turns_every_layer_off_after_the_initial_wait(told: tuple[Dynacast, list[int]]) -> None:
+    manager, sent = told
+    await asyncio.sleep(0.1)
+    assert sent == []
+    await asyncio.sleep(0.4)
+    assert sent == [OFF]
+    assert manager.committed == OFF
+
+
+async def test_a_wish_before_the_initial_wait_goes_out_at_once_and_the_wait_adds_nothing(
+    told: tuple[Dynacast, list[int]],
+) -> None:
+    manager, sent = told
+    manager.set_wanted(HIGH)
+    assert sent == [HIGH]
+    await asyncio.sleep(0.5)
+    assert sent == [HIGH]
+
+
+async def test_raising_goes_out_at_once_lowering_after_the_pause_delay(told: tuple[Dynacast, list[int]]) -> None:
+    manager, sent = told
+    manager.set_wanted(LOW)
+    manager.set_wanted(HIGH)
+    assert sent == [LOW, HIGH]
+    manager.set_wanted(MEDIUM)
+    manager.set_wanted(LOW)  # a second lowering waits for the first one's delay, not a new one
+    await asyncio.sleep(0.15)
+    assert sent == [LOW, HIGH]
+    await asyncio.sleep(0.25)
+    assert sent == [LOW, HIGH, LOW]  # what is wanted when the delay ends
+    manager.set_wanted(OFF)
+    await asyncio.sleep(0.4)
+    assert sent == [LOW, HIGH, LOW, OFF]
+    manager.set_wanted(LOW)  # back on from OFF is a raise
+    assert sent == [LOW, HIGH, LOW, OFF, LOW]
+
+
+async def test_a_lowering_undone_within_the_delay_sends_nothing(told: tuple[Dynacast, list[int]]) -> None:
+    manager, sent = told
+    manager.set_wanted(HIGH)
+    manager.set_wanted(LOW)
+    manager.set_wanted(HIGH)
+    await asyncio.sleep(0.5)
+    assert sent == [HIGH]
+
+
+async def test_an_unmute_sends_the_wish_again_and_a_closed_track_sends_nothing(told: tuple[Dynacast, list[int]]) -> None:
+    manager, sent = told
+    manager.set_wanted(HIGH)
+    manager.force_update()
+    assert sent == [HIGH, HIGH]
+    manager.set_wanted(LOW)
+    manager.close()
+    await asyncio.sleep(0.5)
+    manager.set_wanted(HIGH)
+    assert sent == [HIGH, HIGH]
+
+
+# ---- what the forwarder reports: subscribers' wishes, recorders, the layer held until a switch ---
+
+
+@pytest.fixture
+async def forwarder() -> AsyncIterator[TrackForwarder]:
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("video", direction="recvonly").receiver
+    try:
+        yield TrackForwarder(VideoStreamTrack(), "cam", receiver=receiver, mime_type="video/VP8", rids=["f", "h", "q"])
+    finally:
+        await pc.close()
+
+
+async def test_the_wanted_quality_is_the_best_any_subscriber_or_recorder_wants(forwarder: TrackForwarder) -> None:
+    assert forwarder.wanted_quality() == OFF
+    first, second = forwarder.subscribe(), forwarder.subscribe()
+    assert forwarder.wanted_quality() == HIGH  # a new subscriber wants the best until it says otherwise
+    await send_layers(forwarder, 0.1)
+    first.set_quality(LOW)
+    second.set_quality(MEDIUM)
+    assert forwarder.wanted_quality() == HIGH  # both still get f until they switch down
+    await send_layers(forwarder, 0.1)
+    assert (first.layer, second.layer) == ("q", "h")
+    assert forwarder.wanted_quality() == MEDIUM
+    second.set_enabled(False)
+    assert forwarder.wanted_quality() == LOW
+    first.stop()
+    assert forwarder.wanted_quality() == OFF
+    forwarder.add_sink(lambda frame: None)
+    assert forwarder.wanted_quality() == HIGH  # a recorder records the best layer
+    second.stop()
+
+
+# ---- end to end: the Rust SDK with dynacast on pauses and resumes its layers ----------------------
+
+
+def told_publisher(server: LiveKitServer, identity: str) -> list[SubscribedQualityUpdate]:
+    """From now on, the SubscribedQualityUpdates the server sends ``identity``."""
+    session = server.embedded.rooms["r"].participants[identity].session
+    updates: list[SubscribedQualityUpdate] = []
+    send = session.send
+
+    def recording(response: SignalResponse) -> None:
+        if response.HasField("subscribed_quality_update"):
+            updates.append(response.subscribed_quality_update)
+        send(response)
+
+    session.send = recording
+    return updates
+
+
+def enabled(update: SubscribedQualityUpdate) -> list[int]:
+    (codec,) = update.subscribed_codecs
+    assert codec.codec == "vp8" and list(codec.qualities) == list(update.subscribed_qualities)
+    return [q.quality for q in codec.qualities if q.enabled]
+
+
+def flowing(forwarder: TrackForwarder) -> set[str]:
+    return {rid for rid in forwarder.layer_quality if rid in forwarder._layer_seen and not forwarder.layer_paused(rid)}
+
+
+@pytest.mark.media
+async def test_a_publisher_with_dynacast_sends_only_the_layers_someone_watches(
+    dev_server: LiveKitServer, short_waits: None
+) -> None:
+    a = await dev_server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
+    b = await dev_server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    updates = told_publisher(dev_server, "a")
+    stream = None
+    try:
+        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+            ((track, publication, _),) = await log.wait("track_subscribed")
+            forwarder: TrackForwarder = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
+            await wait_for(lambda: flowing(forwarder) == {"q", "h", "f"}, timeout=20, what="all three layers")
+            assert forwarder.dynacast is not None and forwarder.dynacast.committed == HIGH
+
+            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
+            await wait_for(lambda: flowing(forwarder) == {"q"}, timeout=10, what="h and f paused by the publisher")
+            assert forwarder.dynacast.committed == LOW
+
+            stream = rtc.VideoStream(track)
+            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
+            await frames_of_size(stream.__aiter__(), SIZES[VideoQuality.VIDEO_QUALITY_HIGH], 20.0)
+            assert flowing(forwarder) == {"q", "h", "f"}
+
+            publication.set_subscribed(False)
+            await wait_for(lambda: not flowing(forwarder), timeout=10, what="every layer paused: nobody watches")
+            assert forwarder.dynacast.committed == OFF
+            assert [enabled(update) for update in updates] == [[LOW, MEDIUM, HIGH], [LOW], [LOW, MEDIUM, HIGH], []]
+            assert {update.track_sid for update in updates} == {local.sid}
+    finally:
+        if stream is not None:
+            await stream.aclose()
+        await a.disconnect()
+        await b.disconnect()
+
+
+@pytest.mark.media
+async def test_a_publisher_nobody_subscribes_to_stops_sending_after_the_initial_wait(
+    dev_server: LiveKitServer, short_waits: None
+) -> None:
+    a = await dev_server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
+    try:
+        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+            await wait_for(lambda: local.sid in dev_server.embedded.rooms["r"].participants["a"].tracks, what="published")
+            forwarder: TrackForwarder = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
+            await wait_for(lambda: forwarder.dynacast is not None and forwarder.dynacast.committed == OFF, timeout=10,
+                           what="OFF sent")
+            await asyncio.sleep(2.0)
+            assert not flowing(forwarder)
+            b = await dev_server.connect("b", "r")  # a subscriber turns the layers back on
+            try:
+                await wait_for(lambda: flowing(forwarder) == {"q", "h", "f"}, timeout=20, what="layers back")
+            finally:
+                await b.disconnect()
+    finally:
+        await a.disconnect()
+
+
+@pytest.mark.media
+async def test_a_change_while_muted_reaches_the_publisher_when_it_unmutes(
+    dev_server: LiveKitServer, short_waits: None
+) -> None:
+    """livekit-server sends no quality update for a muted track and sends the current one on unmute."""
+    a = await dev_server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
+    b = await dev_server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    try:
+        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+            ((_, publication, _),) = await log.wait("track_subscribed")
+            published = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid]
+            forwarder: TrackForwarder = published.forwarder
+            await wait_for(lambda: forwarder.dynacast is not None and forwarder.dynacast.committed == HIGH, what="HIGH")
+            assert local.track is not None
+            local.track.mute()
+            await wait_for(lambda: published.info.muted, what="muted on the server")
+            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
+            await wait_for(lambda: forwarder.dynacast is not None and forwarder.dynacast.committed == LOW, what="LOW")
+            updates = told_publisher(dev_server, "a")
+            local.track.unmute()
+            await wait_for(lambda: bool(updates), what="an update on unmute")
+            assert enabled(updates[-1]) == [LOW]
+            await wait_for(lambda: flowing(forwarder) == {"q"}, timeout=20, what="h and f paused after the unmute")
+            for _ in range(8):  # and they stay paused
+                await asyncio.sleep(0.5)
+                assert flowing(forwarder) == {"q"}
+    finally:
+        await a.disconnect()
+        await b.disconnect()
