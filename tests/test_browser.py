@@ -25,6 +25,7 @@ from aiohttp import web
 from livekit import rtc
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
 
+from compat.devserver import dynacast
 from compat.devserver.testing import LiveKitServer
 from tests.media import frames_of_size, publish_layered_video
 from tests.support import EventLog
@@ -459,9 +460,13 @@ async def _data_to_python(py: PythonSide, b: Browser, mark: Callable[[str], None
 
 
 @pytest.mark.timeout(150)
-async def test_browser_and_python_exchange_simulcast_video(dev_server: LiveKitServer, tmp_path: Path) -> None:
+async def test_browser_and_python_exchange_simulcast_video(
+    dev_server: LiveKitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Video both ways with simulcast on, forwarded in VP8: each side gets the other's layers and
-    switches between them (the browser with setVideoQuality, Python with set_video_quality)."""
+    switches between them (the browser with setVideoQuality, Python with set_video_quality); the
+    browser, with dynacast on, stops sending the layers Python no longer watches."""
+    monkeypatch.setattr(dynacast, "PAUSE_DELAY", 0.5)
     room_name = "browser-video"
     python = await dev_server.connect("python", room_name)
     log = EventLog()
@@ -473,7 +478,7 @@ async def test_browser_and_python_exchange_simulcast_video(dev_server: LiveKitSe
             assert local.simulcasted
             config = {
                 "page": page_url, "url": dev_server.url, "token": dev_server.token("browser", room_name),
-                "publishAudio": "", "publishVideo": True, "chromium": CHROMIUM,
+                "publishAudio": "", "publishVideo": True, "dynacast": True, "chromium": CHROMIUM,
                 "timeoutMs": 120_000, "startTimeoutMs": 30_000, "logLevel": "info",
             }
             browser = await Browser.start(config, tmp_path / "browser.jsonl")
@@ -501,6 +506,12 @@ async def test_browser_and_python_exchange_simulcast_video(dev_server: LiveKitSe
                 await frames_of_size(frames, sizes[-1], 40.0)
                 publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
                 await frames_of_size(frames, sizes[0], 30.0)
+
+                # Dynacast: the browser turns off the layers above the one Python gets.
+                forwarder = dev_server.embedded.rooms[room_name].participants["browser"].tracks[publication.sid].forwarder
+                lowest = min(forwarder.layer_quality, key=forwarder.layer_quality.__getitem__)
+                await browser.wait("encodings", lambda e: e.get("active") == [lowest], 20,
+                                   f"only the browser's {lowest!r} layer sent")
             except Exception as e:  # noqa: BLE001 - report what the browser saw
                 raise AssertionError(f"{e}\n{browser.diagnostics()}") from None
     finally:

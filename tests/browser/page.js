@@ -129,6 +129,15 @@
     }, 1000));
   }
 
+  // Which simulcast layers the browser sends (dynacast turns them off and on).
+  function watchEncodings(track) {
+    timers.push(setInterval(() => {
+      if (!track.sender) return;
+      const encodings = track.sender.getParameters().encodings || [];
+      report('encodings', { track: track.sid, active: encodings.filter((e) => e.active).map((e) => e.rid) });
+    }, 500));
+  }
+
   async function publishAudio(kind) {
     let track;
     if (kind === 'oscillator') {
@@ -159,7 +168,7 @@
     LK.setLogExtension((level, msg, context) => {
       report('lk', { level, msg, context: context === undefined ? undefined : safe(context) });
     });
-    room = new LK.Room({ adaptiveStream: false, dynacast: false });
+    room = new LK.Room({ adaptiveStream: false, dynacast: !!cfg.dynacast });
     const E = LK.RoomEvent;
     room
       .on(E.SignalConnected, () => report('signal_connected'))
@@ -203,6 +212,7 @@
       if (!pub || !pub.track) throw new Error('no local video track after publishing');
       localTracks.push(pub.track);
       report('published', { track: pub.track.sid, kind: 'video', simulcast: true });
+      watchEncodings(pub.track);
     }
   }
 

@@ -120,7 +120,7 @@ async function main() {
 
   try {
     await withTimeout(page.evaluate((x) => window.e2e.start(x), {
-      url: cfg.url, token: cfg.token, publishAudio: cfg.publishAudio, publishVideo: cfg.publishVideo, logLevel: cfg.logLevel,
+      url: cfg.url, token: cfg.token, publishAudio: cfg.publishAudio, publishVideo: cfg.publishVideo, dynacast: cfg.dynacast, logLevel: cfg.logLevel,
     }), cfg.startTimeoutMs || 30000, 'join and publish');
     emit({ ev: 'started' });
   } catch (e) {

@@ -4,6 +4,7 @@ with ``RoomOptions(dynacast=True)``, stops sending the others, as with livekit-s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -163,42 +164,62 @@ def flowing(forwarder: TrackForwarder) -> set[str]:
     return {rid for rid in forwarder.layer_quality if rid in forwarder._layer_seen and not forwarder.layer_paused(rid)}
 
 
+class Call:
+    """A publisher with dynacast on, publishing VP8 simulcast, and one subscriber."""
+
+    def __init__(self, server: LiveKitServer, local: rtc.LocalTrackPublication, track: rtc.Track,
+                 publication: rtc.RemoteTrackPublication, updates: list[SubscribedQualityUpdate]) -> None:
+        self.local, self.track, self.publication = local, track, publication
+        self.updates = updates  # every SubscribedQualityUpdate sent to the publisher
+        self.published = server.embedded.rooms["r"].participants["a"].tracks[local.sid]
+        self.forwarder: TrackForwarder = self.published.forwarder
+
+    def committed(self) -> int | None:
+        return self.forwarder.dynacast.committed if self.forwarder.dynacast is not None else None
+
+
+@contextlib.asynccontextmanager
+async def call(server: LiveKitServer) -> AsyncIterator[Call]:
+    a = await server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
+    updates = told_publisher(server, "a")
+    b = await server.connect("b", "r")
+    log = EventLog()
+    log.listen(b, "track_subscribed")
+    try:
+        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+            ((track, publication, _),) = await log.wait("track_subscribed")
+            yield Call(server, local, track, publication, updates)
+    finally:
+        await a.disconnect()
+        await b.disconnect()
+
+
 @pytest.mark.media
 async def test_a_publisher_with_dynacast_sends_only_the_layers_someone_watches(
     dev_server: LiveKitServer, short_waits: None
 ) -> None:
-    a = await dev_server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
-    b = await dev_server.connect("b", "r")
-    log = EventLog()
-    log.listen(b, "track_subscribed")
-    updates = told_publisher(dev_server, "a")
-    stream = None
-    try:
-        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
-            ((track, publication, _),) = await log.wait("track_subscribed")
-            forwarder: TrackForwarder = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
-            await wait_for(lambda: flowing(forwarder) == {"q", "h", "f"}, timeout=20, what="all three layers")
-            assert forwarder.dynacast is not None and forwarder.dynacast.committed == HIGH
+    async with call(dev_server) as c:
+        forwarder = c.forwarder
+        await wait_for(lambda: flowing(forwarder) == {"q", "h", "f"}, timeout=20, what="all three layers")
+        assert c.committed() == HIGH
 
-            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
-            await wait_for(lambda: flowing(forwarder) == {"q"}, timeout=10, what="h and f paused by the publisher")
-            assert forwarder.dynacast.committed == LOW
+        c.publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
+        await wait_for(lambda: flowing(forwarder) == {"q"}, timeout=10, what="h and f paused by the publisher")
+        assert c.committed() == LOW
 
-            stream = rtc.VideoStream(track)
-            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
+        stream = rtc.VideoStream(c.track)
+        try:
+            c.publication.set_video_quality(VideoQuality.VIDEO_QUALITY_HIGH)
             await frames_of_size(stream.__aiter__(), SIZES[VideoQuality.VIDEO_QUALITY_HIGH], 20.0)
             assert flowing(forwarder) == {"q", "h", "f"}
-
-            publication.set_subscribed(False)
-            await wait_for(lambda: not flowing(forwarder), timeout=10, what="every layer paused: nobody watches")
-            assert forwarder.dynacast.committed == OFF
-            assert [enabled(update) for update in updates] == [[LOW, MEDIUM, HIGH], [LOW], [LOW, MEDIUM, HIGH], []]
-            assert {update.track_sid for update in updates} == {local.sid}
-    finally:
-        if stream is not None:
+        finally:
             await stream.aclose()
-        await a.disconnect()
-        await b.disconnect()
+
+        c.publication.set_subscribed(False)
+        await wait_for(lambda: not flowing(forwarder), timeout=10, what="every layer paused: nobody watches")
+        assert c.committed() == OFF
+        assert [enabled(update) for update in c.updates] == [[LOW, MEDIUM, HIGH], [LOW], [LOW, MEDIUM, HIGH], []]
+        assert {update.track_sid for update in c.updates} == {c.local.sid}
 
 
 @pytest.mark.media
@@ -228,29 +249,19 @@ async def test_a_change_while_muted_reaches_the_publisher_when_it_unmutes(
     dev_server: LiveKitServer, short_waits: None
 ) -> None:
     """livekit-server sends no quality update for a muted track and sends the current one on unmute."""
-    a = await dev_server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
-    b = await dev_server.connect("b", "r")
-    log = EventLog()
-    log.listen(b, "track_subscribed")
-    try:
-        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
-            ((_, publication, _),) = await log.wait("track_subscribed")
-            published = dev_server.embedded.rooms["r"].participants["a"].tracks[local.sid]
-            forwarder: TrackForwarder = published.forwarder
-            await wait_for(lambda: forwarder.dynacast is not None and forwarder.dynacast.committed == HIGH, what="HIGH")
-            assert local.track is not None
-            local.track.mute()
-            await wait_for(lambda: published.info.muted, what="muted on the server")
-            publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
-            await wait_for(lambda: forwarder.dynacast is not None and forwarder.dynacast.committed == LOW, what="LOW")
-            updates = told_publisher(dev_server, "a")
-            local.track.unmute()
-            await wait_for(lambda: bool(updates), what="an update on unmute")
-            assert enabled(updates[-1]) == [LOW]
-            await wait_for(lambda: flowing(forwarder) == {"q"}, timeout=20, what="h and f paused after the unmute")
-            for _ in range(8):  # and they stay paused
-                await asyncio.sleep(0.5)
-                assert flowing(forwarder) == {"q"}
-    finally:
-        await a.disconnect()
-        await b.disconnect()
+    async with call(dev_server) as c:
+        forwarder = c.forwarder
+        await wait_for(lambda: c.committed() == HIGH, what="HIGH")
+        assert c.local.track is not None
+        c.local.track.mute()
+        await wait_for(lambda: c.published.info.muted, what="muted on the server")
+        c.publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
+        await wait_for(lambda: c.committed() == LOW, what="LOW")
+        sent_before = len(c.updates)
+        c.local.track.unmute()
+        await wait_for(lambda: len(c.updates) > sent_before, what="an update on unmute")
+        assert enabled(c.updates[-1]) == [LOW]
+        await wait_for(lambda: flowing(forwarder) == {"q"}, timeout=20, what="h and f paused after the unmute")
+        for _ in range(8):  # and they stay paused
+            await asyncio.sleep(0.5)
+            assert flowing(forwarder) == {"q"}
