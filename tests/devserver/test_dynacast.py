@@ -19,7 +19,7 @@ from compat.devserver.dynacast import HIGH, LOW, OFF, Dynacast
 from compat.devserver.media import TrackForwarder
 from compat.devserver.testing import LiveKitServer
 from tests.devserver.test_simulcast import SIZES, send_layers
-from tests.media import frames_of_size, publish_layered_video
+from tests.media import SVC_CODECS, frames_of_size, publish_layered_video
 from tests.support import EventLog, wait_for
 
 MEDIUM = 1
@@ -165,7 +165,7 @@ def flowing(forwarder: TrackForwarder) -> set[str]:
 
 
 class Call:
-    """A publisher with dynacast on, publishing VP8 simulcast, and one subscriber."""
+    """A publisher with dynacast on, publishing layered video (VP8 simulcast by default), and one subscriber."""
 
     def __init__(self, server: LiveKitServer, local: rtc.LocalTrackPublication, track: rtc.Track,
                  publication: rtc.RemoteTrackPublication, updates: list[SubscribedQualityUpdate]) -> None:
@@ -179,14 +179,14 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def call(server: LiveKitServer) -> AsyncIterator[Call]:
+async def call(server: LiveKitServer, codec: rtc.VideoCodec.ValueType = rtc.VideoCodec.VP8) -> AsyncIterator[Call]:
     a = await server.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
     updates = told_publisher(server, "a")
     b = await server.connect("b", "r")
     log = EventLog()
     log.listen(b, "track_subscribed")
     try:
-        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+        async with publish_layered_video(a, codec) as local:
             ((track, publication, _),) = await log.wait("track_subscribed")
             yield Call(server, local, track, publication, updates)
     finally:
@@ -265,3 +265,26 @@ async def test_a_change_while_muted_reaches_the_publisher_when_it_unmutes(
         for _ in range(8):  # and they stay paused
             await asyncio.sleep(0.5)
             assert flowing(forwarder) == {"q"}
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("codec", [rtc.VideoCodec.H264, *SVC_CODECS], ids=["h264", "vp9-svc", "av1-svc"])
+async def test_a_lowered_quality_keeps_the_video_of_every_codec(
+    dev_server: LiveKitServer, short_waits: None, codec: rtc.VideoCodec.ValueType
+) -> None:
+    """The update for LOW reaches a dynacast publisher of each codec, and the subscriber still gets
+    its low layer afterwards (an SVC publisher keeps its one encoding, whose base layer is LOW)."""
+    async with call(dev_server, codec) as c:
+        stream = rtc.VideoStream(c.track)
+        try:
+            frames = stream.__aiter__()
+            await wait_for(lambda: c.committed() == HIGH, timeout=20, what="HIGH")
+            c.publication.set_video_quality(VideoQuality.VIDEO_QUALITY_LOW)
+            await wait_for(lambda: c.committed() == LOW, timeout=20, what="LOW sent")
+            if c.forwarder.simulcast:
+                await wait_for(lambda: flowing(c.forwarder) == {"q"}, timeout=10, what="h and f paused")
+            else:
+                await asyncio.sleep(2.0)  # the publisher has acted on it
+            await frames_of_size(frames, SIZES[VideoQuality.VIDEO_QUALITY_LOW], 20.0)
+        finally:
+            await stream.aclose()
