@@ -1580,6 +1580,7 @@ async def open_session(
     connect_timeout: float = 10.0,
     overall_timeout: float = 45.0,
     record: SetupRecord | None = None,
+    dynacast: bool = False,
 ) -> RtcSession:
     """Connect a new RtcSession. Raises :class:`ConnectFailure` (``timed_out`` when the join
     did not finish within ``overall_timeout`` seconds).
@@ -1592,7 +1593,8 @@ async def open_session(
     stop, ends by itself (against an unreachable host: at most the SDK's 3 s validation
     request later) and is disconnected if it still succeeds. ``record`` (compat.core.quality)
     is marked connected here and kept by the session (reconnects, stats at teardown); a failed
-    setup is the caller's to mark, with its vendor's code."""
+    setup is the caller's to mark, with its vendor's code. ``dynacast``: the published video's
+    layers nobody watches are turned off when the server says so (``RoomOptions.dynacast``)."""
     global _SINGLE_ATTEMPT_HOOK, _HOOK_CHECKED
     if not _HOOK_CHECKED:
         _HOOK_CHECKED = True
@@ -1600,7 +1602,7 @@ async def open_session(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + overall_timeout
     session = RtcSession(loop=loop)
-    options = rtc.RoomOptions(auto_subscribe=auto_subscribe, connect_timeout=connect_timeout)
+    options = rtc.RoomOptions(auto_subscribe=auto_subscribe, connect_timeout=connect_timeout, dynacast=dynacast)
     task = loop.create_task(session._connect(url, token, options, deadline))
     try:
         done, _ = await asyncio.wait({task}, timeout=overall_timeout)

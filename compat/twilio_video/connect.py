@@ -67,6 +67,9 @@ async def connect(token: str, options: Any = None, **kwargs: Any) -> Room:
             connect_timeout=min(10.0, opts.connectTimeout),
             overall_timeout=opts.connectTimeout,
             record=record,
+            # 'auto' is adaptive simulcast (lib/connect.js connect(): [{codec: 'VP8', simulcast:
+            # true, adaptiveSimulcast: true}]): the server turns off layers nobody watches; dynacast.
+            dynacast=opts.preferredVideoCodecs == "auto",
         )
     except C.ConnectFailure as failure:
         error = connect_error(failure)

@@ -13,6 +13,7 @@ import pytest
 from livekit import api, rtc
 
 from compat import twilio_video as Video
+from compat.devserver import dynacast
 from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, dominant_frequency, publish_tone, read_audio
 from tests.media import first_video_frame, publish_video
 from tests.support import EXTERNAL, EventLog, wait_for
@@ -287,3 +288,31 @@ async def test_reserved_topics_never_surface_as_data_tracks(lk_server: LiveKitSe
     finally:
         await remote.disconnect()
         await close(room)
+
+
+async def test_adaptive_simulcast_turns_off_the_layers_nobody_watches(
+    dev_server: LiveKitServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """preferredVideoCodecs 'auto' is adaptive simulcast (lib/connect.js): VP8 simulcast whose
+    unused layers the media server turns off, which LiveKit calls dynacast."""
+    monkeypatch.setattr(dynacast, "PAUSE_DELAY", 0.3)
+    remote = await dev_server.connect("alice", "m1")
+    log = EventLog()
+    log.listen(remote, "track_subscribed")
+    cam = Video.LocalVideoTrack(name="bot-cam", width=1280, height=720)
+    room = await twilio_connect(dev_server, "bot", "m1", tracks=[cam], preferredVideoCodecs="auto")
+    try:
+        async with bot_video(cam):
+            ((_, publication, _),) = await log.wait("track_subscribed", timeout=20)
+            forwarder = dev_server.embedded.rooms["m1"].participants["bot"].tracks[publication.sid].forwarder
+            assert forwarder is not None and publication.simulcasted
+
+            def flowing() -> set[str]:
+                return {rid for rid in forwarder.layer_quality if rid in forwarder._layer_seen and not forwarder.layer_paused(rid)}
+
+            await wait_for(lambda: flowing() == {"q", "h", "f"}, timeout=20, what="the bot's three layers")
+            publication.set_video_quality(rtc.VideoQuality.VIDEO_QUALITY_LOW)
+            await wait_for(lambda: flowing() == {"q"}, timeout=10, what="h and f turned off by the bot")
+    finally:
+        await close(room)
+        await remote.disconnect()
