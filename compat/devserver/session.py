@@ -437,13 +437,15 @@ class SignalConnection:
 
     async def kick(self, reason: models.DisconnectReason) -> None:
         """Server-side disconnect (duplicate identity, removal, room deleted)."""
+        await self.leave(rtc.LeaveRequest.Action.DISCONNECT, reason)
+
+    async def leave(self, action: rtc.LeaveRequest.Action, reason: models.DisconnectReason) -> None:
+        """The server ends the session: the client is told ``action`` (DISCONNECT; RECONNECT: join
+        again as a new participant, livekit-server's IssueFullReconnect) and the participant leaves."""
         if self.closed:
             return
-        self.send(
-            rtc.SignalResponse(
-                leave=rtc.LeaveRequest(can_reconnect=False, reason=reason, action=rtc.LeaveRequest.Action.DISCONNECT)
-            )
-        )
+        reconnect = action == rtc.LeaveRequest.Action.RECONNECT
+        self.send(rtc.SignalResponse(leave=rtc.LeaveRequest(can_reconnect=reconnect, reason=reason, action=action)))
         await self.close(reason)
 
     async def close(self, reason: models.DisconnectReason) -> None:
@@ -534,13 +536,27 @@ class SignalConnection:
             log.info("%s: simulate %s is not supported; ignored", self.participant.identity, kind)
 
     async def _on_sync_state(self, state: rtc.SyncState) -> None:
-        """A resumed client's view; the server's state stands, differences are logged (LiveKit
-        would ask for a full reconnect on some of them)."""
+        """A resumed client's view, taken as livekit-server's Room.onSyncState takes it: a
+        publication the server does not know (or one listed without its TrackInfo) means the two
+        cannot go on together, and the client is asked for a full reconnect; otherwise the tracks
+        it paused are paused and its subscription list applied. What it does not list (a
+        publication the server still has, say) stays as it is. Differences are logged at INFO."""
         problems = self.sync_state_differences(state)
         for problem in problems:
-            log.warning("%s: sync state: %s", self.participant.identity, problem)
+            log.info("%s: sync state: %s", self.participant.identity, problem)
         if not problems:
             log.info("%s: sync state matches the server's", self.participant.identity)
+        known = {t.sid for t in self.participant.tracks.values()} | {t.sid for t in self._pending_tracks.values()}
+        if any(not t.HasField("track") or t.track.sid not in known for t in state.publish_tracks):
+            log.warning("%s: the client resumed with a publication the server does not know: asking for a full "
+                        "reconnect", self.participant.identity)
+            await self.leave(rtc.LeaveRequest.Action.RECONNECT, models.DisconnectReason.STATE_MISMATCH)
+            return
+        for sid in state.track_sids_disabled:
+            subscription = self.subscriptions.get(sid)
+            if subscription is not None:
+                subscription.relay.set_enabled(False)
+        await self._on_subscription(state.subscription)
 
     def sync_state_differences(self, state: rtc.SyncState) -> list[str]:
         problems: list[str] = []

@@ -205,3 +205,62 @@ async def test_a_resume_of_an_unknown_session_is_answered_with_leave_reconnect(d
     response.ParseFromString(message.data)
     assert response.WhichOneof("message") == "leave"
     assert response.leave.action == proto.LeaveRequest.Action.RECONNECT
+
+
+async def test_a_sync_state_listing_an_unknown_publication_asks_for_a_full_reconnect(dev_server: LiveKitServer) -> None:
+    """livekit-server's Room.onSyncState: a publication the server does not know means the two sides
+    cannot resume together; the client gets leave{RECONNECT} and joins again as a new participant,
+    republishing its tracks (the others see it leave and come back)."""
+    alice, bob = rtc.Room(), rtc.Room()
+    bob_log = EventLog(timeout=20.0)
+    bob_log.listen(bob, *PEER_CHANGES)
+    await dev_server.connect("alice", ROOM, room_object=alice)
+    await dev_server.connect("bob", ROOM, room_object=bob)
+    try:
+        async with publish_tone(alice, 440) as publication:
+            await bob_log.wait("track_subscribed")
+            old_sid = alice.local_participant.sid
+            session = dev_server.embedded.rooms[ROOM].participants["alice"].session
+            assert session is not None
+            state = proto.SyncState(publish_tracks=[
+                proto.TrackPublishedResponse(cid="mic", track={"sid": publication.sid}),
+                proto.TrackPublishedResponse(cid="lost", track={"sid": "TR_lost"}),
+            ])
+            await session._dispatch(proto.SignalRequest(sync_state=state).SerializeToString())
+            assert session.closed
+            await bob_log.wait("participant_disconnected")
+            await bob_log.wait("participant_connected")
+            ((track, _, who),) = (await bob_log.wait("track_subscribed", 2))[1:]
+            assert who.identity == "alice" and who.sid != old_sid
+            assert await tone_of(track) == pytest.approx(440, abs=10)
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+async def test_a_sync_state_pauses_what_the_client_paused_and_applies_its_subscriptions(dev_server: LiveKitServer) -> None:
+    """The tracks a resumed client lists as disabled are paused, and its subscription list is
+    applied (with auto-subscribe, the SDKs list the tracks they unsubscribed from)."""
+    alice, bob = rtc.Room(), rtc.Room()
+    bob_log = EventLog(timeout=20.0)
+    bob_log.listen(bob, *PEER_CHANGES)
+    await dev_server.connect("alice", ROOM, room_object=alice)
+    await dev_server.connect("bob", ROOM, room_object=bob)
+    try:
+        async with publish_tone(alice, 440) as publication:
+            await bob_log.wait("track_subscribed")
+            session = dev_server.embedded.rooms[ROOM].participants["bob"].session
+            assert session is not None
+            relay = session.subscriptions[publication.sid].relay
+            disabled = proto.SyncState(track_sids_disabled=[publication.sid])
+            await session._dispatch(proto.SignalRequest(sync_state=disabled).SerializeToString())
+            assert not relay.enabled
+            unsubscribed = proto.SyncState(
+                subscription=proto.UpdateSubscription(track_sids=[publication.sid], subscribe=False)
+            )
+            await session._dispatch(proto.SignalRequest(sync_state=unsubscribed).SerializeToString())
+            assert publication.sid not in session.subscriptions  # (the client believes so already: no event)
+            assert not session.closed
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
