@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.mediastreams import VideoStreamTrack
 
 from compat.devserver import DevServer
 from compat.devserver.aiortc_internals import close_peer_connection
+from compat.devserver.media import TrackForwarder
 from compat.devserver.testing import LiveKitServer
 
 
@@ -30,3 +32,15 @@ async def pcs() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
     finally:
         closed = [await close_peer_connection(pc, timeout=10) for pc in (offerer, answerer)]
         assert all(closed), "a PeerConnection did not close within 10 s"
+
+
+@pytest.fixture
+async def simulcast_forwarder() -> AsyncIterator[TrackForwarder]:
+    """A forwarder of VP8 simulcast layers f, h, q on a real (unconnected) aiortc receiver; the
+    tests feed it frames themselves."""
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("video", direction="recvonly").receiver
+    try:
+        yield TrackForwarder(VideoStreamTrack(), "cam", receiver=receiver, mime_type="video/VP8", rids=["f", "h", "q"])
+    finally:
+        await pc.close()

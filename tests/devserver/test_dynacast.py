@@ -8,8 +8,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from aiortc import RTCPeerConnection
-from aiortc.mediastreams import VideoStreamTrack
 from livekit import rtc
 from livekit.protocol.rtc import SignalResponse, SubscribedQualityUpdate
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
@@ -106,17 +104,8 @@ async def test_an_unmute_sends_the_wish_again_and_a_closed_track_sends_nothing(t
 # ---- what the forwarder reports: subscribers' wishes, recorders, the layer held until a switch ---
 
 
-@pytest.fixture
-async def forwarder() -> AsyncIterator[TrackForwarder]:
-    pc = RTCPeerConnection()
-    receiver = pc.addTransceiver("video", direction="recvonly").receiver
-    try:
-        yield TrackForwarder(VideoStreamTrack(), "cam", receiver=receiver, mime_type="video/VP8", rids=["f", "h", "q"])
-    finally:
-        await pc.close()
-
-
-async def test_the_wanted_quality_is_the_best_any_subscriber_or_recorder_wants(forwarder: TrackForwarder) -> None:
+async def test_the_wanted_quality_is_the_best_any_subscriber_or_recorder_wants(simulcast_forwarder: TrackForwarder) -> None:
+    forwarder = simulcast_forwarder
     assert forwarder.wanted_quality() == OFF
     first, second = forwarder.subscribe(), forwarder.subscribe()
     assert forwarder.wanted_quality() == HIGH  # a new subscriber wants the best until it says otherwise

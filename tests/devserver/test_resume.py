@@ -9,6 +9,7 @@ full reconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from livekit import api, rtc
 from livekit.protocol import rtc as proto
 
 from compat.devserver import DevServer
+from compat.devserver.session import SignalConnection
 from compat.devserver.testing import LiveKitServer, dominant_frequency, drop_signal, publish_tone, read_audio
 from tests.devserver.test_drop import participant_process
 from tests.support import EventLog, wait_for
@@ -207,60 +209,59 @@ async def test_a_resume_of_an_unknown_session_is_answered_with_leave_reconnect(d
     assert response.leave.action == proto.LeaveRequest.Action.RECONNECT
 
 
+@contextlib.asynccontextmanager
+async def alice_heard_by_bob(server: LiveKitServer) -> AsyncIterator[tuple[rtc.Room, rtc.LocalTrackPublication, EventLog]]:
+    """alice publishes a 440 Hz tone that bob is subscribed to; bob's peer changes are logged."""
+    alice, bob = rtc.Room(), rtc.Room()
+    bob_log = EventLog(timeout=20.0)
+    bob_log.listen(bob, *PEER_CHANGES)
+    await server.connect("alice", ROOM, room_object=alice)
+    await server.connect("bob", ROOM, room_object=bob)
+    try:
+        async with publish_tone(alice, 440) as publication:
+            await bob_log.wait("track_subscribed")
+            yield alice, publication, bob_log
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+async def sync_state(server: LiveKitServer, identity: str, state: proto.SyncState) -> SignalConnection:
+    """``state`` handled by ``identity``'s session as if its client had sent it; that session."""
+    session = server.embedded.rooms[ROOM].participants[identity].session
+    assert isinstance(session, SignalConnection)
+    await session._dispatch(proto.SignalRequest(sync_state=state).SerializeToString())
+    return session
+
+
 async def test_a_sync_state_listing_an_unknown_publication_asks_for_a_full_reconnect(dev_server: LiveKitServer) -> None:
     """livekit-server's Room.onSyncState: a publication the server does not know means the two sides
     cannot resume together; the client gets leave{RECONNECT} and joins again as a new participant,
     republishing its tracks (the others see it leave and come back)."""
-    alice, bob = rtc.Room(), rtc.Room()
-    bob_log = EventLog(timeout=20.0)
-    bob_log.listen(bob, *PEER_CHANGES)
-    await dev_server.connect("alice", ROOM, room_object=alice)
-    await dev_server.connect("bob", ROOM, room_object=bob)
-    try:
-        async with publish_tone(alice, 440) as publication:
-            await bob_log.wait("track_subscribed")
-            old_sid = alice.local_participant.sid
-            session = dev_server.embedded.rooms[ROOM].participants["alice"].session
-            assert session is not None
-            state = proto.SyncState(publish_tracks=[
-                proto.TrackPublishedResponse(cid="mic", track={"sid": publication.sid}),
-                proto.TrackPublishedResponse(cid="lost", track={"sid": "TR_lost"}),
-            ])
-            await session._dispatch(proto.SignalRequest(sync_state=state).SerializeToString())
-            assert session.closed
-            await bob_log.wait("participant_disconnected")
-            await bob_log.wait("participant_connected")
-            ((track, _, who),) = (await bob_log.wait("track_subscribed", 2))[1:]
-            assert who.identity == "alice" and who.sid != old_sid
-            assert await tone_of(track) == pytest.approx(440, abs=10)
-    finally:
-        await alice.disconnect()
-        await bob.disconnect()
+    async with alice_heard_by_bob(dev_server) as (alice, publication, bob_log):
+        old_sid = alice.local_participant.sid
+        session = await sync_state(dev_server, "alice", proto.SyncState(publish_tracks=[
+            proto.TrackPublishedResponse(cid="mic", track={"sid": publication.sid}),
+            proto.TrackPublishedResponse(cid="lost", track={"sid": "TR_lost"}),
+        ]))
+        assert session.closed
+        await bob_log.wait("participant_disconnected")
+        await bob_log.wait("participant_connected")
+        ((track, _, who),) = (await bob_log.wait("track_subscribed", 2))[1:]
+        assert who.identity == "alice" and who.sid != old_sid
+        assert await tone_of(track) == pytest.approx(440, abs=10)
 
 
 async def test_a_sync_state_pauses_what_the_client_paused_and_applies_its_subscriptions(dev_server: LiveKitServer) -> None:
     """The tracks a resumed client lists as disabled are paused, and its subscription list is
     applied (with auto-subscribe, the SDKs list the tracks they unsubscribed from)."""
-    alice, bob = rtc.Room(), rtc.Room()
-    bob_log = EventLog(timeout=20.0)
-    bob_log.listen(bob, *PEER_CHANGES)
-    await dev_server.connect("alice", ROOM, room_object=alice)
-    await dev_server.connect("bob", ROOM, room_object=bob)
-    try:
-        async with publish_tone(alice, 440) as publication:
-            await bob_log.wait("track_subscribed")
-            session = dev_server.embedded.rooms[ROOM].participants["bob"].session
-            assert session is not None
-            relay = session.subscriptions[publication.sid].relay
-            disabled = proto.SyncState(track_sids_disabled=[publication.sid])
-            await session._dispatch(proto.SignalRequest(sync_state=disabled).SerializeToString())
-            assert not relay.enabled
-            unsubscribed = proto.SyncState(
-                subscription=proto.UpdateSubscription(track_sids=[publication.sid], subscribe=False)
-            )
-            await session._dispatch(proto.SignalRequest(sync_state=unsubscribed).SerializeToString())
-            assert publication.sid not in session.subscriptions  # (the client believes so already: no event)
-            assert not session.closed
-    finally:
-        await alice.disconnect()
-        await bob.disconnect()
+    async with alice_heard_by_bob(dev_server) as (_, publication, _):
+        bob = dev_server.embedded.rooms[ROOM].participants["bob"].session
+        assert isinstance(bob, SignalConnection)
+        relay = bob.subscriptions[publication.sid].relay
+        await sync_state(dev_server, "bob", proto.SyncState(track_sids_disabled=[publication.sid]))
+        assert not relay.enabled
+        unsubscribed = proto.UpdateSubscription(track_sids=[publication.sid], subscribe=False)
+        await sync_state(dev_server, "bob", proto.SyncState(subscription=unsubscribed))
+        assert publication.sid not in bob.subscriptions  # (the client believes so already: no event)
+        assert not bob.closed

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
 import av
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpSender
-from aiortc.mediastreams import VideoStreamTrack
+from aiortc import RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, pack_remb_fci
 from livekit import rtc
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
@@ -138,16 +137,11 @@ FRAME_BYTES = {"q": 200, "h": 800, "f": 3000}
 
 
 @pytest.fixture
-async def forwarder(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TrackForwarder]:
-    """A simulcast forwarder on a real (unconnected) aiortc receiver, with short windows."""
+def forwarder(simulcast_forwarder: TrackForwarder, monkeypatch: pytest.MonkeyPatch) -> TrackForwarder:
+    """A simulcast forwarder with short windows."""
     monkeypatch.setattr(media, "RATE_WINDOW", 0.2)
     monkeypatch.setattr(media, "UP_AFTER", 0.5)
-    pc = RTCPeerConnection()
-    receiver = pc.addTransceiver("video", direction="recvonly").receiver
-    try:
-        yield TrackForwarder(VideoStreamTrack(), "cam", receiver=receiver, mime_type="video/VP8", rids=["f", "h", "q"])
-    finally:
-        await pc.close()
+    return simulcast_forwarder
 
 
 async def send_layers(forwarder: TrackForwarder, seconds: float) -> None:
