@@ -150,6 +150,7 @@ class VideoInput:
         self.owner = owner  # participant sid, for the single-speaker layout
         self.latest: Any = None
         self.frames = 0
+        self.removed_at: float | None = None  # on the recording's timeline
 
     def push(self, frame: Any) -> None:
         self.latest = frame
@@ -363,11 +364,16 @@ class Recording:
         found = self.video_inputs.get(key)
         if found is None:
             found = self.video_inputs[key] = VideoInput(key, owner)
+        found.removed_at = None
         return found
 
     def remove_input(self, key: str) -> None:
-        # Audio already placed stays until mixed; the input then simply produces silence.
-        self.video_inputs.pop(key, None)
+        # Audio already placed stays until mixed; the input then simply produces silence. Video
+        # shows until the timeline, LATENCY_SECONDS behind, reaches the removal: a recording
+        # stopped, or a track gone, does not end on black tenths of a second.
+        found = self.video_inputs.get(key)
+        if found is not None and found.removed_at is None:
+            found.removed_at = self._now()
 
     # ---- running ---------------------------------------------------------------------------------
 
@@ -411,9 +417,14 @@ class Recording:
             speaker = self._speaker() if self._speaker is not None else None
             inputs = list(self.video_inputs.values())
             while self._video_frames < due:
+                at = self._video_frames / self.fps
                 self._video_frames += 1
+                shown = [i for i in inputs if i.removed_at is None or i.removed_at > at]
                 # Scaling and composing run on the writer thread too, off the event loop.
-                await loop.run_in_executor(self._executor, self._compose_and_write, inputs, speaker)
+                await loop.run_in_executor(self._executor, self._compose_and_write, shown, speaker)
+            for key, video_input in list(self.video_inputs.items()):
+                if video_input.removed_at is not None and video_input.removed_at <= until:
+                    del self.video_inputs[key]
 
     def _compose_and_write(self, inputs: list[VideoInput], speaker: str | None) -> None:
         self.writer.write_video(self.compositor.compose(inputs, speaker))

@@ -17,11 +17,11 @@ import pytest
 from livekit import api, rtc
 from livekit.protocol import egress as egress_pb
 
-from compat.devserver import DevServer
+from compat.devserver import DevServer, dynacast
 from compat.devserver.recorder import Recording
 from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, dominant_frequency, free_port, sine
 from tests.devserver.test_webhooks import Endpoint, endpoint  # noqa: F401 - fixture
-from tests.media import publish_video
+from tests.media import publish_layered_video, publish_video
 from tests.support import EventLog, wait_for
 
 Status = egress_pb.EgressStatus
@@ -222,6 +222,32 @@ async def test_recording_keeps_wall_clock_time(tmp_path: Path, case: str) -> Non
     else:
         ((start, length),) = long_silences
         assert abs(start - gap[0]) < 0.15 and abs(length - (gap[1] - gap[0])) < 0.15, long_silences
+
+
+async def test_a_removed_video_shows_until_the_timeline_reaches_its_removal(tmp_path: Path) -> None:
+    """The mixer writes LATENCY_SECONDS behind the clock: a video input removed (its track gone, or
+    the recording stopping) still shows up to the moment it was removed, then the canvas is empty."""
+    path = str(tmp_path / "cam.webm")
+    recording = Recording(path, audio=False, video=True)
+    await recording.open()
+    runner = asyncio.create_task(recording.run())
+    cam = recording.add_video("cam", "PA_a")
+    white = av.VideoFrame.from_ndarray(np.full((180, 320, 3), 255, np.uint8), format="rgb24")
+    began = time.monotonic()
+    while time.monotonic() - began < 1.0:
+        cam.push(white)
+        await asyncio.sleep(1 / 15)
+    recording.remove_input("cam")
+    removed = time.monotonic() - began
+    await asyncio.sleep(1.0)
+    recording.stop()
+    await runner
+    await recording.finish()
+    lit = [float(frame.mean()) > 128 for frame in video_frames(path)]
+    shown = lit.index(False) if False in lit else len(lit)
+    assert all(lit[:shown]) and not any(lit[shown:]), lit
+    assert abs(shown / 15 - removed) <= 2 / 15, (shown, removed)  # until the removal, to a frame or two
+    assert len(lit) / 15 == pytest.approx(2.0, abs=0.25)
 
 
 # ---- permissions and errors (no media) ---------------------------------------------------------------
@@ -452,6 +478,8 @@ async def test_room_composite_with_video_and_participant_egress(recorder: LiveKi
     assert track_file.filename.endswith("cam.webm")
     frames = video_frames(track_file.filename)
     assert abs(len(frames) - track_file.duration / 1e9 * 15) <= 3 and len(frames) > 15
+    # The recording ends on the last picture, not on black (its last tenths are written at the stop).
+    assert frames[-1].mean() > 10, [round(float(f.mean())) for f in frames[-10:]]
     with av.open(track_file.filename) as container:
         assert not container.streams.audio
     for done in (grid_done, person_done):
@@ -582,3 +610,40 @@ def test_compositor_grid_and_single_speaker() -> None:
     assert abs(int(speaker[180, 320, 0]) - 60) < 20 and abs(int(speaker[180, 160, 0]) - 60) < 20
     empty = Compositor(640, 360, "grid").compose([VideoInput("t3", "PA_three")], None)
     assert int(empty.max()) == 0
+
+
+@pytest.mark.media
+async def test_a_dynacast_publisher_nobody_watches_is_recorded_in_full(
+    recorder: LiveKitServer, lkapi: api.LiveKitAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With dynacast, a video nobody subscribes to is turned off after the initial wait; a track
+    egress started then turns it back on (a recorder wants the best layer), so the recording is
+    not empty, and the recorder ends on the top layer."""
+    monkeypatch.setattr(dynacast, "INITIAL_WAIT", 0.3)
+    a = await recorder.connect("a", "r", options=rtc.RoomOptions(dynacast=True))
+    try:
+        async with publish_layered_video(a, rtc.VideoCodec.VP8) as local:
+            await wait_for(lambda: local.sid in recorder.embedded.rooms["r"].participants["a"].tracks, 10.0, "published")
+            forwarder = recorder.embedded.rooms["r"].participants["a"].tracks[local.sid].forwarder
+            assert forwarder is not None
+            await wait_for(lambda: forwarder.dynacast is not None and forwarder.dynacast.committed == dynacast.OFF,
+                           10.0, "every layer turned off")
+            await asyncio.sleep(1.5)
+            assert not [rid for rid in forwarder.layer_quality if not forwarder.layer_paused(rid)]
+            info = await lkapi.egress.start_track_egress(
+                api.TrackEgressRequest(room_name="r", track_id=local.sid, file=api.DirectFileOutput(filepath="cam"))
+            )
+            await wait_for(lambda: forwarder.dynacast.committed == dynacast.HIGH, 5.0, "HIGH: the recorder attached")
+            # (libwebrtc's bandwidth estimate, down while nothing was sent, climbs back to the top layer)
+            await wait_for(lambda: not forwarder.layer_paused("f"), 30.0, "the top layer back on")
+            await wait_for(lambda: forwarder._sink_layer == "f", 10.0, "the recorder on the top layer")
+            await asyncio.sleep(2.0)
+            await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
+        done = await wait_status(lkapi, info.egress_id, Status.EGRESS_COMPLETE)
+    finally:
+        await a.disconnect()
+    (result,) = done.file_results
+    frames = video_frames(result.filename)
+    assert len(frames) >= 2 * 15, len(frames)  # 15 fps
+    # The publisher's bars, from the top layer (the file's canvas is 640x360 whatever the layer).
+    assert frames[-15].std() > 20 and frames[-1].std() > 20
