@@ -23,10 +23,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["HIGH", "INITIAL_WAIT", "LOW", "OFF", "PAUSE_DELAY", "Dynacast"]
+from livekit.protocol.models import VideoQuality
 
-# livekit.VideoQuality: LOW < MEDIUM < HIGH; OFF (3) is not a quality but "nothing".
-LOW, HIGH, OFF = 0, 2, 3
+__all__ = ["HIGH", "INITIAL_WAIT", "LOW", "MEDIUM", "OFF", "PAUSE_DELAY", "Dynacast"]
+
+# LOW < MEDIUM < HIGH; OFF (the largest number) is not a quality but "nothing".
+LOW, MEDIUM, HIGH, OFF = VideoQuality.LOW, VideoQuality.MEDIUM, VideoQuality.HIGH, VideoQuality.OFF
 
 INITIAL_WAIT = 10.0  # s: dynacastqualityvideo.go initialQualityUpdateWait
 PAUSE_DELAY = 5.0  # s: livekit-server's default room.dynacast_pause_delay
@@ -43,7 +45,7 @@ class Dynacast:
 
     def __init__(self, notify: Callable[[int], None]) -> None:
         self._notify = notify
-        self._wanted = OFF
+        self._wanted: int = OFF
         self._known = False  # a wish was reported, or the initial wait ended
         self._committed: int | None = None  # what the publisher was last told
         self._initial: asyncio.TimerHandle | None = None

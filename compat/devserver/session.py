@@ -43,6 +43,7 @@ from compat.devserver.aiortc_internals import (
     send_sender_reports,
     set_msid,
 )
+from compat.devserver.dynacast import HIGH, LOW, MEDIUM, OFF
 from compat.devserver.ids import new_id
 from compat.devserver.media import (
     RelayTrack,
@@ -546,7 +547,7 @@ class SignalConnection:
             log.info("%s: sync state: %s", self.participant.identity, problem)
         if not problems:
             log.info("%s: sync state matches the server's", self.participant.identity)
-        known = {t.sid for t in self.participant.tracks.values()} | {t.sid for t in self._pending_tracks.values()}
+        known = self._publication_sids()
         if any(not t.HasField("track") or t.track.sid not in known for t in state.publish_tracks):
             log.warning("%s: the client resumed with a publication the server does not know: asking for a full "
                         "reconnect", self.participant.identity)
@@ -558,9 +559,13 @@ class SignalConnection:
                 subscription.relay.set_enabled(False)
         await self._on_subscription(state.subscription)
 
+    def _publication_sids(self) -> set[str]:
+        """The tracks this participant publishes, announced or still waiting for their media."""
+        return {t.sid for t in self.participant.tracks.values()} | {t.sid for t in self._pending_tracks.values()}
+
     def sync_state_differences(self, state: rtc.SyncState) -> list[str]:
         problems: list[str] = []
-        ours = {t.sid for t in self.participant.tracks.values()} | {t.sid for t in self._pending_tracks.values()}
+        ours = self._publication_sids()
         theirs = {t.track.sid for t in state.publish_tracks}
         if theirs - ours:
             problems.append(f"client publishes tracks the server does not know: {sorted(theirs - ours)}")
@@ -871,8 +876,7 @@ class SignalConnection:
         if published.info.muted or self._closing:
             return
         qualities = [
-            rtc.SubscribedQuality(quality=q, enabled=quality != models.VideoQuality.OFF and q <= quality)
-            for q in (models.VideoQuality.LOW, models.VideoQuality.MEDIUM, models.VideoQuality.HIGH)
+            rtc.SubscribedQuality(quality=q, enabled=quality != OFF and q <= quality) for q in (LOW, MEDIUM, HIGH)
         ]
         codec = published.info.mime_type.lower().removeprefix("video/")
         self.send(rtc.SignalResponse(subscribed_quality_update=rtc.SubscribedQualityUpdate(

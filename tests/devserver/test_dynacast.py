@@ -13,14 +13,12 @@ from livekit.protocol.rtc import SignalResponse, SubscribedQualityUpdate
 from livekit.rtc._proto.track_publication_pb2 import VideoQuality
 
 from compat.devserver import dynacast
-from compat.devserver.dynacast import HIGH, LOW, OFF, Dynacast
+from compat.devserver.dynacast import HIGH, LOW, MEDIUM, OFF, Dynacast
 from compat.devserver.media import TrackForwarder
 from compat.devserver.testing import LiveKitServer
 from tests.devserver.test_simulcast import SIZES, send_layers
 from tests.media import SVC_CODECS, frames_of_size, publish_layered_video
 from tests.support import EventLog, wait_for
-
-MEDIUM = 1
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from aiortc import RTCPeerConnection
 from livekit import rtc
 from livekit.protocol import rtc as signal
 
+from compat.devserver.session import SignalConnection
 from compat.devserver.testing import LiveKitServer, publish_tone
 from tests.support import EventLog, wait_for
 
@@ -75,19 +76,25 @@ async def _an_audio_offer() -> str:
         await pc.close()
 
 
+async def alice_bob_carol(server: LiveKitServer) -> tuple[rtc.Room, rtc.Room, rtc.Room, EventLog, SignalConnection]:
+    """Three in room "r", in that join order; carol's subscriptions logged; alice's server session."""
+    a = await server.connect("alice", "r")
+    b = await server.connect("bob", "r")
+    c = await server.connect("carol", "r")
+    log_c = EventLog()
+    log_c.listen(c, "track_subscribed")
+    session = server.embedded.rooms["r"].participants["alice"].session
+    assert isinstance(session, SignalConnection)
+    return a, b, c, log_c, session
+
+
 async def test_a_client_whose_media_closed_before_its_leave_harms_no_one(
         dev_server: LiveKitServer, caplog: pytest.LogCaptureFixture) -> None:
     """A client disconnecting closes its PeerConnections (DTLS close_notify, on which aiortc closes
     the server's end) just before its leave. Meanwhile another's new track is not subscribed to on
     the closed PeerConnection (that failed the other's publish), and the leaving client's own late
     requests are part of its leave: logged at DEBUG, not warned about (seen in every bench run)."""
-    a = await dev_server.connect("alice", "r")
-    b = await dev_server.connect("bob", "r")
-    c = await dev_server.connect("carol", "r")
-    log_c = EventLog()
-    log_c.listen(c, "track_subscribed")
-    session = dev_server.embedded.rooms["r"].participants["alice"].session
-    assert session is not None
+    a, b, c, log_c, session = await alice_bob_carol(dev_server)
     caplog.set_level(logging.DEBUG, "compat.devserver.session")
     try:
         for pc in (session.subscriber, session.publisher):
@@ -107,21 +114,15 @@ async def test_a_client_whose_media_closed_before_its_leave_harms_no_one(
 
 
 async def test_one_subscriber_failing_costs_no_one_else_the_track(
-        dev_server: LiveKitServer, caplog: pytest.LogCaptureFixture) -> None:
+        dev_server: LiveKitServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A subscriber whose subscription raises is logged; the publisher's offer still succeeds and the
     next subscriber (carol, after alice in join order) still gets the track."""
-    a = await dev_server.connect("alice", "r")
-    b = await dev_server.connect("bob", "r")
-    c = await dev_server.connect("carol", "r")
-    log_c = EventLog()
-    log_c.listen(c, "track_subscribed")
-    session = dev_server.embedded.rooms["r"].participants["alice"].session
-    assert session is not None
+    a, b, c, log_c, session = await alice_bob_carol(dev_server)
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("alice cannot subscribe")
 
-    session.subscribe = broken
+    monkeypatch.setattr(session, "subscribe", broken)
     try:
         async with publish_tone(b, 440):
             ((track, _, who),) = await log_c.wait("track_subscribed")
