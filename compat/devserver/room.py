@@ -221,6 +221,7 @@ class Room:
         self._close_timer: asyncio.TimerHandle | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._active_speakers: dict[str, float] = {}
+        self._qualities: dict[str, rtc.ConnectionQualityInfo] = {}  # by participant sid, at the last tick
         self._arm_close_timer(empty_timeout)
 
     @property
@@ -489,15 +490,30 @@ class Room:
         self.broadcast(rtc.SignalResponse(speakers_changed=rtc.SpeakersChanged(speakers=changed)))
 
     def _update_quality(self, now: float) -> None:
-        updates = []
+        """As livekit-server's Room.connectionQualityWorker: only when an active participant is new or
+        its quality changed, each active participant gets its own quality and that of every participant
+        whose tracks it subscribes to. Unchanged qualities are not resent (each reaches every room
+        object of a client process as an event)."""
+        qualities: dict[str, rtc.ConnectionQualityInfo] = {}
         for participant in self.participants.values():
-            session = participant.session
-            quality = session.connection_quality(now) if session is not None else models.ConnectionQuality.LOST
-            participant.quality = quality
-            score = _QUALITY_SCORES.get(quality, 0.0)
-            updates.append(rtc.ConnectionQualityInfo(participant_sid=participant.sid, quality=quality, score=score))
-        if updates:
-            self.broadcast(rtc.SignalResponse(connection_quality=rtc.ConnectionQualityUpdate(updates=updates)))
+            if participant.session is None or participant.info.state != models.ParticipantInfo.State.ACTIVE:
+                continue
+            participant.quality = participant.session.connection_quality(now)
+            score = _QUALITY_SCORES.get(participant.quality, 0.0)
+            qualities[participant.sid] = rtc.ConnectionQualityInfo(
+                participant_sid=participant.sid, quality=participant.quality, score=score
+            )
+        previous, self._qualities = self._qualities, qualities
+        if all(sid in previous and previous[sid].quality == info.quality for sid, info in qualities.items()):
+            return
+        publisher_of = {sid: other.sid for other in self.participants.values() for sid in other.tracks}
+        for participant in self.participants.values():
+            if participant.sid not in qualities or participant.session is None:
+                continue
+            subscribed = {publisher_of[sid] for sid in participant.session.subscriptions if sid in publisher_of}
+            sids = [participant.sid, *sorted(subscribed - {participant.sid})]
+            updates = [qualities[sid] for sid in sids if sid in qualities]
+            participant.send(rtc.SignalResponse(connection_quality=rtc.ConnectionQualityUpdate(updates=updates)))
 
     # ---- lifetime -----------------------------------------------------------------------------
 

@@ -147,13 +147,23 @@ async def test_active_speakers_follow_audio_levels(dev_server: LiveKitServer) ->
 
 
 async def test_connection_quality_is_reported(dev_server: LiveKitServer) -> None:
+    """As by LiveKit: each participant hears its own quality and that of the participants whose tracks
+    it subscribes to (b subscribes to a's tone; c, without auto-subscribe, to nothing), when someone
+    joins or a quality changes (a newcomer's first report comes once it is connected and subscribed)."""
     a = await dev_server.connect("a", "r")
-    b = await dev_server.connect("b", "r")
-    qualities: list[tuple[str, rtc.ConnectionQuality]] = []
-    b.on("connection_quality_changed", lambda p, q: qualities.append((p.identity, q)))
+    at_b: list[tuple[str, rtc.ConnectionQuality]] = []
+    at_c: list[tuple[str, rtc.ConnectionQuality]] = []
+    b, c = rtc.Room(), rtc.Room()
+    b.on("connection_quality_changed", lambda p, q: at_b.append((p.identity, q)))
+    c.on("connection_quality_changed", lambda p, q: at_c.append((p.identity, q)))
     try:
-        await wait_for(lambda: any(who == "a" for who, _ in qualities), 6, "quality of a at b")
-        assert all(q == rtc.ConnectionQuality.QUALITY_EXCELLENT for _, q in qualities)
+        async with publish_tone(a, 440):
+            await dev_server.connect("b", "r", room_object=b)
+            await dev_server.connect("c", "r", room_object=c, options=rtc.RoomOptions(auto_subscribe=False))
+            await wait_for(lambda: any(who == "a" for who, _ in at_b), 6, "quality of a at b")
+            await wait_for(lambda: any(who == "c" for who, _ in at_c), 6, "c's own quality")
+        assert all(q == rtc.ConnectionQuality.QUALITY_EXCELLENT for _, q in at_b + at_c)
+        assert {who for who, _ in at_c} == {"c"}
     finally:
-        await a.disconnect()
-        await b.disconnect()
+        for room in (a, b, c):
+            await room.disconnect()

@@ -211,18 +211,23 @@ async def test_dominant_speaker_follows_the_loudest_remote(lk_server: LiveKitSer
 
 async def test_network_quality_levels(lk_server: LiveKitServer) -> None:
     remote = await lk_server.connect("alice", "m6")
-    room = await twilio_connect(lk_server, "bot", "m6", networkQuality={"local": 1, "remote": 1})
-    levels: list[tuple[int, object]] = []
-    room.localParticipant.on("networkQualityLevelChanged", lambda level, stats: levels.append((level, stats)))
-    try:
-        (alice,) = room.participants.values()
-        await wait_for(lambda: bool(levels), 20, "a local network quality report")
-        assert levels[0][0] in range(6) and levels[0][1] is None
-        assert room.localParticipant.networkQualityLevel == levels[-1][0]
-        await wait_for(lambda: alice.networkQualityLevel is not None, 20, "a remote network quality report")
-    finally:
-        await remote.disconnect()
-        await close(room)
+    # LiveKit reports the qualities of the participants one subscribes to, when someone joins or a
+    # quality changes: alice publishes before the bot joins, so its first report includes her.
+    async with publish_tone(remote, 440):
+        room = await twilio_connect(lk_server, "bot", "m6", networkQuality={"local": 1, "remote": 1})
+        levels: list[tuple[int, object]] = []
+        room.localParticipant.on("networkQualityLevelChanged", lambda level, stats: levels.append((level, stats)))
+        try:
+            (alice,) = room.participants.values()
+            # The first report may come before connect() returns (and the handler is attached).
+            await wait_for(lambda: room.localParticipant.networkQualityLevel is not None, 20,
+                           "a local network quality report")
+            assert room.localParticipant.networkQualityLevel in range(6)
+            assert all(level in range(6) and stats is None for level, stats in levels)
+            await wait_for(lambda: alice.networkQualityLevel is not None, 20, "a remote network quality report")
+        finally:
+            await remote.disconnect()
+            await close(room)
 
 
 async def test_network_quality_off_by_default(lk_server: LiveKitServer) -> None:
