@@ -234,10 +234,16 @@ def sine(freq: float, start: int, count: int, amplitude: float = 0.3) -> np.ndar
 
 @contextlib.asynccontextmanager
 async def publish_tone(
-    room: rtc.Room, freq: float, name: str = "mic", amplitude: float = 0.3
+    room: rtc.Room, freq: float, name: str = "mic", amplitude: float = 0.3, chunk_frames: int = 1
 ) -> AsyncIterator[rtc.LocalTrackPublication]:
-    """Publish a microphone track carrying a sine tone for the duration of the block, then unpublish it."""
+    """Publish a microphone track carrying a sine tone for the duration of the block, then unpublish it.
+
+    The tone is captured ``chunk_frames`` 10 ms frames at a time. Each capture is an FFI round trip
+    whose callback the SDK hands to every room of the process, so a load test with many rooms in one
+    process captures larger chunks (the source's 1 s queue still paces them in real time).
+    """
     source = rtc.AudioSource(SAMPLE_RATE, 1)
+    chunk = FRAME_SAMPLES * chunk_frames
     track = rtc.LocalAudioTrack.create_audio_track(name, source)
     options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
     publication = await room.local_participant.publish_track(track, options)
@@ -245,9 +251,9 @@ async def publish_tone(
     async def feed() -> None:
         n = 0
         while True:  # capture_frame waits while the source's queue is full: paced in real time
-            data = sine(freq, n, FRAME_SAMPLES, amplitude)
-            n += FRAME_SAMPLES
-            await source.capture_frame(rtc.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES))
+            data = sine(freq, n, chunk, amplitude)
+            n += chunk
+            await source.capture_frame(rtc.AudioFrame(data.tobytes(), SAMPLE_RATE, 1, chunk))
 
     task = asyncio.create_task(feed())
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.devserver import LoadResult, per_stream_comparison
+import threading
+
+from bench.devserver import LoadResult, client_threads, per_stream_comparison
 
 
 def _load(relay: str, cpu_pct: float, received_pct: float | None) -> LoadResult:
@@ -34,3 +36,17 @@ def test_a_relay_that_delivered_half_its_packets_is_marked_not_comparable() -> N
 def test_stats_that_timed_out_are_not_taken_for_full_delivery() -> None:
     lines = per_stream_comparison([_load("forward", 12.4, None), _load("decode", 62.0, 100.0)])
     assert "5.0x*" in _row(lines).split()
+
+
+def test_client_priority_spares_the_main_thread_that_starts_the_servers() -> None:
+    """--client-nice lowers the SDK's threads, not the main thread: the servers it starts inherit its level."""
+    done = threading.Event()
+    helper = threading.Thread(target=done.wait, args=(5,))
+    helper.start()
+    try:
+        tids = client_threads()
+        assert helper.native_id in tids
+        assert threading.main_thread().native_id not in tids
+    finally:
+        done.set()
+        helper.join()
