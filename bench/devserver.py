@@ -662,11 +662,14 @@ async def video_frames_sent(track: rtc.Track) -> int:
     return 0
 
 
-async def video_frames_decoded(track: rtc.Track) -> int:
+async def video_frames_in(track: rtc.Track) -> tuple[int, int]:
+    """(frames received, frames decoded) of a subscribed video track: what the server delivered,
+    and what the client then managed to decode."""
     for stat in await asyncio.wait_for(track.get_stats(), 5.0):
         if stat.WhichOneof("stats") == "inbound_rtp":
-            return int(stat.inbound_rtp.inbound.frames_decoded)
-    return 0
+            inbound = stat.inbound_rtp.inbound
+            return int(inbound.frames_received), int(inbound.frames_decoded)
+    return 0, 0
 
 
 @dataclass
@@ -685,6 +688,8 @@ class VideoLoadResult:
     delivered_pct: float | None
     errors: list[str]
     with_audio: bool = False
+    frames_received: int = 0  # by all subscribers over the window (complete frames, before decoding)
+    received_pct: float | None = None
 
 
 async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float, window: float, relay: str,
@@ -737,11 +742,11 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
         receiving = [t for tracks in subscribed.values() for t in tracks]
         await asyncio.sleep(warmup)
 
-        async def snapshot() -> tuple[float, float, float, int, int]:
+        async def snapshot() -> tuple[float, float, float, int, int, int]:
             t, server, clients = time.perf_counter(), cpu_seconds(server_pid), cpu_seconds(os.getpid())
             sent = await asyncio.gather(*(video_frames_sent(t) for t in published))
-            decoded = await asyncio.gather(*(video_frames_decoded(t) for t in receiving))
-            return t, server, clients, sum(sent), sum(decoded)
+            frames_in = await asyncio.gather(*(video_frames_in(t) for t in receiving))
+            return t, server, clients, sum(sent), sum(d for _, d in frames_in), sum(r for r, _ in frames_in)
 
         a = await snapshot()
         await asyncio.sleep(window)
@@ -749,6 +754,7 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
         span = b[0] - a[0]
         sent = b[3] - a[3]
         decoded = b[4] - a[4]
+        received = b[5] - a[5]
         expected = sent * (n - 1)
         return VideoLoadResult(
             relay=relay,
@@ -765,6 +771,8 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             delivered_pct=round(100.0 * decoded / expected, 1) if expected else None,
             errors=errors,
             with_audio=with_audio,
+            frames_received=received,
+            received_pct=round(100.0 * received / expected, 1) if expected else None,
         )
     finally:
         for task in feeders:
@@ -1103,16 +1111,17 @@ def video_table(videos: list[VideoLoadResult]) -> list[str]:
     if not videos:
         return []
     lines = ["", f"{'relay':<10} {'video':<6} {'streams':>7} {'server CPU':>10} {'clients CPU':>11}"
-                 f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'setup':>6}"]
+                 f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'received':>8} {'setup':>6}"]
     for v in videos:
         load = f"{v.participants} pub+a" if v.with_audio else f"{v.participants} pub"
         lines.append(
             f"{v.relay:<10} {load:<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
             f" {_fmt(v.clients_cpu_pct, '%'):>11} {v.frames_sent:>6} {f'{v.frames_decoded}/{v.frames_expected}':>17}"
-            f" {_fmt(v.delivered_pct, '%'):>9} {v.setup_s:>5.1f}s"
+            f" {_fmt(v.delivered_pct, '%'):>9} {_fmt(v.received_pct, '%'):>8} {v.setup_s:>5.1f}s"
         )
     lines.append(f"(video: {VIDEO_WIDTH}x{VIDEO_HEIGHT} VP8 at {VIDEO_FPS} fps per publisher, everyone subscribed;"
                  " delivered = frames decoded by subscribers / frames sent x (n-1);"
+                 " received = frames they received (complete, before decoding) / the same;"
                  " pub+a: each also publishes audio)")
     return lines
 

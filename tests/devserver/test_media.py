@@ -149,7 +149,7 @@ async def test_active_speakers_follow_audio_levels(dev_server: LiveKitServer) ->
 async def test_connection_quality_is_reported(dev_server: LiveKitServer) -> None:
     """As by LiveKit: each participant hears its own quality and that of the participants whose tracks
     it subscribes to (b subscribes to a's tone; c, without auto-subscribe, to nothing), when someone
-    joins or a quality changes (a newcomer's first report comes once it is connected and subscribed)."""
+    joins or a quality changes."""
     a = await dev_server.connect("a", "r")
     at_b: list[tuple[str, rtc.ConnectionQuality]] = []
     at_c: list[tuple[str, rtc.ConnectionQuality]] = []
@@ -159,6 +159,9 @@ async def test_connection_quality_is_reported(dev_server: LiveKitServer) -> None
     try:
         async with publish_tone(a, 440):
             await dev_server.connect("b", "r", room_object=b)
+            await wait_for(lambda: any(p.subscribed for p in b.remote_participants["a"].track_publications.values()),
+                           10, "b subscribed to a")
+            # c's joining makes the server report again, now that b subscribes to a.
             await dev_server.connect("c", "r", room_object=c, options=rtc.RoomOptions(auto_subscribe=False))
             await wait_for(lambda: any(who == "a" for who, _ in at_b), 6, "quality of a at b")
             await wait_for(lambda: any(who == "c" for who, _ in at_c), 6, "c's own quality")
