@@ -655,21 +655,72 @@ async def feed_video(source: rtc.VideoSource, frames: list[rtc.VideoFrame]) -> N
         await asyncio.sleep(max(0.0, start + i / VIDEO_FPS - loop.time()))
 
 
-async def video_frames_sent(track: rtc.Track) -> int:
+@dataclass(frozen=True)
+class RtpCount:
+    """A counter of one RTP stream with the time libwebrtc read it (its stats carry their own
+    timestamp: collecting 64 tracks' stats can take a second under load, so a count is only
+    compared with another over its own interval)."""
+
+    at_s: float
+    frames: int
+
+
+@dataclass(frozen=True)
+class VideoInbound:
+    """A subscribed video track's inbound-rtp counters at one instant."""
+
+    received: RtpCount  # complete frames, before decoding: what the server delivered
+    decoded: int  # what the client then managed to decode
+    packets_lost: int
+    nacks: int
+    plis: int
+
+
+async def video_frames_sent(track: rtc.Track) -> RtpCount | None:
     for stat in await asyncio.wait_for(track.get_stats(), 5.0):
         if stat.WhichOneof("stats") == "outbound_rtp":
-            return int(stat.outbound_rtp.outbound.frames_sent)
-    return 0
+            out = stat.outbound_rtp
+            return RtpCount(out.rtc.timestamp / 1e6, int(out.outbound.frames_sent))  # microseconds
+    return None
 
 
-async def video_frames_in(track: rtc.Track) -> tuple[int, int]:
-    """(frames received, frames decoded) of a subscribed video track: what the server delivered,
-    and what the client then managed to decode."""
+async def video_frames_in(track: rtc.Track) -> VideoInbound | None:
     for stat in await asyncio.wait_for(track.get_stats(), 5.0):
         if stat.WhichOneof("stats") == "inbound_rtp":
-            inbound = stat.inbound_rtp.inbound
-            return int(inbound.frames_received), int(inbound.frames_decoded)
-    return 0, 0
+            inbound = stat.inbound_rtp
+            return VideoInbound(
+                received=RtpCount(inbound.rtc.timestamp / 1e6, int(inbound.inbound.frames_received)),
+                decoded=int(inbound.inbound.frames_decoded),
+                packets_lost=int(inbound.received.packets_lost),
+                nacks=int(inbound.inbound.nack_count),
+                plis=int(inbound.inbound.pli_count),
+            )
+    return None
+
+
+def frames_sent_at(before: RtpCount, after: RtpCount, at_s: float) -> float:
+    """A publisher's frames_sent at a subscriber's stats time, from its counts read just before and
+    just after the subscribers' (linear between them; collecting 64 tracks' stats can take a second
+    under load, so one count of each taken "at the same time" can be a second apart: one run read 106 %)."""
+    span = after.at_s - before.at_s
+    if span <= 0:
+        return float(after.frames)
+    return before.frames + (after.frames - before.frames) * (at_s - before.at_s) / span
+
+
+def frames_expected(sent_a: tuple[RtpCount, RtpCount], sent_b: tuple[RtpCount, RtpCount],
+                    received: tuple[RtpCount, RtpCount]) -> float:
+    """Frames a subscriber should have received between its two stats reads: what its publisher sent
+    between the same two instants (each read bracketed by the publisher's counts, ``sent_a``/``sent_b``)."""
+    return frames_sent_at(*sent_b, received[1].at_s) - frames_sent_at(*sent_a, received[0].at_s)
+
+
+def udp_receive_drops(snmp: str) -> int:
+    """Datagrams dropped for a full socket receive buffer, from /proc/net/snmp's text: in the bench's
+    network namespace (bench, server and clients share it), a client or server too busy to read its
+    sockets loses packets here."""
+    lines = [line.split() for line in snmp.splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
 
 
 @dataclass
@@ -683,13 +734,17 @@ class VideoLoadResult:
     server_cpu_pct: float | None
     clients_cpu_pct: float
     frames_sent: int  # by all publishers over the window
-    frames_expected: int  # each sent frame once per other participant
+    frames_expected: int  # what each subscriber's publisher sent between the subscriber's stats reads
     frames_decoded: int  # by all subscribers over the window
     delivered_pct: float | None
     errors: list[str]
     with_audio: bool = False
     frames_received: int = 0  # by all subscribers over the window (complete frames, before decoding)
     received_pct: float | None = None
+    packets_lost: int = 0  # by all subscribers (inbound-rtp packets_lost: never arrived, not recovered)
+    nacks: int = 0  # retransmissions the subscribers asked for
+    plis: int = 0  # keyframes the subscribers asked for
+    udp_receive_drops: int = 0  # datagrams the kernel dropped for a full receive buffer (anyone's)
 
 
 async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float, window: float, relay: str,
@@ -698,12 +753,12 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
     datagrams share the video's socket), everyone subscribed to everyone.
 
     Delivery is frames decoded by the subscribers' libwebrtc (inbound-rtp frames_decoded) over
-    frames the publishers sent (outbound-rtp frames_sent) times n-1, over the same window."""
+    the frames their publishers sent (outbound-rtp frames_sent) between the same two instants."""
     room_name = f"bench-video-{n}"
     errors: list[str] = []
     rooms: list[rtc.Room] = []
-    subscribed: dict[str, list[rtc.Track]] = {}
-    published: list[rtc.Track] = []
+    subscribed: dict[str, list[tuple[str, rtc.Track]]] = {}  # subscriber: (publisher, track)
+    published: dict[str, rtc.Track] = {}
     feeders: list[asyncio.Task[None]] = []
     frames = i420_frames()
     t_setup = time.perf_counter()
@@ -713,8 +768,13 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             identity = f"v{k}"
             room = rtc.Room()
             subscribed[identity] = []
-            room.on("track_subscribed", lambda track, _p, _w, into=subscribed[identity]:
-                    into.append(track) if track.kind == rtc.TrackKind.KIND_VIDEO else None)
+
+            def on_subscribed(track: rtc.Track, _pub: Any, who: rtc.RemoteParticipant,
+                              into: list[tuple[str, rtc.Track]] = subscribed[identity]) -> None:
+                if track.kind == rtc.TrackKind.KIND_VIDEO:
+                    into.append((who.identity, track))
+
+            room.on("track_subscribed", on_subscribed)
             try:
                 await bounded(lk.connect(identity, room_name, room_object=room), 15)
             except Exception as exc:
@@ -728,7 +788,7 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
                 source=rtc.TrackSource.SOURCE_CAMERA, video_codec=rtc.VideoCodec.VP8, simulcast=False
             )
             await bounded(room.local_participant.publish_track(track, options), 15)
-            published.append(track)
+            published[room.local_participant.identity] = track
             feeders.append(asyncio.create_task(feed_video(source, frames)))
             if with_audio:
                 await microphones.enter_async_context(publish_tone(room, 440))
@@ -739,23 +799,41 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
         subscribed_ok = all(len(t) >= n - 1 for t in subscribed.values())
         if not subscribed_ok:
             errors.append("not all subscribed after setup: " + str({i: len(t) for i, t in subscribed.items()}))
-        receiving = [t for tracks in subscribed.values() for t in tracks]
+        receiving = [(publisher, track) for tracks in subscribed.values() for publisher, track in tracks]
         await asyncio.sleep(warmup)
 
-        async def snapshot() -> tuple[float, float, float, int, int, int]:
+        async def sent_counts() -> dict[str, RtpCount | None]:
+            sent = await asyncio.gather(*(video_frames_sent(t) for t in published.values()))
+            return dict(zip(published, sent, strict=True))
+
+        async def snapshot() -> tuple[float, float, float, int, dict[str, RtpCount | None],
+                                      list[VideoInbound | None], dict[str, RtpCount | None]]:
             t, server, clients = time.perf_counter(), cpu_seconds(server_pid), cpu_seconds(os.getpid())
-            sent = await asyncio.gather(*(video_frames_sent(t) for t in published))
-            frames_in = await asyncio.gather(*(video_frames_in(t) for t in receiving))
-            return t, server, clients, sum(sent), sum(d for _, d in frames_in), sum(r for r, _ in frames_in)
+            drops = udp_receive_drops(Path("/proc/net/snmp").read_text())
+            before = await sent_counts()
+            frames_in = await asyncio.gather(*(video_frames_in(t) for _, t in receiving))
+            return t, server, clients, drops, before, list(frames_in), await sent_counts()
 
         a = await snapshot()
         await asyncio.sleep(window)
         b = await snapshot()
         span = b[0] - a[0]
-        sent = b[3] - a[3]
-        decoded = b[4] - a[4]
-        received = b[5] - a[5]
-        expected = sent * (n - 1)
+        sent = 0
+        for out0, out1 in ((a[4][p], b[4][p]) for p in published):
+            sent += out1.frames - out0.frames if out0 and out1 else 0
+        expected = decoded = received = lost = nacks = plis = 0.0
+        for (publisher, _), in0, in1 in zip(receiving, a[5], b[5], strict=True):
+            brackets = (a[4].get(publisher), a[6].get(publisher), b[4].get(publisher), b[6].get(publisher))
+            if not (in0 and in1 and all(brackets)):
+                errors.append(f"no RTP stats for {publisher}'s video at a subscriber")
+                continue
+            sent_a0, sent_a1, sent_b0, sent_b1 = (c for c in brackets if c)
+            expected += frames_expected((sent_a0, sent_a1), (sent_b0, sent_b1), (in0.received, in1.received))
+            received += in1.received.frames - in0.received.frames
+            decoded += in1.decoded - in0.decoded
+            lost += in1.packets_lost - in0.packets_lost
+            nacks += in1.nacks - in0.nacks
+            plis += in1.plis - in0.plis
         return VideoLoadResult(
             relay=relay,
             participants=n,
@@ -766,13 +844,17 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             server_cpu_pct=round(100.0 * (b[1] - a[1]) / span, 1),
             clients_cpu_pct=round(100.0 * (b[2] - a[2]) / span, 1),
             frames_sent=sent,
-            frames_expected=expected,
-            frames_decoded=decoded,
+            frames_expected=round(expected),
+            frames_decoded=int(decoded),
             delivered_pct=round(100.0 * decoded / expected, 1) if expected else None,
             errors=errors,
             with_audio=with_audio,
-            frames_received=received,
+            frames_received=int(received),
             received_pct=round(100.0 * received / expected, 1) if expected else None,
+            packets_lost=int(lost),
+            nacks=int(nacks),
+            plis=int(plis),
+            udp_receive_drops=b[3] - a[3],
         )
     finally:
         for task in feeders:
@@ -1111,18 +1193,22 @@ def video_table(videos: list[VideoLoadResult]) -> list[str]:
     if not videos:
         return []
     lines = ["", f"{'relay':<10} {'video':<6} {'streams':>7} {'server CPU':>10} {'clients CPU':>11}"
-                 f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'received':>8} {'setup':>6}"]
+                 f" {'sent':>6} {'decoded/expected':>17} {'delivered':>9} {'received':>8} {'lost':>5} {'NACKs':>5}"
+                 f" {'PLIs':>4} {'drops':>5} {'setup':>6}"]
     for v in videos:
         load = f"{v.participants} pub+a" if v.with_audio else f"{v.participants} pub"
         lines.append(
             f"{v.relay:<10} {load:<6} {v.streams:>7} {_fmt(v.server_cpu_pct, '%'):>10}"
             f" {_fmt(v.clients_cpu_pct, '%'):>11} {v.frames_sent:>6} {f'{v.frames_decoded}/{v.frames_expected}':>17}"
-            f" {_fmt(v.delivered_pct, '%'):>9} {_fmt(v.received_pct, '%'):>8} {v.setup_s:>5.1f}s"
+            f" {_fmt(v.delivered_pct, '%'):>9} {_fmt(v.received_pct, '%'):>8} {v.packets_lost:>5} {v.nacks:>5}"
+            f" {v.plis:>4} {v.udp_receive_drops:>5} {v.setup_s:>5.1f}s"
         )
     lines.append(f"(video: {VIDEO_WIDTH}x{VIDEO_HEIGHT} VP8 at {VIDEO_FPS} fps per publisher, everyone subscribed;"
                  " delivered = frames decoded by subscribers / frames sent x (n-1);"
                  " received = frames they received (complete, before decoding) / the same;"
-                 " pub+a: each also publishes audio)")
+                 " each subscription between its own stats reads;"
+                 " lost/NACKs/PLIs: the subscribers' inbound-rtp counts; drops: datagrams the kernel dropped"
+                 " for a full socket receive buffer, anyone's; pub+a: each also publishes audio)")
     return lines
 
 

@@ -1,10 +1,18 @@
-"""The bench's audio comparison: a ratio is only given as comparable when both relays did the work."""
+"""The bench's reports: a ratio is only comparable when both relays did the work; video delivery is skew-free."""
 
 from __future__ import annotations
 
 import threading
 
-from bench.devserver import LoadResult, client_threads, per_stream_comparison
+from bench.devserver import (
+    LoadResult,
+    RtpCount,
+    client_threads,
+    frames_expected,
+    frames_sent_at,
+    per_stream_comparison,
+    udp_receive_drops,
+)
 
 
 def _load(relay: str, cpu_pct: float, received_pct: float | None) -> LoadResult:
@@ -50,3 +58,27 @@ def test_client_priority_spares_the_main_thread_that_starts_the_servers() -> Non
     finally:
         done.set()
         helper.join()
+
+
+def test_video_delivery_counts_what_the_publisher_sent_between_the_subscribers_reads() -> None:
+    """Subscriber stats read 0.5 s after the publisher's (both reads) are full delivery, not 105 %;
+    and a publisher whose rate changed mid-window is counted at its rate around each read."""
+    sent_a = (RtpCount(100.0, 0), RtpCount(101.0, 15))  # 15 fps around the first read
+    sent_b = (RtpCount(110.0, 120), RtpCount(111.0, 130))  # 10 fps around the second
+    received = (RtpCount(100.5, 7), RtpCount(110.5, 132))
+    assert frames_expected(sent_a, sent_b, received) == 125.0 - 7.5
+
+
+def test_video_delivery_with_one_publisher_read_uses_it() -> None:
+    one = (RtpCount(5.0, 10), RtpCount(5.0, 10))
+    assert frames_sent_at(*one, 7.0) == 10.0
+
+
+def test_udp_receive_buffer_drops_are_read_from_snmp() -> None:
+    snmp = (
+        "Icmp: InMsgs InErrors\nIcmp: 3 0\n"
+        "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n"
+        "Udp: 41016 2 17 41016 15 0 0 0 0\n"
+        "UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdpLite: 0 0 0 0 9 0\n"
+    )
+    assert udp_receive_drops(snmp) == 15
