@@ -61,6 +61,11 @@ class DevServer:
 
     `async with DevServer(port=0) as server:` then connect LiveKit SDKs to `server.url` with tokens
     signed by `server.api_key` / `server.api_secret`.
+
+    `ping_interval` and `ping_timeout` (seconds) go to the clients in the JoinResponse, as LiveKit's
+    do; a socket silent for `ping_timeout` is taken as dropped. Keep `ping_timeout` above a client's
+    resume (`testing.RESUME_PING_TIMEOUT`): livekit.rtc sends no ping while it resumes (~3 s), and
+    a shorter timeout turns resumes into full reconnects.
     """
 
     def __init__(

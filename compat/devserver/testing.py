@@ -8,7 +8,8 @@ tests and benchmarks share it, and it is supported for anyone testing against th
 - ``sine``, ``publish_tone``, ``read_audio``, ``dominant_frequency``, ``rms``: publish a 48 kHz
   mono tone, and check what arrives (its frequency, its level).
 - ``drop_signal``: cut a participant's signalling WebSocket from the server side (an embedded
-  dev server), as a network failure would; its client then resumes.
+  dev server), as a network failure would; its client then resumes. ``RESUME_PING_TIMEOUT``: the
+  least ``ping_timeout`` a server should have for such a resume to succeed.
 
 It lives in compat.devserver because only compat.core and compat.devserver may import livekit.rtc
 (tests/test_import_contracts.py).
@@ -32,6 +33,7 @@ from livekit import api, rtc
 
 __all__ = [
     "FRAME_SAMPLES",
+    "RESUME_PING_TIMEOUT",
     "SAMPLE_RATE",
     "LiveKitServer",
     "ServerProcess",
@@ -46,6 +48,12 @@ __all__ = [
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 480  # 10 ms
+
+# livekit.rtc holds its pings back while it resumes (its SignalClient queues them until the
+# PeerConnections are back, after a settle delay): ~3 s with nothing sent to the server. Below
+# this ping_timeout either side may call the link dead mid-resume, and the SDK falls back to a
+# full reconnect (the others see a leave and a join).
+RESUME_PING_TIMEOUT = 10
 
 
 # ---- a server and its credentials ------------------------------------------------------------------

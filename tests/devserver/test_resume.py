@@ -23,7 +23,14 @@ from livekit.protocol import rtc as proto
 
 from compat.devserver import DevServer
 from compat.devserver.session import SignalConnection
-from compat.devserver.testing import LiveKitServer, dominant_frequency, drop_signal, publish_tone, read_audio
+from compat.devserver.testing import (
+    RESUME_PING_TIMEOUT,
+    LiveKitServer,
+    dominant_frequency,
+    drop_signal,
+    publish_tone,
+    read_audio,
+)
 from tests.devserver.test_drop import participant_process
 from tests.support import EventLog, wait_for
 
@@ -36,7 +43,9 @@ PEER_CHANGES = ("participant_connected", "participant_disconnected", "track_publ
 
 @pytest.fixture
 async def server() -> AsyncIterator[LiveKitServer]:
-    async with DevServer(host="127.0.0.1", port=0, ping_interval=1, ping_timeout=3, reconnect_grace=10.0) as dev:
+    async with DevServer(
+        host="127.0.0.1", port=0, ping_interval=1, ping_timeout=RESUME_PING_TIMEOUT, reconnect_grace=10.0
+    ) as dev:
         yield LiveKitServer(dev.url, dev.api_key, dev.api_secret, embedded=dev)
 
 

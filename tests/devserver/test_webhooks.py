@@ -13,7 +13,7 @@ from livekit import api, rtc
 from livekit.protocol import webhook as webhook_pb
 
 from compat.devserver import DevServer
-from compat.devserver.testing import LiveKitServer, drop_signal, publish_tone
+from compat.devserver.testing import RESUME_PING_TIMEOUT, LiveKitServer, drop_signal, publish_tone
 from compat.devserver.webhooks import WebhookDestination
 from tests.support import EventLog, wait_for
 
@@ -87,8 +87,9 @@ async def endpoint() -> AsyncIterator[Endpoint]:
 
 def make_server(endpoint: Endpoint, **kwargs: Any) -> DevServer:
     kwargs.setdefault("webhook_backoff_max", 0.2)
+    kwargs.setdefault("ping_timeout", 3)
     server = DevServer(
-        port=0, webhooks=[endpoint.url], empty_timeout=1.0, departure_timeout=0.5, ping_interval=1, ping_timeout=3, **kwargs
+        port=0, webhooks=[endpoint.url], empty_timeout=1.0, departure_timeout=0.5, ping_interval=1, **kwargs
     )
     for destination in server.notifier.destinations:
         destination.backoff_min = 0.05
@@ -210,22 +211,24 @@ async def test_participant_and_track_events_in_room_order(hooked: LiveKitServer,
 
 
 @pytest.mark.media
-async def test_a_resume_sends_neither_participant_left_nor_joined(hooked: LiveKitServer, endpoint: Endpoint) -> None:
+async def test_a_resume_sends_neither_participant_left_nor_joined(endpoint: Endpoint) -> None:
     a = rtc.Room()
     log = EventLog(timeout=20.0)
     log.listen(a, "reconnected")
-    await hooked.connect("a", "wres", room_object=a)
-    try:
-        async with publish_tone(a, 440):
-            await endpoint.wait("track_published")
-            await drop_signal(hooked.embedded, "wres", "a")
-            await log.wait("reconnected")
-            await a.local_participant.publish_data(b"after", reliable=True)  # the resumed session is in use
-            await asyncio.sleep(1.0)  # webhooks are queued at once; a stray one would be on its way
-            assert endpoint.names() == ["room_started", "participant_joined", "track_published"]
-    finally:
-        await a.disconnect()
-    await endpoint.wait("participant_left")
+    async with make_server(endpoint, ping_timeout=RESUME_PING_TIMEOUT) as server:
+        hooked = LiveKitServer(server.url, server.api_key, server.api_secret, embedded=server)
+        await hooked.connect("a", "wres", room_object=a)
+        try:
+            async with publish_tone(a, 440):
+                await endpoint.wait("track_published")
+                await drop_signal(server, "wres", "a")
+                await log.wait("reconnected")
+                await a.local_participant.publish_data(b"after", reliable=True)  # the resumed session is in use
+                await asyncio.sleep(1.0)  # webhooks are queued at once; a stray one would be on its way
+                assert endpoint.names() == ["room_started", "participant_joined", "track_published"]
+        finally:
+            await a.disconnect()
+        await endpoint.wait("participant_left")
     assert endpoint.names().count("participant_joined") == 1 and endpoint.names().count("participant_left") == 1
 
 
