@@ -134,6 +134,9 @@ class Participant:
         # Its resume was refused (server.py, _refuse_resume): the client is making a full reconnect
         # under the same identity, so closing its old connection is not a leave (session.py, run).
         self.resume_refused = False
+        # The highest DataPacket.sequence taken from its reliable channel: a resumed client resends
+        # what follows it (ReconnectResponse.last_message_seq).
+        self.last_reliable_seq = 0
 
     @property
     def sid(self) -> str:
@@ -157,6 +160,17 @@ class Participant:
 
     def bump(self) -> None:
         self.info.version += 1
+
+    def take_reliable_sequence(self, sequence: int) -> bool:
+        """Whether a reliable packet numbered ``sequence`` is new (livekit-server's
+        handleReceivedDataMessage): one at or below the last taken is a client's resend after a
+        resume, and is dropped. 0 is an unnumbered packet, always taken."""
+        if sequence == 0:
+            return True
+        if sequence <= self.last_reliable_seq:
+            return False
+        self.last_reliable_seq = sequence
+        return True
 
     def may_publish(self, source: models.TrackSource) -> bool:
         """LiveKit's publish rule: can_publish, and the source listed when can_publish_sources is set."""
@@ -368,6 +382,9 @@ class Room:
             packet.ParseFromString(payload)
         except DecodeError:
             log.info("%s sent an undecodable data packet", sender.identity)
+            return
+        if reliable and not sender.take_reliable_sequence(packet.sequence):
+            log.info("%s resent reliable data packet #%d; already relayed", sender.identity, packet.sequence)
             return
         packet.participant_identity = sender.identity
         packet.participant_sid = sender.sid

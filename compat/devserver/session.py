@@ -407,7 +407,10 @@ class SignalConnection:
         self._cancel_grace()
         if previous is not ws:
             await self._close_socket(previous)  # a stale socket the client gave up on
-        log.info("%s: resumed (%d queued messages)", self.participant.identity, len(self._out))
+        log.info(
+            "%s: resumed (%d queued messages; reliable data taken up to #%d)",
+            self.participant.identity, len(self._out), self.participant.last_reliable_seq,
+        )
         self._queue_current_state()
         self._start_writer(ws)
         await self._serve(ws)
@@ -420,6 +423,7 @@ class SignalConnection:
     def _reconnect_response(self) -> rtc.ReconnectResponse:
         return rtc.ReconnectResponse(
             ice_servers=[],
+            last_message_seq=self.participant.last_reliable_seq,
             server_info=models.ServerInfo(
                 edition=models.ServerInfo.Edition.Standard,
                 version=self.server.version,

@@ -131,6 +131,33 @@ async def test_the_sdks_signal_reconnect_resumes_the_same_session(
     await check_resume(server, "sdk", caplog)
 
 
+async def test_a_resume_is_told_the_last_reliable_packet_the_server_took(server: LiveKitServer) -> None:
+    """ReconnectResponse.last_message_seq is the number of the last reliable packet the server took
+    from the client (livekit-server's GetLastReliableSequence), so the SDK resends only what
+    followed; it was always 0. Here the resume comes from a plain WebSocket with alice's sid."""
+    alice, bob = rtc.Room(), rtc.Room()
+    to_bob: list[bytes] = []
+    bob.on("data_received", lambda pkt: to_bob.append(pkt.data))
+    await server.connect("alice", ROOM, room_object=alice)
+    await server.connect("bob", ROOM, room_object=bob)
+    try:
+        before = [f"before {i}".encode() for i in range(3)]
+        for payload in before:
+            await alice.local_participant.publish_data(payload, reliable=True)
+        await wait_for(lambda: to_bob == before, 10.0, "alice's data at bob")
+        token = server.token("alice", ROOM)
+        url = f"{server.url}/rtc?reconnect=1&sid={alice.local_participant.sid}&access_token={token}"
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+            message = await asyncio.wait_for(ws.receive(), 10.0)
+        response = proto.SignalResponse()
+        response.ParseFromString(message.data)
+        assert response.WhichOneof("message") == "reconnect"
+        assert response.reconnect.last_message_seq == 3  # the SDK numbers reliable packets from 1
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
 async def test_a_signal_sent_while_the_signalling_is_down_arrives_after_the_resume(server: LiveKitServer) -> None:
     """The client is frozen while its socket is down; the server asks it to mute its track
     (RoomService), a message only the signalling carries: once thawed, it resumes and mutes."""
