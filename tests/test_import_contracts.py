@@ -38,7 +38,7 @@ BELOW_THE_VENDORS = ("compat.core", "compat.devserver", "compat._server", "compa
 # The dev server's layers, bottom up, as livekit-server's pkg/rtc sits under pkg/service: each
 # imports only layers below it. The top (server.py, testing.py, __main__) composes them all.
 _DS = "compat.devserver."
-DEVSERVER_LEAF = tuple(_DS + m for m in ("ids", "auth", "aiortc_internals", "dynacast", "fanout", "media", "recorder"))
+DEVSERVER_LEAF = tuple(_DS + m for m in ("ids", "auth", "aiortc_internals", "depacketize", "dynacast", "fanout", "media", "recorder"))
 DEVSERVER_MODEL = (_DS + "room",)
 DEVSERVER_SIGNALLING = (_DS + "session",)
 DEVSERVER_SERVICES = tuple(_DS + m for m in ("twirp", "egress", "webhooks"))

@@ -46,8 +46,6 @@ def _unrecordable(track: PublishedTrack) -> str | None:
     """Why the server cannot decode this track to record it, or None when it can."""
     if track.info.encryption != models.Encryption.Type.NONE:
         return "is end-to-end encrypted: the server cannot decode it"
-    if track.info.mime_type.lower() in ("video/vp9", "video/av1"):
-        return f"is {track.info.mime_type}, which the dev server forwards but cannot decode"
     return None
 
 class Egress:

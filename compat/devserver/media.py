@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -35,9 +35,11 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
+from av.video.codeccontext import VideoCodecContext
 
 from compat.devserver.aiortc_internals import (
     PASSTHROUGH_MIME_TYPES,
+    VIDEO_TIME_BASE,
     CountedPacket,
     DirectReceive,
     EncodedPacket,
@@ -55,6 +57,7 @@ from compat.devserver.aiortc_internals import (
     spatial_layer,
     split_payloads,
 )
+from compat.devserver.depacketize import av1_temporal_unit, vp9_layer_frames
 from compat.devserver.dynacast import HIGH, OFF, Dynacast
 from compat.devserver.fanout import SYNC_EVERY, AudioFanout, PublisherSocket
 from compat.devserver.fanout import available as native_fanout_available
@@ -331,11 +334,38 @@ def layer_qualities(rids: Sequence[str]) -> dict[str, int]:
     return {rid: len(rids) - 1 - index for index, rid in enumerate(rids)}
 
 
+class PassthroughDecoder:
+    """aiortc's decoder interface for VP9 and AV1, which aiortc forwards but cannot decode: a
+    forwarded frame (the publisher's RTP payloads) is put back together as the codec's bitstream
+    (compat.devserver.depacketize) and decoded by FFmpeg (vp9, libdav1d). Of an SVC picture only
+    the top spatial layer decoded is given, as a LiveKit client shows it."""
+
+    def __init__(self, mime_type: str) -> None:
+        self._vp9 = mime_type.lower() == "video/vp9"
+        self._codec = cast(VideoCodecContext, av.CodecContext.create("vp9" if self._vp9 else "libdav1d", "r"))
+        self._codec.thread_count = 1  # each picture's frames out before the next: no frame threading
+
+    def decode(self, encoded: JitterFrame) -> list[Any]:
+        payloads = split_payloads(encoded.data)
+        units = vp9_layer_frames(payloads) if self._vp9 else [av1_temporal_unit(payloads)]
+        frames: list[Any] = []
+        for unit in units:
+            packet = av.Packet(unit)
+            packet.pts = encoded.timestamp
+            packet.time_base = VIDEO_TIME_BASE
+            frames.extend(self._codec.decode(packet))
+        return frames[-1:]
+
+
 class SinkDecoder:
     """Decodes a forwarded track once, off the event loop, for the frame sinks (recorders)."""
 
     def __init__(self, mime_type: str, name: str, deliver: FrameSink) -> None:
-        self._decoder = get_decoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0, payloadType=0))
+        self._decoder: Any = (
+            PassthroughDecoder(mime_type)
+            if mime_type.lower() in {m.lower() for m in PASSTHROUGH_MIME_TYPES}
+            else get_decoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0, payloadType=0))
+        )
         self._name = name
         self._deliver = deliver
         # With the pts it had when queued: simulcast relays set a shared packet's pts for their subscriber.

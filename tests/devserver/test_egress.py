@@ -18,7 +18,7 @@ from livekit import api, rtc
 from livekit.protocol import egress as egress_pb
 
 from compat.devserver import DevServer, dynacast
-from compat.devserver.recorder import Recording
+from compat.devserver.recorder import Recording, VideoInput
 from compat.devserver.testing import SAMPLE_RATE, LiveKitServer, dominant_frequency, free_port, sine
 from tests.devserver.test_webhooks import Endpoint, endpoint  # noqa: F401 - fixture
 from tests.media import publish_layered_video, publish_video
@@ -647,3 +647,39 @@ async def test_a_dynacast_publisher_nobody_watches_is_recorded_in_full(
     assert len(frames) >= 2 * 15, len(frames)  # 15 fps
     # The publisher's bars, from the top layer (the file's canvas is 640x360 whatever the layer).
     assert frames[-15].std() > 20 and frames[-1].std() > 20
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("codec", [rtc.VideoCodec.VP9, rtc.VideoCodec.AV1], ids=["vp9", "av1"])
+async def test_an_svc_track_is_recorded(
+    recorder: LiveKitServer, lkapi: api.LiveKitAPI, codec: rtc.VideoCodec.ValueType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VP9 and AV1 (three spatial layers, L3T3_KEY) are forwarded as they come; a track egress
+    rebuilds their bitstream and decodes it once, off the forwarding path (it was refused before:
+    aiortc decodes neither)."""
+    sizes: list[tuple[int, int]] = []
+    push = VideoInput.push
+    def record_size(self: VideoInput, frame: Any) -> None:
+        sizes.append((frame.width, frame.height))
+        push(self, frame)
+
+    monkeypatch.setattr(VideoInput, "push", record_size)
+    a = await recorder.connect("a", "r")
+    try:
+        async with publish_layered_video(a, codec) as local:
+            await wait_for(lambda: local.sid in recorder.embedded.rooms["r"].participants["a"].tracks, 10.0, "published")
+            info = await lkapi.egress.start_track_egress(
+                api.TrackEgressRequest(room_name="r", track_id=local.sid, file=api.DirectFileOutput(filepath="cam"))
+            )
+            await asyncio.sleep(4.0)
+            await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
+        done = await wait_status(lkapi, info.egress_id, Status.EGRESS_COMPLETE)
+    finally:
+        await a.disconnect()
+    (result,) = done.file_results
+    frames = video_frames(result.filename)
+    assert len(frames) >= 3 * 15, len(frames)  # 15 fps
+    assert frames[-15].std() > 20 and frames[-1].std() > 20  # the publisher's bars, not black
+    # The top spatial layer the publisher sends (its bandwidth estimate starts it on two of three),
+    # decoded on the base layer it depends on.
+    assert max(sizes) >= (640, 360), sorted(set(sizes))
