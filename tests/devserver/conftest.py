@@ -7,11 +7,35 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
+from livekit.protocol import models
 
 from compat.devserver import DevServer
 from compat.devserver.aiortc_internals import close_peer_connection
+from compat.devserver.auth import VideoGrant
 from compat.devserver.media import TrackForwarder
+from compat.devserver.room import Participant, Room, RoomManager
 from compat.devserver.testing import LiveKitServer
+
+
+@pytest.fixture
+async def room() -> AsyncIterator[Room]:
+    """A room of the dev server's model alone, no server: tests of its rules add participants
+    with ``add_participant`` and stand-in links."""
+    manager = RoomManager(empty_timeout=60, departure_timeout=20, max_participants=0)
+    room = manager.get_or_create("r")
+    yield room
+    room.participants.clear()  # their links cannot be kicked
+    await room.close(models.DisconnectReason.ROOM_DELETED)
+
+
+def add_participant(room: Room, identity: str, link: object) -> Participant:
+    """A participant of ``room`` whose connection is ``link`` (a stand-in with only the calls the
+    rule under test makes). Not Room.add: no ticker, the test ticks."""
+    participant = Participant(room, identity, VideoGrant(room_join=True, room="r"), name="", metadata="",
+                              attributes={}, auto_subscribe=True)
+    participant.session = link  # type: ignore[assignment]
+    room.participants[identity] = participant
+    return participant
 
 
 @pytest.fixture

@@ -5,13 +5,10 @@ resends only what followed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from livekit.protocol import models
 
-from compat.devserver.auth import VideoGrant
-from compat.devserver.room import Participant, Room, RoomManager
+from compat.devserver.room import Participant, Room
+from tests.devserver.conftest import add_participant
 
 
 class Link:
@@ -32,22 +29,9 @@ class Link:
         return out
 
 
-@pytest.fixture
-async def room() -> AsyncIterator[Room]:
-    manager = RoomManager(empty_timeout=60, departure_timeout=20, max_participants=0)
-    room = manager.get_or_create("r")
-    yield room
-    room.participants.clear()  # their links cannot be kicked
-    await room.close(models.DisconnectReason.ROOM_DELETED)
-
-
 def join(room: Room, identity: str) -> tuple[Participant, Link]:
-    participant = Participant(room, identity, VideoGrant(room_join=True, room="r"), name="", metadata="",
-                              attributes={}, auto_subscribe=True)
     link = Link()
-    participant.session = link  # type: ignore[assignment]  # the rule needs only deliver_data
-    room.participants[identity] = participant
-    return participant, link
+    return add_participant(room, identity, link), link
 
 
 def packet(payload: bytes, sequence: int) -> bytes:

@@ -638,14 +638,24 @@ async def test_a_dynacast_publisher_nobody_watches_is_recorded_in_full(
             await wait_for(lambda: not forwarder.layer_paused("f"), 30.0, "the top layer back on")
             await wait_for(lambda: forwarder._sink_layer == "f", 10.0, "the recorder on the top layer")
             await asyncio.sleep(2.0)
-            await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
-        done = await wait_status(lkapi, info.egress_id, Status.EGRESS_COMPLETE)
+        done = await stop_and_wait(lkapi, info)
     finally:
         await a.disconnect()
+    # The publisher's bars, from the top layer (the file's canvas is 640x360 whatever the layer).
+    assert_bars_recorded(done, seconds=2)
+
+
+async def stop_and_wait(lkapi: api.LiveKitAPI, info: egress_pb.EgressInfo) -> egress_pb.EgressInfo:
+    await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
+    return await wait_status(lkapi, info.egress_id, Status.EGRESS_COMPLETE)
+
+
+def assert_bars_recorded(done: egress_pb.EgressInfo, seconds: float) -> None:
+    """A finished track egress's file holds ``seconds`` of 15 fps video showing the publisher's
+    bars (tests.media.publish_layered_video) to its end, not black."""
     (result,) = done.file_results
     frames = video_frames(result.filename)
-    assert len(frames) >= 2 * 15, len(frames)  # 15 fps
-    # The publisher's bars, from the top layer (the file's canvas is 640x360 whatever the layer).
+    assert len(frames) >= seconds * 15, len(frames)
     assert frames[-15].std() > 20 and frames[-1].std() > 20
 
 
@@ -672,14 +682,10 @@ async def test_an_svc_track_is_recorded(
                 api.TrackEgressRequest(room_name="r", track_id=local.sid, file=api.DirectFileOutput(filepath="cam"))
             )
             await asyncio.sleep(4.0)
-            await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=info.egress_id))
-        done = await wait_status(lkapi, info.egress_id, Status.EGRESS_COMPLETE)
+        done = await stop_and_wait(lkapi, info)
     finally:
         await a.disconnect()
-    (result,) = done.file_results
-    frames = video_frames(result.filename)
-    assert len(frames) >= 3 * 15, len(frames)  # 15 fps
-    assert frames[-15].std() > 20 and frames[-1].std() > 20  # the publisher's bars, not black
+    assert_bars_recorded(done, seconds=3)
     # The top spatial layer the publisher sends (its bandwidth estimate starts it on two of three),
     # decoded on the base layer it depends on.
     assert max(sizes) >= (640, 360), sorted(set(sizes))

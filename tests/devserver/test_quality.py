@@ -3,13 +3,12 @@ active participant is new or changed quality; each gets its own and its publishe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
-import pytest
 from livekit.protocol import models, rtc
 
-from compat.devserver.auth import VideoGrant
-from compat.devserver.room import Participant, PublishedTrack, Room, RoomManager
+from compat.devserver.room import Participant, PublishedTrack, Room
+from tests.devserver.conftest import add_participant
 
 ACTIVE = models.ParticipantInfo.State.ACTIVE
 EXCELLENT, GOOD = models.ConnectionQuality.EXCELLENT, models.ConnectionQuality.GOOD
@@ -41,23 +40,11 @@ class Link:
         return updates
 
 
-@pytest.fixture
-async def room() -> AsyncIterator[Room]:
-    manager = RoomManager(empty_timeout=60, departure_timeout=20, max_participants=0)
-    room = manager.get_or_create("r")
-    yield room
-    room.participants.clear()  # their links cannot be kicked
-    await room.close(models.DisconnectReason.ROOM_DELETED)
-
-
 def join(room: Room, identity: str, *, active: bool = True) -> tuple[Participant, Link]:
-    participant = Participant(room, identity, VideoGrant(room_join=True, room="r"), name="", metadata="",
-                              attributes={}, auto_subscribe=True)
     link = Link()
-    participant.session = link  # type: ignore[assignment]  # the rule needs only these calls
+    participant = add_participant(room, identity, link)
     if active:
         participant.info.state = ACTIVE
-    room.participants[identity] = participant  # not Room.add: no ticker, the test ticks
     return participant, link
 
 
