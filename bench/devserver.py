@@ -657,9 +657,7 @@ async def feed_video(source: rtc.VideoSource, frames: list[rtc.VideoFrame]) -> N
 
 @dataclass(frozen=True)
 class RtpCount:
-    """A counter of one RTP stream with the time libwebrtc read it (its stats carry their own
-    timestamp: collecting 64 tracks' stats can take a second under load, so a count is only
-    compared with another over its own interval)."""
+    """A counter of one RTP stream with the time libwebrtc read it (its stats' own timestamp)."""
 
     at_s: float
     frames: int
@@ -708,8 +706,10 @@ def frames_sent_at(before: RtpCount, after: RtpCount, at_s: float) -> float:
     return before.frames + (after.frames - before.frames) * (at_s - before.at_s) / span
 
 
-def frames_expected(sent_a: tuple[RtpCount, RtpCount], sent_b: tuple[RtpCount, RtpCount],
-                    received: tuple[RtpCount, RtpCount]) -> float:
+SentBracket = tuple[RtpCount, RtpCount]  # a publisher's frames_sent read before and after the subscribers' stats
+
+
+def frames_expected(sent_a: SentBracket, sent_b: SentBracket, received: tuple[RtpCount, RtpCount]) -> float:
     """Frames a subscriber should have received between its two stats reads: what its publisher sent
     between the same two instants (each read bracketed by the publisher's counts, ``sent_a``/``sent_b``)."""
     return frames_sent_at(*sent_b, received[1].at_s) - frames_sent_at(*sent_a, received[0].at_s)
@@ -721,6 +721,16 @@ def udp_receive_drops(snmp: str) -> int:
     sockets loses packets here."""
     lines = [line.split() for line in snmp.splitlines() if line.startswith("Udp:")]
     return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
+
+
+@dataclass
+class VideoSnapshot:
+    t: float
+    server_cpu: float
+    client_cpu: float
+    udp_drops: int
+    sent: dict[str, SentBracket | None]  # by publisher
+    inbound: list[VideoInbound | None]  # by subscription
 
 
 @dataclass
@@ -802,33 +812,32 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
         receiving = [(publisher, track) for tracks in subscribed.values() for publisher, track in tracks]
         await asyncio.sleep(warmup)
 
-        async def sent_counts() -> dict[str, RtpCount | None]:
-            sent = await asyncio.gather(*(video_frames_sent(t) for t in published.values()))
-            return dict(zip(published, sent, strict=True))
+        async def sent_counts() -> list[RtpCount | None]:
+            return list(await asyncio.gather(*(video_frames_sent(t) for t in published.values())))
 
-        async def snapshot() -> tuple[float, float, float, int, dict[str, RtpCount | None],
-                                      list[VideoInbound | None], dict[str, RtpCount | None]]:
+        async def snapshot() -> VideoSnapshot:
             t, server, clients = time.perf_counter(), cpu_seconds(server_pid), cpu_seconds(os.getpid())
             drops = udp_receive_drops(Path("/proc/net/snmp").read_text())
             before = await sent_counts()
             frames_in = await asyncio.gather(*(video_frames_in(t) for _, t in receiving))
-            return t, server, clients, drops, before, list(frames_in), await sent_counts()
+            after = await sent_counts()
+            sent = {p: (x, y) if x and y else None for p, x, y in zip(published, before, after, strict=True)}
+            return VideoSnapshot(t, server, clients, drops, sent, list(frames_in))
 
         a = await snapshot()
         await asyncio.sleep(window)
         b = await snapshot()
-        span = b[0] - a[0]
+        span = b.t - a.t
         sent = 0
-        for out0, out1 in ((a[4][p], b[4][p]) for p in published):
-            sent += out1.frames - out0.frames if out0 and out1 else 0
+        for sent_a, sent_b in ((a.sent[p], b.sent[p]) for p in published):
+            sent += sent_b[0].frames - sent_a[0].frames if sent_a and sent_b else 0
         expected = decoded = received = lost = nacks = plis = 0.0
-        for (publisher, _), in0, in1 in zip(receiving, a[5], b[5], strict=True):
-            brackets = (a[4].get(publisher), a[6].get(publisher), b[4].get(publisher), b[6].get(publisher))
-            if not (in0 and in1 and all(brackets)):
+        for (publisher, _), in0, in1 in zip(receiving, a.inbound, b.inbound, strict=True):
+            sent_a, sent_b = a.sent.get(publisher), b.sent.get(publisher)
+            if not (in0 and in1 and sent_a and sent_b):
                 errors.append(f"no RTP stats for {publisher}'s video at a subscriber")
                 continue
-            sent_a0, sent_a1, sent_b0, sent_b1 = (c for c in brackets if c)
-            expected += frames_expected((sent_a0, sent_a1), (sent_b0, sent_b1), (in0.received, in1.received))
+            expected += frames_expected(sent_a, sent_b, (in0.received, in1.received))
             received += in1.received.frames - in0.received.frames
             decoded += in1.decoded - in0.decoded
             lost += in1.packets_lost - in0.packets_lost
@@ -841,8 +850,8 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             setup_s=round(setup_s, 2),
             subscribed_ok=subscribed_ok,
             window_s=round(span, 2),
-            server_cpu_pct=round(100.0 * (b[1] - a[1]) / span, 1),
-            clients_cpu_pct=round(100.0 * (b[2] - a[2]) / span, 1),
+            server_cpu_pct=round(100.0 * (b.server_cpu - a.server_cpu) / span, 1),
+            clients_cpu_pct=round(100.0 * (b.client_cpu - a.client_cpu) / span, 1),
             frames_sent=sent,
             frames_expected=round(expected),
             frames_decoded=int(decoded),
@@ -854,7 +863,7 @@ async def bench_video(lk: LiveKitServer, server_pid: int, n: int, warmup: float,
             packets_lost=int(lost),
             nacks=int(nacks),
             plis=int(plis),
-            udp_receive_drops=b[3] - a[3],
+            udp_receive_drops=b.udp_drops - a.udp_drops,
         )
     finally:
         for task in feeders:
@@ -1204,9 +1213,9 @@ def video_table(videos: list[VideoLoadResult]) -> list[str]:
             f" {v.plis:>4} {v.udp_receive_drops:>5} {v.setup_s:>5.1f}s"
         )
     lines.append(f"(video: {VIDEO_WIDTH}x{VIDEO_HEIGHT} VP8 at {VIDEO_FPS} fps per publisher, everyone subscribed;"
-                 " delivered = frames decoded by subscribers / frames sent x (n-1);"
+                 " delivered = frames decoded by subscribers / frames their publishers sent meanwhile"
+                 " (each subscription between its own stats reads);"
                  " received = frames they received (complete, before decoding) / the same;"
-                 " each subscription between its own stats reads;"
                  " lost/NACKs/PLIs: the subscribers' inbound-rtp counts; drops: datagrams the kernel dropped"
                  " for a full socket receive buffer, anyone's; pub+a: each also publishes audio)")
     return lines

@@ -110,6 +110,7 @@ __all__ = [
     "guard_srtp",
     "handle_rtcp",
     "is_keyframe",
+    "is_passthrough",
     "join_payloads",
     "negotiated_mime_type",
     "ntp_now",
@@ -1017,8 +1018,13 @@ PASSTHROUGH_MIME_TYPES = ("video/VP9", "video/AV1")
 _PASSTHROUGH_PAYLOAD_TYPES = {"video/VP9": 103, "video/AV1": 105}  # after aiortc's own 96..102
 
 
+def is_passthrough(mime_type: str) -> bool:
+    """Whether aiortc only forwards this codec (VP9, AV1): it can neither decode nor encode it."""
+    return mime_type.lower() in {m.lower() for m in PASSTHROUGH_MIME_TYPES}
+
+
 def _is_passthrough(codec: Any) -> bool:
-    return str(codec.mimeType).lower() in ("video/vp9", "video/av1")
+    return is_passthrough(str(codec.mimeType))
 
 
 def split_payloads(data: bytes) -> list[bytes]:

@@ -38,7 +38,6 @@ from aiortc.rtp import RtpPacket
 from av.video.codeccontext import VideoCodecContext
 
 from compat.devserver.aiortc_internals import (
-    PASSTHROUGH_MIME_TYPES,
     VIDEO_TIME_BASE,
     CountedPacket,
     DirectReceive,
@@ -46,6 +45,7 @@ from compat.devserver.aiortc_internals import (
     RtpWriter,
     audio_level_id,
     deliver_encoded,
+    is_passthrough,
     join_payloads,
     ntp_now,
     on_rtp_packet,
@@ -363,7 +363,7 @@ class SinkDecoder:
     def __init__(self, mime_type: str, name: str, deliver: FrameSink) -> None:
         self._decoder: Any = (
             PassthroughDecoder(mime_type)
-            if mime_type.lower() in {m.lower() for m in PASSTHROUGH_MIME_TYPES}
+            if is_passthrough(mime_type)
             else get_decoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0, payloadType=0))
         )
         self._name = name
@@ -465,8 +465,7 @@ class TrackForwarder:
         self._rate_window_start = time.monotonic()
         # SVC (VP9/AV1 with spatial layers, forwarded as packetized): the top layer's index, and
         # the current frame cut down to each lower layer, made once for all subscribers.
-        passthrough = any(mime_type.lower() == m.lower() for m in PASSTHROUGH_MIME_TYPES)
-        self.top_spatial_layer = spatial_layers - 1 if passthrough and receiver is not None else 0
+        self.top_spatial_layer = spatial_layers - 1 if is_passthrough(mime_type) and receiver is not None else 0
         self._cut: dict[int, EncodedPacket] = {}
         self._direct_ssrcs: dict[int, int] = {}  # forwarded audio SSRCs taken straight from the transport → payload type
         self._socket: PublisherSocket | None = None  # the publisher's socket, when a native thread reads it
